@@ -1,0 +1,215 @@
+"""The `alertsieve` command line: simulate, train, score, evaluate; other packages mount more commands.
+
+This module is the output layer: it parses options, shows progress, prints tables and turns errors into
+messages with a non-zero exit. Command groups of the Ray layers (retraining, thresholds, dashboards)
+plug in through the ``alertsieve.cli`` entry-point group, so the core never imports them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from alertsieve.evaluation import Counts, Evaluation, evaluate
+from alertsieve.records import RecordError, iter_jsonl, read_jsonl, write_jsonl
+from alertsieve.schema import Alert, Decision, LabelledAlert
+from alertsieve.settings import get_settings
+
+app = typer.Typer(help="alertsieve: page or suppress every alert under a false-negative budget.", no_args_is_help=True)
+console = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 120)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def steps(title: str) -> Iterator[Progress]:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal) as bar:  # fmt: skip
+        console.print(f"[bold]{title}[/]")
+        yield bar
+
+
+def counts_table(title: str, evaluation: Evaluation) -> Table:
+    table = Table(title=title)
+    for column in ("service", "alerts", "actionable", "noise", "noise reduction", "FNR", "missed"):
+        table.add_column(column, justify="left" if column == "service" else "right")
+
+    def row(name: str, c: Counts) -> None:
+        table.add_row(name, str(c.alerts), str(c.actionable), str(c.noise), f"{c.noise_reduction:.1%}",
+                      f"{c.fnr:.2%}", str(c.suppressed_actionable))  # fmt: skip
+
+    for name, counts in evaluation.services.items():
+        row(name or "(none)", counts)
+    table.add_section()
+    row("ALL", evaluation.overall)
+    return table
+
+
+@app.command()
+def simulate(
+    out_path: Annotated[Path, typer.Option("--out", help="JSONL file of labelled history to write")],
+    days: Annotated[int, typer.Option(min=1, help="days of history")] = 56,
+    seed: Annotated[int, typer.Option(help="random seed; the output is deterministic per seed")] = 7,
+    holdout_days: Annotated[int, typer.Option(min=0, help="write the last N days to --holdout-out")] = 0,
+    holdout_out: Annotated[Path | None, typer.Option(help="JSONL for the held-out last days")] = None,
+) -> None:
+    """Write simulated labelled alert history (see alertsieve/simulate.py for what it models)."""
+    from datetime import timedelta
+
+    from alertsieve.simulate import DEFAULT_START, simulate_history
+
+    if holdout_days and (holdout_out is None or holdout_days >= days):
+        raise fail("--holdout-days needs --holdout-out and must be fewer than --days")
+    with steps("simulating"):
+        history = simulate_history(days=days, seed=seed)
+    cut = DEFAULT_START + timedelta(days=days - holdout_days)
+    parts = [(out_path, [a for a in history if a.startsAt < cut])]
+    if holdout_days and holdout_out is not None:
+        parts.append((holdout_out, [a for a in history if a.startsAt >= cut]))
+    for path, alerts in parts:
+        count = write_jsonl(path, alerts)
+        share = sum(a.actionable for a in alerts) / max(count, 1)
+        out.print(f"wrote {count} alerts ({share:.1%} actionable) to {path}")
+
+
+@app.command()
+def train(
+    history: Annotated[Path, typer.Option(help="JSONL of labelled alerts", exists=True, dir_okay=False)],
+    backend: Annotated[str, typer.Option(help="'ray' (Ray Train workers) or 'local' (this process)")] = "ray",
+    workers: Annotated[int, typer.Option(min=1, help="Ray Train workers")] = 1,
+    gpu: Annotated[bool, typer.Option("--gpu", help="train on GPU workers (same code)")] = False,
+    encoder: Annotated[str, typer.Option(help="text encoder: all-MiniLM-L6-v2 or hashing-64")] = "all-MiniLM-L6-v2",
+    validation_fraction: Annotated[float, typer.Option(min=0.05, max=0.5)] = 0.25,
+    save: Annotated[Path | None, typer.Option(help="also save the bundle to this directory")] = None,
+    register: Annotated[bool, typer.Option(help="register the version in MLflow")] = True,
+) -> None:
+    """Train a model on labelled history, choose thresholds on its later part, register it."""
+    from alertsieve import registry
+    from alertsieve.embedding import EmbeddingCache, load_encoder
+    from alertsieve.featurize import FeatureConfig
+    from alertsieve.training import load_fit_backend, train_bundle
+    from thresholds.optimize import ThresholdParams
+
+    settings = get_settings()
+    try:
+        alerts = read_jsonl(history, LabelledAlert)
+        options = {} if backend == "local" else {"num_workers": workers, "use_gpu": gpu}
+        fit_backend = load_fit_backend(backend, **options)
+    except (RecordError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    features = FeatureConfig(encoder=encoder, service_labels=settings.service_labels)
+    with steps(f"training on {len(alerts)} alerts") as bar:
+        task = bar.add_task("loading encoder", total=6)
+        cache = EmbeddingCache(load_encoder(encoder, device="cuda" if gpu else "cpu"))
+
+        def progress(step: str) -> None:
+            bar.update(task, description=step, advance=1)
+
+        try:
+            bundle, report = train_bundle(alerts, cache, features,
+                                          threshold_params=ThresholdParams(budget=settings.fnr_budget),
+                                          backend=fit_backend, validation_fraction=validation_fraction,
+                                          progress=progress)  # fmt: skip
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        bar.update(task, description="done", completed=6)
+    out.print(counts_table("validation (later history, unseen in training)", report.validation))
+    passed = report.validation.overall.fnr <= settings.fnr_budget
+    out.print(f"training time {report.train_seconds:.1f}s on {report.fit_rows} rows ({report.backend}); "
+              f"expected FNR {report.expected_fnr:.2%} (upper bound {report.fnr_upper_bound:.2%}); "
+              f"gate {'passed' if passed else 'FAILED'}")  # fmt: skip
+    if save:
+        bundle.save(save)
+        out.print(f"saved bundle to {save}")
+    if register:
+        params = {"backend": report.backend, "encoder": encoder, "rows": report.rows, "history": str(history)}
+        metrics = {**bundle.meta.metrics, "train_seconds": report.train_seconds, "rows": float(report.rows)}
+        version = registry.register(bundle, settings, params, metrics, aliases=("champion",) if passed else ())
+        out.print(f"registered {settings.model_name} version {version}" + (" as champion" if passed else ""))
+
+
+@app.command()
+def score(
+    alerts_path: Annotated[Path, typer.Option("--alerts", help="JSONL of alerts", exists=True, dir_okay=False)],
+    out_path: Annotated[Path, typer.Option("--out", help="JSONL of decisions, one per input line, in order")],
+    model: Annotated[str | None, typer.Option(help="alias, version, models:/ URI or bundle dir")] = None,
+) -> None:
+    """Decide page or suppress for every alert, with the champion unless --model says otherwise."""
+    from alertsieve import registry
+    from alertsieve.context import time_order
+    from alertsieve.embedding import EmbeddingCache, load_encoder
+    from alertsieve.scoring import Scorer
+
+    try:
+        alerts = list(iter_jsonl(alerts_path, Alert))
+        bundle = registry.load_registered(get_settings(), model)
+    except (RecordError, registry.RegistryError, RuntimeError) as exc:
+        raise fail(str(exc)) from None
+    scorer = Scorer(bundle, EmbeddingCache(load_encoder(bundle.meta.features.encoder)))
+    order = time_order(alerts)
+    decisions: list[Decision | None] = [None] * len(alerts)
+    chunk = 512
+    with steps(f"scoring {len(alerts)} alerts with version {bundle.version}") as bar:
+        task = bar.add_task("scoring", total=len(alerts))
+        for start in range(0, len(order), chunk):
+            rows = order[start : start + chunk]
+            for i, decision in zip(rows, scorer.score([alerts[i] for i in rows]), strict=True):
+                decisions[i] = decision
+            bar.update(task, advance=len(rows))
+    write_jsonl(out_path, [d for d in decisions if d is not None])
+    suppressed = sum(d.decision == "suppress" for d in decisions if d is not None)
+    out.print(f"wrote {len(alerts)} decisions to {out_path}: {suppressed} suppressed, {len(alerts) - suppressed} paged")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    alerts_path: Annotated[Path, typer.Option("--alerts", help="labelled JSONL", exists=True, dir_okay=False)],
+    decisions_path: Annotated[Path, typer.Option("--decisions", exists=True, dir_okay=False)],
+) -> None:
+    """Print noise reduction and FNR overall and per service."""
+    try:
+        labelled = read_jsonl(alerts_path, LabelledAlert)
+        decisions = read_jsonl(decisions_path, Decision)
+    except RecordError as exc:
+        raise fail(str(exc)) from None
+    if len(labelled) != len(decisions):
+        raise fail(f"{len(labelled)} alerts but {len(decisions)} decisions: they must match line by line")
+    for line, (alert, decision) in enumerate(zip(labelled, decisions, strict=True), start=1):
+        if alert.fingerprint != decision.fingerprint:
+            raise fail(f"{decisions_path}:{line}: field 'fingerprint': does not match the alert on that line")
+    result = evaluate([a.actionable for a in labelled], [d.decision for d in decisions],
+                      [d.service for d in decisions], [d.score for d in decisions])  # fmt: skip
+    out.print(counts_table("evaluation", result))
+    o = result.overall
+    out.print(f"noise reduction {o.noise_reduction:.1%}  FNR {o.fnr:.2%}  "
+              f"({o.suppressed_noise}/{o.noise} noise suppressed, {o.suppressed_actionable}/{o.actionable} "
+              f"actionable suppressed)")  # fmt: skip
+
+
+_mounted: set[str] = set()
+
+
+def cli_app() -> typer.Typer:
+    """The app with the command groups registered under the ``alertsieve.cli`` entry-point group."""
+    for ep in sorted(entry_points(group="alertsieve.cli"), key=lambda e: e.name):
+        if ep.name not in _mounted:
+            app.add_typer(ep.load(), name=ep.name)
+            _mounted.add(ep.name)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli_app()(args=list(argv) if argv is not None else sys.argv[1:], prog_name="alertsieve")

@@ -1,0 +1,67 @@
+"""The one featurisation path, shared by training, `alertsieve score` and the Serve deployments.
+
+An alert becomes three things: its context vector (``context.StreamState``), its canonical text's
+embedding, and its neighbour-outcome features (``neighbours.PrototypeIndex``). ``FeatureConfig`` says
+which of them a model uses and how they are computed; it is saved with the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from alertsieve import context, neighbours
+from alertsieve.canonical import DEFAULT_INSTANCE_LABELS, DEFAULT_TEXT_ANNOTATIONS, canonical_text
+from alertsieve.embedding import MINILM
+from alertsieve.schema import DEFAULT_SERVICE_LABELS, Alert
+
+
+class FeatureConfig(BaseModel):
+    encoder: str = MINILM
+    use_embedding: bool = True
+    use_neighbours: bool = True
+    neighbours_k: int = Field(default=8, ge=1)
+    label_delay_hours: float = Field(default=24.0, ge=0.0)
+    service_labels: tuple[str, ...] = DEFAULT_SERVICE_LABELS
+    instance_labels: tuple[str, ...] = DEFAULT_INSTANCE_LABELS
+    text_annotations: tuple[str, ...] = DEFAULT_TEXT_ANNOTATIONS
+
+    @property
+    def dense_names(self) -> tuple[str, ...]:
+        return context.FEATURE_NAMES + (neighbours.FEATURE_NAMES if self.use_neighbours else ())
+
+
+class Scaler(BaseModel):
+    """Standardisation of the dense features, fitted on training rows."""
+
+    mean: list[float]
+    std: list[float]
+
+    @classmethod
+    def fit(cls, matrix: np.ndarray) -> Scaler:
+        std = matrix.std(axis=0)
+        return cls(mean=matrix.mean(axis=0).tolist(), std=np.where(std > 1e-6, std, 1.0).tolist())
+
+    def apply(self, matrix: np.ndarray) -> np.ndarray:
+        return ((matrix - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
+
+
+def texts_of(alerts: Sequence[Alert], config: FeatureConfig) -> list[str]:
+    return [canonical_text(a, config.instance_labels, config.text_annotations) for a in alerts]
+
+
+def dense_rows(config: FeatureConfig, context_rows: np.ndarray, neighbour_rows: np.ndarray) -> np.ndarray:
+    """Context and (if used) neighbour features side by side, in ``config.dense_names`` order."""
+    if not config.use_neighbours:
+        return context_rows.astype(np.float32)
+    return np.hstack([context_rows, neighbour_rows]).astype(np.float32)
+
+
+def model_inputs(
+    config: FeatureConfig, scaler: Scaler, dense: np.ndarray, embeddings: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the classifier takes: scaled dense features and the embeddings (empty if unused)."""
+    emb = embeddings if config.use_embedding else np.zeros((len(dense), 0), dtype=np.float32)
+    return scaler.apply(dense), emb.astype(np.float32)

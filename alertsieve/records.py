@@ -1,0 +1,79 @@
+"""Reading and writing JSONL files of alerts and decisions.
+
+Reading validates every line against a pydantic model and fails with the line number and the field;
+writing goes to a temporary file renamed into place, so a failed run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class RecordError(ValueError):
+    """A malformed input line: names the file, the line and the field."""
+
+    def __init__(self, path: str, line: int, field: str, message: str) -> None:
+        self.path, self.line, self.field = path, line, field
+        super().__init__(f"{path}:{line}: field '{field}': {message}")
+
+
+def _field_of(err: ValidationError) -> tuple[str, str]:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(record)"
+    return field, first["msg"]
+
+
+def iter_jsonl(path: Path, model: type[T]) -> Iterator[T]:
+    """Yield one validated record per non-empty line."""
+    with path.open(encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                payload = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise RecordError(str(path), number, "(json)", exc.msg) from None
+            if not isinstance(payload, dict):
+                raise RecordError(str(path), number, "(record)", "expected a JSON object")
+            try:
+                yield model.model_validate(payload)
+            except ValidationError as exc:
+                field, message = _field_of(exc)
+                raise RecordError(str(path), number, field, message) from None
+
+
+def read_jsonl(path: Path, model: type[T]) -> list[T]:
+    return list(iter_jsonl(path, model))
+
+
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[IO[str]]:
+    """A text handle whose content replaces ``path`` only if the block finishes without error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl(path: Path, records: Iterable[BaseModel]) -> int:
+    count = 0
+    with atomic_writer(path) as handle:
+        for record in records:
+            handle.write(record.model_dump_json(exclude_none=True) + "\n")
+            count += 1
+    return count

@@ -1,0 +1,147 @@
+"""The alert, labelled-history and decision records that cross every boundary of alertsieve.
+
+An input alert is Alertmanager's webhook alert object (version 4). Unknown fields are ignored so newer
+senders keep working; a missing fingerprint is computed the way Alertmanager does it (FNV-1a over the
+sorted label set). A labelled history record adds ``actionable``. A decision is what we answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Alertmanager writes this for "not ended yet".
+ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+DEFAULT_SERVICE_LABELS: tuple[str, ...] = ("service", "job", "app", "namespace")
+UNKNOWN_SERVICE = ""
+
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+
+
+def fingerprint_of(labels: dict[str, str]) -> str:
+    """Alertmanager's label-set fingerprint: FNV-1a 64 over name, 0xff, value, 0xff for sorted names."""
+    h = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name.encode(), labels[name].encode()):
+            for byte in part + b"\xff":
+                h ^= byte
+                h = (h * _FNV_PRIME) & _MASK64
+    return f"{h:016x}"
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Alert(BaseModel):
+    """One alert as Alertmanager's webhook sends it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    status: Literal["firing", "resolved"] = "firing"
+    labels: dict[str, str] = Field(min_length=1)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: str = ""
+
+    @field_validator("startsAt")
+    @classmethod
+    def _starts_aware(cls, value: datetime) -> datetime:
+        return _aware(value)
+
+    @field_validator("endsAt")
+    @classmethod
+    def _ends_aware_or_none(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        value = _aware(value)
+        return None if value <= ZERO_TIME else value
+
+    @model_validator(mode="after")
+    def _fill_fingerprint(self) -> Alert:
+        if not self.fingerprint:
+            object.__setattr__(self, "fingerprint", fingerprint_of(self.labels))
+        return self
+
+    @property
+    def alertname(self) -> str:
+        return self.labels.get("alertname", "")
+
+    def service(self, service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS) -> str:
+        """The first present of the configured service labels; UNKNOWN_SERVICE when none is."""
+        for name in service_labels:
+            if self.labels.get(name):
+                return self.labels[name]
+        return UNKNOWN_SERVICE
+
+    @property
+    def occurrence(self) -> tuple[str, datetime]:
+        """One firing of one alert: Alertmanager re-sends it with the same fingerprint and startsAt."""
+        return (self.fingerprint, self.startsAt)
+
+
+class LabelledAlert(Alert):
+    """A past alert with its outcome: did it need a human?"""
+
+    actionable: bool
+
+
+class Neighbour(BaseModel):
+    """A similar past alert that explains a decision."""
+
+    fingerprint: str
+    alertname: str
+    similarity: float
+    actionable: bool
+
+
+Verdict = Literal["page", "suppress"]
+
+
+class Decision(BaseModel):
+    """What alertsieve answers for one alert."""
+
+    fingerprint: str
+    service: str
+    score: float = Field(ge=0.0, le=1.0, description="P(actionable)")
+    threshold: float = Field(ge=0.0, le=1.0, description="suppress when score < threshold")
+    decision: Verdict
+    model_version: str
+    neighbours: list[Neighbour] = Field(default_factory=list)
+    reason: str
+    arm: str = "champion"
+    startsAt: datetime | None = None
+
+
+class LoggedDecision(BaseModel):
+    """One line of the decision log: the alert, what was decided, and whether it was applied."""
+
+    alert: Alert
+    decision: Decision
+    applied: bool = Field(description="False for shadow decisions, which are logged but not acted on")
+    logged_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class Feedback(BaseModel):
+    """Someone's word on whether an alert needed a human."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fingerprint: str = Field(min_length=1, max_length=64)
+    startsAt: datetime
+    actionable: bool
+    by: str = Field(min_length=1, max_length=200)
+    comment: str = Field(default="", max_length=2000)
+    received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("startsAt")
+    @classmethod
+    def _starts_aware(cls, value: datetime) -> datetime:
+        return _aware(value)

@@ -1,0 +1,137 @@
+"""Scoring: alerts in, decisions out, through the one featurisation path and the decision policy.
+
+``Scorer`` is split into the steps that serving spreads over deployments: ``StreamContext.rows``
+(stateful stream features), then the embedding and neighbour lookup (local here, remote in serve_app), then
+``decide``. ``score`` runs all steps in process, as `alertsieve score` does. Decisions fail open:
+an unknown service or any error gives "page".
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from alertsieve.bundle import ModelBundle
+from alertsieve.context import FEATURE_NAMES, StreamState, time_order
+from alertsieve.embedding import EmbeddingCache
+from alertsieve.featurize import dense_rows, model_inputs, texts_of
+from alertsieve.model import predict
+from alertsieve.schema import Alert, Decision, Neighbour
+
+
+def fail_open(alert: Alert, service: str, model_version: str, reason: str, arm: str = "champion") -> Decision:
+    """The decision when we cannot decide: page."""
+    return Decision(
+        fingerprint=alert.fingerprint, service=service, score=1.0, threshold=0.0, decision="page",
+        model_version=model_version, reason=f"fail-open: {reason}", arm=arm, startsAt=alert.startsAt,
+    )  # fmt: skip
+
+
+def verdict(
+    score: float, service: str, bundle: ModelBundle, overrides: Mapping[str, float] | None = None
+) -> tuple[str, float, str]:
+    """(decision, threshold, reason) for one score under the bundle's thresholds or an override."""
+    found = bundle.meta.policy.threshold_for(service)
+    if overrides and service in overrides:
+        found = (overrides[service], "override")
+    if found is None:
+        return "page", 0.0, "unknown service: paged until the model has seen it"
+    threshold, source = found
+    if score < threshold:
+        return "suppress", threshold, f"score {score:.3f} below {source} threshold {threshold:.3f}"
+    return "page", threshold, f"score {score:.3f} at or above {source} threshold {threshold:.3f}"
+
+
+class StreamContext:
+    """Context rows for alerts as they arrive, from one stream state.
+
+    Alerts of a batch are fed to the stream in startsAt order; rows come back in input order. A repeat
+    of an occurrence already seen (Alertmanager re-sends firing alerts) gets the row it had the first
+    time, so its decision does not flip.
+    """
+
+    def __init__(self, state: StreamState, remember: int = 100_000) -> None:
+        self.state = state
+        self.remember = remember
+        self._seen: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
+
+    def rows(self, alerts: Sequence[Alert]) -> np.ndarray:
+        rows = np.zeros((len(alerts), len(FEATURE_NAMES)), dtype=np.float32)
+        for i in time_order(alerts):
+            alert = alerts[i]
+            key = (alert.fingerprint, alert.startsAt.timestamp())
+            if key in self._seen:
+                rows[i] = self._seen[key]
+                self.state.observe(alert)
+                continue
+            rows[i] = self.state.score_then_observe(alert)
+            self._seen[key] = rows[i]
+            if len(self._seen) > self.remember:
+                self._seen.popitem(last=False)
+        return rows
+
+
+class Scorer:
+    """Scores alerts with one model bundle, keeping the stream state between calls."""
+
+    def __init__(self, bundle: ModelBundle, cache: EmbeddingCache | None, state: StreamState | None = None) -> None:
+        self.bundle = bundle
+        self.cache = cache
+        self.stream = StreamContext(state or StreamState.from_snapshot(bundle.meta.stream))
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version
+
+    def service_of(self, alert: Alert) -> str:
+        return alert.service(self.bundle.meta.features.service_labels)
+
+    def texts(self, alerts: Sequence[Alert]) -> list[str]:
+        return texts_of(alerts, self.bundle.meta.features)
+
+    def lookup(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.bundle.index.features(embeddings)
+
+    def decide(
+        self,
+        alerts: Sequence[Alert],
+        context_rows: np.ndarray,
+        embeddings: np.ndarray,
+        neighbour_rows: np.ndarray,
+        sims: np.ndarray,
+        ids: np.ndarray,
+        arm: str = "champion",
+        overrides: Mapping[str, float] | None = None,
+    ) -> list[Decision]:
+        meta = self.bundle.meta
+        dense = dense_rows(meta.features, context_rows, neighbour_rows)
+        scores = predict(self.bundle.classifier, *model_inputs(meta.features, meta.scaler, dense, embeddings))
+        decisions = []
+        for i, alert in enumerate(alerts):
+            service = self.service_of(alert)
+            score = float(np.clip(scores[i], 0.0, 1.0))
+            if not np.isfinite(score):
+                decisions.append(fail_open(alert, service, self.version, "non-finite score", arm))
+                continue
+            decision, threshold, reason = verdict(score, service, self.bundle, overrides)
+            neighbours: list[Neighbour] = self.bundle.index.explain(sims[i], ids[i])
+            decisions.append(Decision(
+                fingerprint=alert.fingerprint, service=service, score=round(score, 6), threshold=threshold,
+                decision=decision, model_version=self.version, neighbours=neighbours, reason=reason,
+                arm=arm, startsAt=alert.startsAt,
+            ))  # fmt: skip
+        return decisions
+
+    def score(self, alerts: Sequence[Alert], arm: str = "champion") -> list[Decision]:
+        """All steps in process; any failure pages every alert of the batch."""
+        try:
+            if self.cache is None:
+                raise RuntimeError("this scorer has no embedding cache")
+            context_rows = self.stream.rows(alerts)
+            embeddings = self.cache.embed(self.texts(alerts))
+            neighbour_rows, sims, ids = self.lookup(embeddings)
+            return self.decide(alerts, context_rows, embeddings, neighbour_rows, sims, ids, arm)
+        except Exception as exc:  # noqa: BLE001 - fail open on anything
+            return [fail_open(a, self.service_of(a), self.version, type(exc).__name__, arm) for a in alerts]

@@ -1,0 +1,56 @@
+"""The one typed settings object, read from the environment (ALERTSIEVE_* and MLflow's own variables).
+
+Build it once with ``get_settings()``; nothing here touches the disk at import time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alertsieve.schema import DEFAULT_SERVICE_LABELS
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALERTSIEVE_", extra="ignore")
+
+    home: Path = Field(default=Path("~/.alertsieve"), description="embedded state: MLflow, logs, feedback")
+    mlflow_tracking_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "ALERTSIEVE_MLFLOW_TRACKING_URI")
+    )
+    artifact_root: str | None = Field(
+        default=None, description="MLflow artifact root, e.g. s3://bucket/prefix"
+    )
+    model_name: str = "alertsieve"
+    service_labels: tuple[str, ...] = DEFAULT_SERVICE_LABELS
+    fnr_budget: float = Field(default=0.015, gt=0.0, lt=1.0)
+    api_token: SecretStr | None = Field(default=None, description="bearer token for every write")
+    state_uri: str | None = Field(
+        default=None, description="decision log and feedback: a dir or s3://bucket/prefix"
+    )
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.home_dir / 'mlflow.db'}"
+
+    @property
+    def artifact_location(self) -> str:
+        return self.artifact_root or (self.home_dir / "mlartifacts").as_uri()
+
+    @property
+    def state_location(self) -> str:
+        return self.state_uri or str(self.home_dir / "state")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,160 @@
+"""Training: labelled history in, a validated model bundle out.
+
+History is put in time order and split once: the earlier part fits the model and the neighbour index,
+the later part (which the model never sees) chooses the thresholds, and the validated model is kept
+as it is (no refit that would move the scores under the thresholds). The classifier is fitted by a
+``FitBackend``: in process here, or on Ray Train workers through the ``alertsieve.trainers`` entry
+point that train_app registers, so the core never imports Ray.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+from typing import Protocol
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from alertsieve.bundle import BundleMeta, ModelBundle
+from alertsieve.context import StreamState, replay, time_order
+from alertsieve.embedding import EmbeddingCache
+from alertsieve.evaluation import Evaluation, evaluate
+from alertsieve.featurize import FeatureConfig, Scaler, dense_rows, model_inputs, texts_of
+from alertsieve.model import AlertClassifier, TrainParams, fit, make_classifier, numpy_batches, predict
+from alertsieve.neighbours import PrototypeIndex, build_prototypes, past_only_features
+from alertsieve.schema import LabelledAlert
+from alertsieve.scoring import verdict
+from thresholds.optimize import ThresholdParams, choose_thresholds
+
+Progress = Callable[[str], None]
+
+
+class FitBackend(Protocol):
+    name: str
+
+    def fit(
+        self, dense: np.ndarray, embedding: np.ndarray, labels: np.ndarray, params: TrainParams
+    ) -> AlertClassifier: ...
+
+
+class LocalFit:
+    """The training loop in this process."""
+
+    name = "local"
+
+    def fit(
+        self, dense: np.ndarray, embedding: np.ndarray, labels: np.ndarray, params: TrainParams
+    ) -> AlertClassifier:
+        model = make_classifier(dense.shape[1], embedding.shape[1], params)
+        batches = numpy_batches(dense, embedding, labels, params.batch_size, params.seed)
+        fit(model, batches, params)
+        return model
+
+
+def load_fit_backend(name: str, **options: object) -> FitBackend:
+    """``local``, or a backend registered under the ``alertsieve.trainers`` entry-point group."""
+    if name == "local":
+        return LocalFit()
+    found = [ep for ep in entry_points(group="alertsieve.trainers") if ep.name == name]
+    if not found:
+        raise ValueError(f"unknown training backend {name!r}")
+    backend: FitBackend = found[0].load()(**options)
+    return backend
+
+
+class TrainReport(BaseModel):
+    rows: int
+    fit_rows: int
+    validation_rows: int
+    backend: str
+    train_seconds: float
+    validation: Evaluation
+    expected_fnr: float
+    fnr_upper_bound: float
+    services_with_own_threshold: int = Field(description="services with enough support for their own")
+
+
+def train_bundle(
+    history: Sequence[LabelledAlert],
+    cache: EmbeddingCache,
+    features: FeatureConfig | None = None,
+    params: TrainParams | None = None,
+    threshold_params: ThresholdParams | None = None,
+    backend: FitBackend | None = None,
+    validation_fraction: float = 0.25,
+    progress: Progress = lambda step: None,
+) -> tuple[ModelBundle, TrainReport]:
+    """Fit on the earlier history, choose thresholds on the later part, return the bundle and report."""
+    features = features or FeatureConfig()
+    params = params or TrainParams()
+    threshold_params = threshold_params or ThresholdParams()
+    backend = backend or LocalFit()
+    if cache.encoder.name != features.encoder:
+        raise ValueError(f"cache encoder {cache.encoder.name} does not match config {features.encoder}")
+    started = time.perf_counter()
+    alerts = [history[i] for i in time_order(history)]
+    labels = np.array([a.actionable for a in alerts], dtype=bool)
+    split = int(round(len(alerts) * (1 - validation_fraction)))
+    if split < 20 or len(alerts) - split < 20 or labels[:split].sum() < 2:
+        raise ValueError(
+            "history too small: need at least 40 alerts and some actionable ones before validation"
+        )
+
+    progress("context features")
+    context_rows, state = replay(alerts, StreamState(features.service_labels))
+    progress("embeddings")
+    texts = texts_of(alerts, features)
+    embeddings = cache.embed(texts)
+
+    progress("neighbour index")
+    fit_alerts = alerts[:split]
+    distinct, row_ids, prototypes = build_prototypes(
+        texts[:split],
+        [a.fingerprint for a in fit_alerts],
+        [a.alertname for a in fit_alerts],
+        labels[:split].tolist(),
+    )
+    prior = float(labels[:split].mean())
+    index = PrototypeIndex(cache.embed(distinct), prototypes, prior, features.neighbours_k)
+    times = np.array([a.startsAt.timestamp() for a in fit_alerts])
+    fit_neighbours = past_only_features(
+        index, row_ids, times, labels[:split], features.label_delay_hours * 3600
+    )
+    val_neighbours, _, _ = index.features(embeddings[split:])
+    dense = dense_rows(features, context_rows, np.vstack([fit_neighbours, val_neighbours]))
+    scaler = Scaler.fit(dense[:split])
+    x_dense, x_emb = model_inputs(features, scaler, dense, embeddings)
+
+    progress(f"fit ({backend.name})")
+    classifier = backend.fit(x_dense[:split], x_emb[:split], labels[:split].astype(np.float32), params)
+    classifier.eval()
+
+    progress("thresholds")
+    val_scores = predict(classifier, x_dense[split:], x_emb[split:])
+    val_alerts = alerts[split:]
+    val_services = [a.service(features.service_labels) for a in val_alerts]
+    known = sorted({a.service(features.service_labels) for a in fit_alerts})
+    policy = choose_thresholds(
+        val_scores, labels[split:], val_services, threshold_params, known_services=known
+    )
+    meta = BundleMeta(
+        features=features, params=params, scaler=scaler, n_dense=x_dense.shape[1], n_embedding=x_emb.shape[1],
+        prior=prior, prototypes=prototypes, policy=policy, stream=state.snapshot(),
+    )  # fmt: skip
+    bundle = ModelBundle(meta=meta, classifier=classifier, index=index)
+    verdicts = [verdict(float(s), svc, bundle)[0] for s, svc in zip(val_scores, val_services, strict=True)]
+    validation = evaluate(labels[split:].tolist(), verdicts, val_services, val_scores.tolist())
+    meta.metrics = {
+        "val_noise_reduction": validation.overall.noise_reduction,
+        "val_fnr": validation.overall.fnr,
+        "val_auc": validation.auc if validation.auc is not None else float("nan"),
+    }
+    report = TrainReport(
+        rows=len(alerts), fit_rows=split, validation_rows=len(alerts) - split, backend=backend.name,
+        train_seconds=round(time.perf_counter() - started, 2), validation=validation,
+        expected_fnr=policy.expected_fnr, fnr_upper_bound=policy.fnr_upper_bound,
+        services_with_own_threshold=len(policy.services),
+    )  # fmt: skip
+    return bundle, report

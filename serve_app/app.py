@@ -1,0 +1,49 @@
+"""The typed app builder that serve_config.yaml names: ``serve_app.app:build_app``.
+
+It wires Ingress -> Router -> Scorer (champion, optional challenger) -> Embedder and NeighbourLookup
+from ``AppArgs``; the models, the split and the mode become user_config, so `serve deploy` with new
+args updates them in place. ``build_app_with`` takes the model loader (and threshold overrides
+reader) as arguments, so tests can serve a small model through the same graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ray.serve import Application
+
+from alertsieve.bundle import ModelBundle
+from serve_app.config import AppArgs, ScorerConfig
+from serve_app.embedder import Embedder
+from serve_app.ingress import Ingress
+from serve_app.loading import load_model
+from serve_app.lookup import NeighbourLookup
+from serve_app.router import Router
+from serve_app.scorer import ModelScorer, OverridesReader, no_overrides
+
+
+def build_app_with(
+    args: AppArgs,
+    loader: Callable[[str], ModelBundle] = load_model,
+    overrides: OverridesReader = no_overrides,
+) -> Application:
+    embedder = Embedder.bind()
+    lookup = NeighbourLookup.bind(loader)
+
+    def scorer(arm: str, model: str):  # type: ignore[no-untyped-def]
+        config = ScorerConfig(model=model, arm=arm)  # type: ignore[arg-type]
+        return ModelScorer.options(name=f"{arm.capitalize()}Scorer", user_config=config.model_dump()).bind(
+            embedder, lookup, loader, overrides, args.overrides_refresh_s
+        )
+
+    champion = scorer("champion", args.champion)
+    challenger = scorer("challenger", args.challenger) if args.challenger else None
+    router = Router.options(user_config=args.router.model_dump()).bind(champion, challenger, args.champion, loader)
+    return Ingress.bind(router, args.model_dump())
+
+
+def build_app(args: AppArgs) -> Application:
+    """Entry point for `serve run` / `serve deploy` (args validated by Serve against AppArgs)."""
+    from thresholds.overrides import overrides_reader
+
+    return build_app_with(args, load_model, overrides_reader())

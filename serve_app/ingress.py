@@ -1,0 +1,195 @@
+"""The Ingress deployment: alertsieve's HTTP API (FastAPI, OpenAPI at /docs).
+
+POST /v1/score and POST /v1/alertmanager score alerts through the Router; the webhook forwards what
+was paged to the team's real receiver. Anything that goes wrong while scoring, a timeout included,
+pages every alert (fail open) and, on the webhook, forwards everything. POST /v1/feedback is stored
+durably before it is acknowledged. Writes need the bearer token; client mistakes get a 4xx that names
+the field; bodies over the limit get 413.
+"""
+
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from alertsieve import __version__
+from alertsieve.schema import Alert, Decision, Feedback
+from alertsieve.scoring import fail_open
+from alertsieve.settings import get_settings
+from alertsieve.store import open_store
+from serve_app.config import AppArgs
+from serve_app.telemetry import telemetry
+from serve_app.webhook import (
+    AlertmanagerWebhook,
+    AuthError,
+    BodyLimit,
+    ScoreRequest,
+    ScoreResponse,
+    WebhookResponse,
+    check_bearer,
+    forward_indices,
+    forwarded_payload,
+)
+
+logger = logging.getLogger("ray.serve")
+api = FastAPI(title="alertsieve", version=__version__, description="Page or suppress every alert, under an FNR budget.")
+
+
+@api.exception_handler(RequestValidationError)
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    return JSONResponse(status_code=422, content={"message": "; ".join(problems), "detail": exc.errors()},)
+
+
+@api.exception_handler(AuthError)
+async def _unauthorised(request: Request, exc: AuthError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    return JSONResponse(status_code=exc.status, content={"detail": exc.message}, headers=headers)
+
+
+@api.middleware("http")
+async def _count_requests(request: Request, call_next: Any) -> Any:
+    response = await call_next(request)
+    route = request.scope.get("route")
+    path = getattr(route, "path", "unmatched")
+    telemetry().requests.inc(tags={"route": path, "code": str(response.status_code)})
+    return response
+
+
+@serve.deployment(
+    name="Ingress",
+    ray_actor_options={"num_cpus": 0.1},
+    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 16},
+)
+@serve.ingress(api)
+class Ingress:
+    def __init__(self, router: DeploymentHandle, args: dict[str, Any]) -> None:
+        self.router = router
+        self.args = AppArgs.model_validate(args)
+        settings = get_settings()
+        self.token = settings.api_token.get_secret_value() if settings.api_token else None
+        self.store = open_store(settings.state_location)
+        self.http = httpx.AsyncClient(timeout=self.args.forward_timeout_s)
+        api.add_middleware(BodyLimit, limit=self.args.max_body_bytes)
+
+    # ---- helpers --------------------------------------------------------------------------------
+    @staticmethod
+    async def _await(response: Any) -> Any:
+        return await response
+
+    def _require_token(self, authorization: str | None) -> None:
+        check_bearer(authorization, self.token)
+
+    def _check_size(self, alerts: list[Alert]) -> JSONResponse | None:
+        if len(alerts) > self.args.max_alerts_per_request:
+            return JSONResponse(status_code=413, content={
+                "detail": f"alerts: {len(alerts)} alerts, at most {self.args.max_alerts_per_request} per request"})
+        return None
+
+    async def _score(self, alerts: list[Alert], route: str) -> tuple[list[Decision], bool]:
+        """Decisions in input order, and whether they are fail-open pages."""
+        started = time.perf_counter()
+        response = self.router.score.remote(alerts)
+        reason = ""
+        try:
+            decisions: list[Decision] = await asyncio.wait_for(self._await(response), self.args.score_timeout_s)
+        except TimeoutError:
+            response.cancel()
+            reason = "timeout"
+        except Exception as exc:  # noqa: BLE001 - any failure pages (fail open)
+            reason = type(exc).__name__
+            telemetry().errors.inc(tags={"stage": "score"})
+            logger.exception("scoring failed: paging %d alerts", len(alerts), extra={"route": route})
+        if reason:
+            telemetry().fail_open.inc(len(alerts), tags={"reason": "timeout" if reason == "timeout" else "error"})
+            decisions = [fail_open(a, a.service(get_settings().service_labels), "none", reason) for a in alerts]
+        telemetry().latency.observe(time.perf_counter() - started, tags={"route": route})
+        return decisions, bool(reason)
+
+    # ---- routes ---------------------------------------------------------------------------------
+    @api.post("/v1/score", response_model=ScoreResponse, summary="Decide page or suppress for alerts")
+    async def score(self, body: ScoreRequest, authorization: str | None = Header(default=None)) -> Any:
+        if self.args.protect_scoring:
+            self._require_token(authorization)
+        too_large = self._check_size(body.alerts)
+        if too_large:
+            return too_large
+        decisions, _ = await self._score(body.alerts, "/v1/score")
+        return ScoreResponse(decisions=decisions)
+
+    @api.post("/v1/alertmanager", response_model=WebhookResponse, summary="Alertmanager webhook (version 4)")
+    async def alertmanager(
+        self, body: AlertmanagerWebhook, request: Request, authorization: str | None = Header(default=None)
+    ) -> Any:
+        if self.args.protect_scoring:
+            self._require_token(authorization)
+        too_large = self._check_size(body.alerts)
+        if too_large:
+            return too_large
+        firing = [i for i, a in enumerate(body.alerts) if a.status == "firing"]
+        resolved = [i for i, a in enumerate(body.alerts) if a.status == "resolved"]
+        decisions, failed = await self._score([body.alerts[i] for i in firing], "/v1/alertmanager") if firing \
+            else ([], False)  # fmt: skip
+        paged: list[bool | None] = [None] * len(resolved)
+        if resolved and not failed:
+            try:
+                paged = await self.router.resolve.remote([body.alerts[i] for i in resolved])
+            except Exception:  # noqa: BLE001 - unknown means forward
+                telemetry().errors.inc(tags={"stage": "resolve"})
+        by_position = dict(zip(firing, decisions, strict=True))
+        keep = list(range(len(body.alerts))) if failed else \
+            forward_indices(body.alerts, by_position, dict(zip(resolved, paged, strict=True)))  # fmt: skip
+        forwarded = 0
+        payload = forwarded_payload(await request.json(), keep)
+        if self.args.downstream_url and payload is not None:
+            try:
+                reply = await self.http.post(self.args.downstream_url, json=payload)
+                reply.raise_for_status()
+                forwarded = len(keep)
+                telemetry().forwarded.inc(tags={"outcome": "ok"})
+            except httpx.HTTPError as exc:
+                telemetry().forwarded.inc(tags={"outcome": "error"})
+                return JSONResponse(status_code=502, content={"detail": f"downstream receiver failed: {exc}"})
+        return WebhookResponse(decisions=decisions, forwarded=forwarded, fail_open=failed)
+
+    @api.post("/v1/feedback", status_code=202, summary="Was this alert actionable? (needs the write token)")
+    async def feedback(self, body: Feedback, authorization: str | None = Header(default=None)) -> dict[str, Any]:
+        self._require_token(authorization)
+        await asyncio.to_thread(self.store.append, "feedback", [body])
+        decision: Decision | None = None
+        try:
+            decision = await self.router.decision_for.remote(body.fingerprint, body.startsAt.timestamp())
+        except Exception:  # noqa: BLE001 - the feedback is stored; the metric tags are best effort
+            telemetry().errors.inc(tags={"stage": "feedback"})
+        telemetry().feedback.inc(tags={
+            "service": decision.service if decision else "unknown",
+            "decision": decision.decision if decision else "unknown",
+            "actionable": str(body.actionable).lower(),
+            "arm": decision.arm if decision else "unknown",
+            "model_version": decision.model_version if decision else "unknown"})  # fmt: skip
+        return {"stored": True, "decision": decision.decision if decision else None}
+
+    @api.get("/healthz", summary="Alive")
+    async def healthz(self) -> dict[str, str]:
+        return {"status": "alive"}
+
+    @api.get("/readyz", summary="Ready: every deployment can score")
+    async def readyz(self) -> Any:
+        try:
+            described = await asyncio.wait_for(self._await(self.router.describe.remote()), 30)
+        except Exception as exc:  # noqa: BLE001 - not ready, whatever the reason
+            return JSONResponse(status_code=503, content={"status": "not ready", "detail": type(exc).__name__})
+        return {"status": "ready", "models": described}
+
+    @api.get("/v1/models", summary="Models in service, split and thresholds")
+    async def models(self) -> Any:
+        return await self.router.describe.remote()
+

@@ -1,0 +1,127 @@
+"""The Router deployment: the single writer of the alert stream's context, and the champion/challenger
+split. In "ab" mode a stable hash of the fingerprint sends a share of alert streams to the
+challenger (sticky: one fingerprint always on one arm); in "shadow" mode the challenger scores every
+alert too, and its decisions are logged, never applied. Every decision is appended to the decision log
+with its alert, arm and model version. One replica: the stream context lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from alertsieve.bundle import ModelBundle
+from alertsieve.context import StreamState
+from alertsieve.schema import Alert, Decision, LoggedDecision
+from alertsieve.scoring import StreamContext
+from alertsieve.settings import get_settings
+from alertsieve.store import open_store
+from serve_app.config import RouterConfig
+from serve_app.loading import load_model
+from serve_app.telemetry import telemetry
+
+logger = logging.getLogger("ray.serve")
+Key = tuple[str, float]
+
+
+def arm_for(fingerprint: str, config: RouterConfig) -> str:
+    """Sticky A/B assignment: the same fingerprint always lands on the same arm for a given weight."""
+    if config.mode != "ab" or config.challenger_weight <= 0:
+        return "champion"
+    bucket = int.from_bytes(hashlib.blake2b(fingerprint.encode(), digest_size=8).digest(), "big") / 2**64
+    return "challenger" if bucket < config.challenger_weight else "champion"
+
+
+@serve.deployment(name="Router", num_replicas=1, ray_actor_options={"num_cpus": 0.1})
+class Router:
+    def __init__(
+        self,
+        champion: DeploymentHandle,
+        challenger: DeploymentHandle | None,
+        champion_ref: str = "champion",
+        loader: Callable[[str], ModelBundle] = load_model,
+        state_location: str | None = None,
+    ) -> None:
+        self.champion, self.challenger = champion, challenger
+        snapshot = loader(champion_ref).meta.stream
+        self.stream = StreamContext(StreamState.from_snapshot(snapshot))
+        self.store = open_store(state_location or get_settings().state_location)
+        self.config = RouterConfig()
+        self.decisions: OrderedDict[Key, Decision] = OrderedDict()
+        self.pending: set[asyncio.Task[None]] = set()
+
+    def reconfigure(self, user_config: dict[str, object]) -> None:
+        self.config = RouterConfig.model_validate(user_config)
+
+    def _remember(self, decisions: list[Decision]) -> None:
+        for d in decisions:
+            if d.startsAt is not None:
+                self.decisions[(d.fingerprint, d.startsAt.timestamp())] = d
+        while len(self.decisions) > 200_000:
+            self.decisions.popitem(last=False)
+
+    async def _log(self, alerts: list[Alert], decisions: list[Decision], applied: bool) -> None:
+        records = [LoggedDecision(alert=a, decision=d, applied=applied) for a, d in zip(alerts, decisions, strict=True)]
+        await asyncio.to_thread(self.store.append, "decisions", records)
+        for d in decisions:
+            telemetry().scored.inc(tags={"service": d.service or "unknown", "decision": d.decision, "arm": d.arm,
+                                         "model_version": d.model_version})  # fmt: skip
+            logger.info("decision %s", d.decision,
+                        extra={"fingerprint": d.fingerprint, "service": d.service, "arm": d.arm,
+                               "model_version": d.model_version, "score": d.score, "decision": d.decision})  # fmt: skip
+
+    async def score(self, alerts: list[Alert]) -> list[Decision]:
+        rows = self.stream.rows(alerts)
+        use_challenger = self.challenger is not None
+        arms = [arm_for(a.fingerprint, self.config) if use_challenger else "champion" for a in alerts]
+        decisions: list[Decision | None] = [None] * len(alerts)
+        calls = []
+        for arm, handle in (("champion", self.champion), ("challenger", self.challenger)):
+            idx = [i for i, a in enumerate(arms) if a == arm]
+            if idx and handle is not None:
+                calls.append((idx, handle.score.remote([alerts[i] for i in idx], rows[idx])))
+        for idx, call in calls:
+            for i, decision in zip(idx, await call, strict=True):
+                decisions[i] = decision
+        applied = [d for d in decisions if d is not None]
+        self._remember(applied)
+        await self._log(alerts, applied, applied=True)
+        if self.config.mode == "shadow" and self.challenger is not None:
+            task = asyncio.create_task(self._shadow(alerts, rows))
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
+        return applied
+
+    async def _shadow(self, alerts: list[Alert], rows: np.ndarray) -> None:
+        assert self.challenger is not None
+        try:
+            decisions = await self.challenger.score.remote(alerts, rows)
+            await self._log(alerts, [d.model_copy(update={"arm": "shadow"}) for d in decisions], applied=False)
+        except Exception:  # noqa: BLE001 - shadow traffic must never hurt the live path
+            telemetry().errors.inc(tags={"stage": "shadow"})
+            logger.exception("shadow scoring failed")
+
+    async def resolve(self, alerts: list[Alert]) -> list[bool | None]:
+        """Record resolutions; for each, whether its firing was paged (None: never seen here)."""
+        out: list[bool | None] = []
+        for alert in alerts:
+            self.stream.state.observe(alert)
+            known = self.decisions.get((alert.fingerprint, alert.startsAt.timestamp()))
+            out.append(None if known is None else known.decision == "page")
+        return out
+
+    async def decision_for(self, fingerprint: str, starts_at: float) -> Decision | None:
+        return self.decisions.get((fingerprint, starts_at))
+
+    async def describe(self) -> dict[str, object]:
+        out: dict[str, object] = {"mode": self.config.mode, "challenger_weight": self.config.challenger_weight,
+                                  "champion": await self.champion.describe.remote()}  # fmt: skip
+        if self.challenger is not None:
+            out["challenger"] = await self.challenger.describe.remote()
+        return out

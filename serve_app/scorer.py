@@ -1,0 +1,92 @@
+"""The model deployments: one per served version (champion, challenger). Each turns alerts and their
+context rows into decisions with the core ``Scorer.decide``, calling the Embedder and NeighbourLookup
+deployments for the text features. The model reference comes from user_config, so `serve deploy`
+with a new version swaps the model in place; threshold overrides are re-read every few seconds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from alertsieve.bundle import ModelBundle
+from alertsieve.schema import Alert, Decision
+from alertsieve.scoring import Scorer
+from serve_app.config import ScorerConfig
+from serve_app.loading import load_model, stable_ref
+from serve_app.telemetry import telemetry
+
+Loader = Callable[[str], ModelBundle]
+OverridesReader = Callable[[], dict[str, float]]
+
+
+def no_overrides() -> dict[str, float]:
+    return {}
+
+
+@serve.deployment(
+    name="Scorer",
+    ray_actor_options={"num_cpus": 0.2},
+    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 8},
+)
+class ModelScorer:
+    def __init__(
+        self,
+        embedder: DeploymentHandle,
+        lookup: DeploymentHandle,
+        loader: Loader = load_model,
+        overrides: OverridesReader = no_overrides,
+        overrides_refresh_s: float = 2.0,
+    ) -> None:
+        self.embedder, self.lookup = embedder, lookup
+        self.loader, self.read_overrides, self.refresh_s = loader, overrides, overrides_refresh_s
+        self.config: ScorerConfig | None = None
+        self.core: Scorer | None = None
+        self.ref = ""
+        self.overrides: dict[str, float] = {}
+        self.overrides_at = 0.0
+
+    def reconfigure(self, user_config: dict[str, object]) -> None:
+        config = ScorerConfig.model_validate(user_config)
+        if self.config is None or config.model != self.config.model:
+            bundle = self.loader(config.model)
+            self.core = Scorer(bundle, cache=None)
+            self.ref = stable_ref(config.model, bundle)
+            for arm in ("champion", "challenger"):
+                telemetry().model_info.set(1.0 if arm == config.arm else 0.0,
+                                           tags={"model_version": bundle.version, "arm": arm})  # fmt: skip
+        self.config = config
+
+    def _current_overrides(self) -> dict[str, float]:
+        now = time.monotonic()
+        if now - self.overrides_at >= self.refresh_s:
+            self.overrides_at = now
+            try:
+                self.overrides = self.read_overrides()
+            except Exception:  # noqa: BLE001 - keep the last good overrides
+                telemetry().errors.inc(tags={"stage": "overrides"})
+        return self.overrides
+
+    async def score(self, alerts: list[Alert], context_rows: np.ndarray) -> list[Decision]:
+        if self.core is None or self.config is None:
+            raise RuntimeError("no model loaded")
+        core = self.core
+        texts = core.texts(alerts)
+        embeddings = await self.embedder.embed.remote((core.bundle.meta.features.encoder, texts))
+        neighbour_rows, sims, ids = await self.lookup.lookup.remote(self.ref, embeddings)
+        return core.decide(alerts, context_rows, embeddings, neighbour_rows, sims, ids, arm=self.config.arm,
+                           overrides=self._current_overrides())  # fmt: skip
+
+    async def describe(self) -> dict[str, object]:
+        """Model version, arm and the thresholds in force (for the UI and readiness)."""
+        if self.core is None or self.config is None:
+            raise RuntimeError("no model loaded")
+        await self.lookup.warm.remote(self.ref)
+        policy = self.core.bundle.meta.policy
+        return {"model_version": self.core.version, "arm": self.config.arm, "ref": self.ref,
+                "pooled_threshold": policy.pooled.threshold,
+                "thresholds": {s: c.threshold for s, c in policy.services.items()},
+                "known_services": policy.known_services, "overrides": self._current_overrides()}  # fmt: skip

@@ -1,0 +1,277 @@
+from __future__ import annotations
+
+import math
+import random
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from alertsieve.context import (
+    FEATURE_NAMES,
+    MAX_GAP_H,
+    StreamSnapshot,
+    StreamState,
+    replay,
+    severity_level,
+    time_order,
+)
+from tests.factories import SERVICES, T0, alert, from_labels, pod_name
+
+DAY_MIN = 24 * 60
+
+
+def f(vector: np.ndarray, name: str) -> float:
+    return float(vector[FEATURE_NAMES.index(name)])
+
+
+def log1p(n: float) -> float:
+    return pytest.approx(math.log1p(n), abs=1e-6)
+
+
+def test_first_alert_is_novel():
+    vec = StreamState().features(alert())
+    assert vec.shape == (len(FEATURE_NAMES),) and vec.dtype == np.float32
+    for name in ("fp_seen", "fp_fires_1h", "fp_fires_7d", "fp_open", "name_seen", "name_service_seen",
+                 "svc_alerts_5m", "all_alerts_30m", "all_novel_30m", "same_name_peers_5m"):  # fmt: skip
+        assert f(vec, name) == 0.0, name
+    assert f(vec, "fp_gap") == pytest.approx(1.0)  # never fired: the maximum gap
+
+
+def test_repeat_fingerprint_raises_fires_and_sets_gap():
+    state = StreamState()
+    state.score_then_observe(alert(at=0))
+    vec = state.score_then_observe(alert(at=120))
+    assert f(vec, "fp_seen") == 1.0
+    assert f(vec, "fp_fires_1h") == 0.0  # the first was two hours ago
+    assert f(vec, "fp_fires_24h") == log1p(1)
+    assert f(vec, "fp_fires_7d") == log1p(1)
+    assert f(vec, "fp_gap") == pytest.approx(math.log1p(2.0) / math.log1p(MAX_GAP_H), abs=1e-6)
+    vec = state.score_then_observe(alert(at=150))
+    assert f(vec, "fp_fires_1h") == log1p(1)
+    assert f(vec, "fp_fires_24h") == log1p(2)
+    assert f(vec, "fp_gap") == pytest.approx(math.log1p(0.5) / math.log1p(MAX_GAP_H), abs=1e-6)
+
+
+def test_name_features_follow_the_rule_not_the_fingerprint():
+    state = StreamState()
+    state.observe(alert(name="HighLatency", service="checkout", at=0, pod="checkout-7d9f8b6c4-x2kqz"))
+    other_pod = alert(name="HighLatency", service="checkout", at=10, pod="checkout-7d9f8b6c4-bbbbb")
+    vec = state.features(other_pod)
+    assert f(vec, "fp_seen") == 0.0
+    assert (f(vec, "name_seen"), f(vec, "name_service_seen")) == (1.0, 1.0)
+    assert f(vec, "name_fires_1h") == log1p(1)
+    vec = state.features(alert(name="HighLatency", service="payments", at=10))
+    assert (f(vec, "name_seen"), f(vec, "name_service_seen")) == (1.0, 0.0)
+
+
+def test_short_fire_counts_only_once_its_end_has_passed():
+    state = StreamState()
+    state.score_then_observe(alert(at=0, ends_after=5))  # a 5-minute fire: flapping
+    assert f(state.features(alert(at=3)), "fp_short_fires_24h") == 0.0  # resolution is in the future
+    assert f(state.features(alert(at=3)), "fp_open") == 1.0
+    later = state.features(alert(at=6))
+    assert f(later, "fp_short_fires_24h") == log1p(1)
+    assert f(later, "fp_open") == 0.0
+
+
+def test_long_fire_is_not_flapping():
+    state = StreamState()
+    state.observe(alert(at=0, ends_after=30))
+    assert f(state.features(alert(at=60)), "fp_short_fires_24h") == 0.0
+
+
+def test_own_end_never_leaks():
+    state = StreamState()
+    own = state.score_then_observe(alert(at=0, ends_after=1))
+    assert f(own, "fp_short_fires_24h") == 0.0
+    # A resolved copy of the same fire arriving before the next one must not count before its end.
+    state = StreamState()
+    state.score_then_observe(alert(at=0, ends_after=3))
+    before_end = state.score_then_observe(alert(at=2, name="Other"))
+    assert f(before_end, "fp_short_fires_24h") == 0.0
+    state = StreamState()
+    state.score_then_observe(alert(at=0))
+    state.score_then_observe(alert(at=0, ends_after=3))  # Alertmanager re-sends it resolved
+    assert f(state.features(alert(at=2)), "fp_short_fires_24h") == 0.0
+    assert f(state.features(alert(at=4)), "fp_short_fires_24h") == log1p(1)
+
+
+def test_scoring_an_alert_with_a_future_end_does_not_change_its_own_features():
+    firing, resolved = alert(at=0), alert(at=0, ends_after=2)
+    assert np.array_equal(StreamState().features(firing), StreamState().features(resolved))
+
+
+def test_company_in_service_and_across_services():
+    state = StreamState()
+    state.observe(alert(name="A", service="checkout", at=0))
+    state.observe(alert(name="B", service="checkout", at=20))
+    state.observe(alert(name="C", service="checkout", at=27))
+    state.observe(alert(name="D", service="payments", at=28))
+    state.observe(alert(name="E", service="search", at=10))
+    vec = state.features(alert(name="F", service="checkout", at=29))
+    assert f(vec, "svc_alerts_5m") == log1p(1)  # only C: B (9 min ago) is outside 5 min
+    assert f(vec, "svc_alerts_30m") == log1p(3)
+    assert f(vec, "svc_names_30m") == log1p(3)
+    assert f(vec, "svc_novel_30m") == log1p(3)
+    assert f(vec, "all_alerts_5m") == log1p(2)  # C and D
+    assert f(vec, "all_alerts_30m") == log1p(5)
+    assert f(vec, "all_services_15m") == log1p(2)  # checkout, payments; search was 19 min ago
+    assert f(vec, "all_novel_30m") == log1p(5)
+
+
+def test_alerts_older_than_30_minutes_are_not_company():
+    state = StreamState()
+    state.observe(alert(name="A", service="checkout", at=0))
+    vec = state.features(alert(name="B", service="checkout", at=31))
+    assert f(vec, "svc_alerts_30m") == 0.0 and f(vec, "all_alerts_30m") == 0.0
+
+
+def test_repeated_fingerprints_are_not_novel_company():
+    state = StreamState()
+    state.observe(alert(name="A", at=0))
+    state.observe(alert(name="A", at=10))  # same fingerprint again: seen, not novel
+    state.observe(alert(name="B", at=11))
+    vec = state.features(alert(name="C", at=12))
+    assert f(vec, "all_alerts_30m") == log1p(2)  # distinct fingerprints
+    assert f(vec, "all_novel_30m") == log1p(2)  # A's first firing was novel, B novel
+    assert f(vec, "svc_novel_30m") == log1p(2)
+    state = StreamState()
+    state.observe(alert(name="A", at=-120))
+    state.observe(alert(name="A", at=10))
+    assert f(state.features(alert(name="C", at=12)), "all_novel_30m") == 0.0
+
+
+def test_same_name_peers_are_replicas():
+    state = StreamState()
+    for i, pod in enumerate(("checkout-7d9f8b6c4-bbbbb", "checkout-7d9f8b6c4-ccccc")):
+        state.observe(alert(name="HighLatency", service="checkout", at=i, pod=pod))
+    state.observe(alert(name="HighLatency", service="payments", at=2, pod="payments-7d9f8b6c4-bbbbb"))
+    state.observe(alert(name="Other", service="checkout", at=2, pod="checkout-7d9f8b6c4-ddddd"))
+    vec = state.features(alert(name="HighLatency", service="checkout", at=3, pod="checkout-7d9f8b6c4-fffff"))
+    assert f(vec, "same_name_peers_5m") == log1p(2)
+    # Its own earlier firing is not a peer.
+    own = state.features(alert(name="HighLatency", service="checkout", at=3, pod="checkout-7d9f8b6c4-bbbbb"))
+    assert f(own, "same_name_peers_5m") == log1p(1)
+
+
+def test_resent_occurrence_counted_once():
+    state = StreamState()
+    assert state.observe(alert(at=0)) is True
+    assert state.observe(alert(at=0)) is False
+    assert state.observe(alert(at=0, ends_after=30)) is False
+    vec = state.features(alert(at=1, name="Other"))
+    assert f(vec, "all_alerts_5m") == log1p(1)
+    vec = state.features(alert(at=1))
+    assert f(vec, "fp_fires_1h") == log1p(1)
+
+
+def test_old_entries_are_forgotten_after_a_week():
+    state = StreamState()
+    state.observe(alert(at=0))
+    vec = state.features(alert(at=8 * DAY_MIN))
+    assert f(vec, "fp_seen") == 1.0  # seen ever
+    assert f(vec, "fp_fires_7d") == 0.0
+    assert f(vec, "name_fires_7d") == 0.0
+    assert f(vec, "fp_gap") == pytest.approx(1.0)
+    assert len(state.recent) == 0
+    vec = state.features(alert(at=6 * DAY_MIN))
+    assert f(vec, "fp_fires_7d") == 0.0  # still gone: a week after the latest alert seen
+
+
+def test_week_window_is_exact_in_a_dense_stream():
+    # Tables are trimmed lazily; the 7-day counts must not depend on when that happened.
+    state = StreamState()
+    times = range(0, 7 * DAY_MIN + 61, 10)  # the last one trims at 7d+60 min, then nothing for a while
+    for i in times:
+        state.observe(alert(at=i))
+    vec = state.features(alert(at=7 * DAY_MIN + 65))
+    in_window = sum(1 for i in times if i >= 65)
+    assert f(vec, "fp_fires_7d") == log1p(in_window)
+    assert f(vec, "name_fires_7d") == log1p(in_window)
+
+
+def test_same_time_on_earlier_days():
+    state = StreamState()
+    for day in (1, 2, 3):
+        state.observe(alert(name="Backup", service="db", at=day * DAY_MIN + 20))
+    state.observe(alert(name="Backup", service="db", at=3 * DAY_MIN + 600))  # not the same time of day
+    vec = state.features(alert(name="Backup", service="db", at=4 * DAY_MIN))
+    assert f(vec, "name_service_same_time_days") == log1p(3)
+
+
+def test_time_features():
+    monday = StreamState().features(alert(at=0))  # T0 is Monday 09:00 UTC
+    assert T0.weekday() == 0
+    assert f(monday, "weekend") == 0.0
+    assert f(monday, "hour_sin") == pytest.approx(math.sin(9 * 2 * math.pi / 24), abs=1e-6)
+    assert f(monday, "weekday_cos") == pytest.approx(1.0)
+    saturday = StreamState().features(alert(at=T0 + timedelta(days=5)))
+    assert f(saturday, "weekend") == 1.0
+
+
+@pytest.mark.parametrize(
+    ("labels", "level"),
+    [
+        ({"severity": "critical"}, 1.0),
+        ({"severity": " CRITICAL "}, 1.0),
+        ({"severity": "warning"}, 0.5),
+        ({"severity": "info"}, 0.0),
+        ({"priority": "P2"}, 0.75),
+        ({"level": "minor"}, 0.25),
+        ({"severity": "bogus"}, None),
+        ({"team": "x"}, None),
+    ],
+)
+def test_severity_level(labels, level):
+    assert severity_level(labels) == level
+
+
+def test_severity_features():
+    vec = StreamState().features(alert(severity="critical"))
+    assert (f(vec, "severity"), f(vec, "severity_missing")) == (1.0, 0.0)
+    vec = StreamState().features(alert(severity="bogus"))
+    assert (f(vec, "severity"), f(vec, "severity_missing")) == (0.5, 1.0)
+    vec = StreamState().features(from_labels({"alertname": "A"}))
+    assert (f(vec, "severity"), f(vec, "severity_missing")) == (0.5, 1.0)
+
+
+def _stream(seed: int, start_min: float, minutes: float):
+    rng = random.Random(seed)
+    out, at = [], start_min
+    while at < start_min + minutes:
+        service = rng.choice(SERVICES[:3])
+        pod = pod_name(service, random.Random(rng.randrange(3)))  # three replicas per service
+        out.append(alert(name=rng.choice(("A", "B", "C")), service=service, at=at,
+                         ends_after=rng.choice((None, 3, 40)), pod=pod))  # fmt: skip
+        at += rng.uniform(1, 25)
+    return out
+
+
+def test_snapshot_restores_identical_features():
+    # Nine days of history (longer than the window), snapshot in the middle of an hour.
+    history = _stream(1, 0, 9 * DAY_MIN + 37)
+    _, state = replay(history)
+    restored = StreamState.from_snapshot(StreamSnapshot.model_validate_json(state.snapshot().model_dump_json()))
+    later = _stream(2, 9 * DAY_MIN + 38, 600) + [history[-1], alert(name="A", service="checkout", at=10 * DAY_MIN)]
+    for a in later:
+        assert np.array_equal(state.score_then_observe(a), restored.score_then_observe(a)), a
+
+
+def test_snapshot_keeps_pending_resolutions_pending():
+    state = StreamState()
+    state.observe(alert(at=0, ends_after=5))
+    restored = StreamState.from_snapshot(state.snapshot())
+    assert f(restored.features(alert(at=3)), "fp_short_fires_24h") == 0.0
+    assert f(restored.features(alert(at=3)), "fp_open") == 1.0
+    assert f(restored.features(alert(at=6)), "fp_short_fires_24h") == log1p(1)
+
+
+def test_replay_and_time_order():
+    alerts = [alert(at=5), alert(at=1, name="B"), alert(at=1, name="C")]
+    assert time_order(alerts) == [1, 2, 0]
+    matrix, state = replay([alerts[i] for i in time_order(alerts)])
+    assert matrix.shape == (3, len(FEATURE_NAMES))
+    assert len(state.recent) == 3
+    empty, _ = replay([])
+    assert empty.shape == (0, len(FEATURE_NAMES))

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alertsieve.canonical import canonical_text
+from alertsieve.embedding import HASHING, MINILM, EmbeddingCache, HashingEncoder, MiniLMEncoder, load_encoder
+from tests.factories import alert
+
+
+class CountingEncoder:
+    """Records every batch it is asked to encode; row i is a one-hot of the text's first character."""
+
+    name = "counting"
+    dim = 4
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def encode(self, texts):
+        self.batches.append(list(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row, ord(text[0]) % self.dim] = 1.0
+        return out
+
+
+def _encoded(encoder: CountingEncoder) -> list[str]:
+    return [t for batch in encoder.batches for t in batch]
+
+
+def test_cache_encodes_each_distinct_miss_once():
+    encoder = CountingEncoder()
+    cache = EmbeddingCache(encoder)
+    out = cache.embed(["a", "b", "a", "a"])
+    assert sorted(_encoded(encoder)) == ["a", "b"]
+    assert len(encoder.batches) == 1
+    assert out.shape == (4, 4)
+    assert np.array_equal(out[0], out[2]) and np.array_equal(out[0], out[3])
+    assert np.array_equal(out[0], encoder.encode(["a"])[0])
+
+
+def test_cache_only_encodes_misses():
+    encoder = CountingEncoder()
+    cache = EmbeddingCache(encoder)
+    cache.embed(["a", "b"])
+    first = list(encoder.batches)
+    again = cache.embed(["b", "c", "a"])
+    assert encoder.batches[len(first)] == ["c"]
+    assert np.array_equal(again[0], cache.embed(["b"])[0])
+    cache.embed(["a", "b", "c"])
+    assert len(encoder.batches) == 2  # nothing new: no encoder call at all
+
+
+def test_hit_ratio():
+    cache = EmbeddingCache(CountingEncoder())
+    assert cache.hit_ratio == 0.0
+    cache.embed(["a", "b"])  # 2 misses
+    cache.embed(["a", "a", "b", "c"])  # 3 hits, 1 miss
+    assert (cache.lookups, cache.hits) == (6, 3)
+    assert cache.hit_ratio == pytest.approx(0.5)
+
+
+def test_lru_eviction():
+    encoder = CountingEncoder()
+    cache = EmbeddingCache(encoder, capacity=2)
+    cache.embed(["a"])
+    cache.embed(["b"])
+    cache.embed(["a"])  # a is now the most recently used
+    cache.embed(["c"])  # evicts b
+    encoder.batches.clear()
+    cache.embed(["a", "c"])
+    assert encoder.batches == []
+    cache.embed(["b"])
+    assert encoder.batches == [["b"]]
+
+
+def test_batch_larger_than_capacity_still_answers_every_row():
+    cache = EmbeddingCache(CountingEncoder(), capacity=1)
+    out = cache.embed(["a", "b", "c"])
+    assert out.shape == (3, 4)
+    assert np.count_nonzero(out) == 3
+    assert len(cache._store) == 1
+
+
+def test_empty_batch():
+    encoder = CountingEncoder()
+    out = EmbeddingCache(encoder).embed([])
+    assert out.shape == (0, 4)
+    assert encoder.batches == []
+
+
+def test_hashing_encoder_deterministic_and_normalised():
+    texts = ["alert: HighLatency | service: checkout", "alert: DiskFull | service: db", ""]
+    first, second = HashingEncoder().encode(texts), HashingEncoder().encode(texts)
+    assert first.dtype == np.float32 and first.shape == (3, 64)
+    assert np.array_equal(first, second)
+    assert np.allclose(np.linalg.norm(first[:2], axis=1), 1.0, atol=1e-6)
+    assert not np.allclose(first[0], first[1])
+    assert HashingEncoder(dim=16).encode(["x"]).shape == (1, 16)
+    # Case-insensitive trigrams.
+    assert np.array_equal(HashingEncoder().encode(["ABC"]), HashingEncoder().encode(["abc"]))
+
+
+def test_load_encoder():
+    assert isinstance(load_encoder(HASHING), HashingEncoder)
+    assert load_encoder(HASHING).name == HASHING
+    with pytest.raises(ValueError, match="unknown encoder 'bert'"):
+        load_encoder("bert")
+
+
+@pytest.fixture(scope="module")
+def minilm() -> MiniLMEncoder:
+    return MiniLMEncoder()
+
+
+def test_minilm(minilm):
+    assert minilm.name == MINILM and minilm.dim == 384
+    same_rule = [  # one rule on two services: different texts after masking
+        canonical_text(alert(name="HighLatency", service="checkout", summary="p99 latency 1.9s on checkout")),
+        canonical_text(alert(name="HighLatency", service="payments", summary="p99 latency 2.7s on payments")),
+    ]
+    assert same_rule[0] != same_rule[1]
+    other = canonical_text(alert(name="DiskFull", service="postgres", severity="critical",
+                                 summary="volume /var/lib/postgresql 97% full"))  # fmt: skip
+    vectors = minilm.encode([*same_rule, other])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    near = float(vectors[0] @ vectors[1])
+    far = max(float(vectors[0] @ vectors[2]), float(vectors[1] @ vectors[2]))
+    assert near > far
+    raw = minilm.encode(["p99 latency 1.9s on checkout-7d9f8b6c4-x2kqz", "p99 latency 2.7s on checkout-5c6d7f8b9-q9wzt",
+                         "volume /var/lib/postgresql 97% full"])  # fmt: skip
+    assert float(raw[0] @ raw[1]) > float(raw[0] @ raw[2])
+    assert minilm.encode([]).shape == (0, 384)

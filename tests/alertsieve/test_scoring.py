@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+
+from alertsieve.context import StreamState
+from alertsieve.embedding import EmbeddingCache, HashingEncoder
+from alertsieve.schema import Neighbour
+from alertsieve.scoring import Scorer, StreamContext, fail_open, verdict
+from tests.factories import alert, pod_name
+from thresholds.optimize import GroupChoice, ThresholdParams, ThresholdPolicy
+
+END = 8 * 24 * 60  # the small history spans eight days from T0
+
+
+@pytest.fixture()
+def scorer(small_bundle) -> Scorer:
+    return Scorer(small_bundle, EmbeddingCache(HashingEncoder()))
+
+
+def noise(service: str = "auth", at: float = END + 30, suffix: str = "bbbbb"):
+    return alert(name="HighLatency", service=service, at=at, severity="warning", pod=f"{service}-7d9f8b6c4-{suffix}")
+
+
+def incident(at: float = END + 200):
+    rng = random.Random(3)
+    return [
+        alert(name=name, service=service, at=at + i * 0.5, severity="critical", pod=pod_name(service, rng))
+        for i, (name, service) in enumerate(
+            [
+                ("ServiceDown", "auth"),
+                ("ErrorBudgetBurn", "auth"),
+                ("DatabaseUnreachable", "checkout"),
+                ("ServiceDown", "checkout"),
+                ("ErrorBudgetBurn", "payments"),
+            ]  # fmt: skip
+        )
+    ]
+
+
+def test_small_bundle_is_trained_and_has_a_threshold_to_apply(small_bundle):
+    policy = small_bundle.meta.policy
+    assert set(policy.known_services) == {"checkout", "payments", "search", "auth", "inventory"}
+    assert policy.threshold_for("auth") is not None and policy.threshold_for("auth")[0] > 0
+    assert small_bundle.meta.features.encoder == "hashing-64"
+
+
+def test_noise_suppressed_and_incident_paged(scorer):
+    quiet = scorer.score([noise()])[0]
+    assert quiet.decision == "suppress"
+    assert quiet.score < quiet.threshold
+    assert "below pooled threshold" in quiet.reason
+    burst = scorer.score(incident())
+    assert [d.decision for d in burst] == ["page"] * 5
+    assert all(d.score >= 0.5 for d in burst)
+
+
+def test_decision_fields(scorer, small_bundle):
+    alerts = [noise(at=END + 40), noise(at=END + 30, service="checkout")]
+    decisions = scorer.score(alerts, arm="challenger")
+    assert [d.fingerprint for d in decisions] == [a.fingerprint for a in alerts]  # input order kept
+    assert [d.service for d in decisions] == ["auth", "checkout"]
+    for d, a in zip(decisions, alerts, strict=True):
+        assert d.model_version == small_bundle.version
+        assert d.arm == "challenger"
+        assert d.startsAt == a.startsAt
+        assert 0.0 <= d.score <= 1.0
+        assert 1 <= len(d.neighbours) <= 3
+        assert all(isinstance(n, Neighbour) for n in d.neighbours)
+        assert d.neighbours[0].alertname == "HighLatency"
+
+
+def test_unknown_service_pages(scorer):
+    d = scorer.score([noise(service="brand-new")])[0]
+    assert d.decision == "page"
+    assert d.threshold == 0.0
+    assert d.reason.startswith("unknown service")
+
+
+def test_empty_batch(scorer):
+    assert scorer.score([]) == []
+
+
+@pytest.mark.parametrize("step", ["stream.rows", "texts", "lookup", "decide"])
+def test_fails_open_when_a_step_raises(scorer, monkeypatch, step):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    owner = scorer.stream if step.startswith("stream.") else scorer
+    monkeypatch.setattr(owner, step.rsplit(".", 1)[-1], broken)
+    alerts = [noise(), *incident()]
+    decisions = scorer.score(alerts)
+    assert len(decisions) == len(alerts)
+    for d, a in zip(decisions, alerts, strict=True):
+        assert d.decision == "page"
+        assert d.reason == "fail-open: RuntimeError"
+        assert (d.score, d.threshold) == (1.0, 0.0)
+        assert d.fingerprint == a.fingerprint and d.service == a.service()
+
+
+def test_fails_open_when_the_encoder_raises(small_bundle):
+    class Broken(HashingEncoder):
+        def encode(self, texts):
+            raise ValueError("bad text")
+
+    decisions = Scorer(small_bundle, EmbeddingCache(Broken())).score([noise()])
+    assert decisions[0].decision == "page" and decisions[0].reason == "fail-open: ValueError"
+
+
+def test_fails_open_without_a_cache(small_bundle):
+    decisions = Scorer(small_bundle, None).score([noise()])
+    assert decisions[0].decision == "page" and decisions[0].reason.startswith("fail-open")
+
+
+def test_non_finite_score_fails_open(scorer, monkeypatch):
+    monkeypatch.setattr("alertsieve.scoring.predict", lambda model, dense, emb: np.full(len(dense), np.nan))
+    d = scorer.score([noise()])[0]
+    assert d.decision == "page" and d.reason == "fail-open: non-finite score"
+
+
+def test_fail_open_helper():
+    a = noise()
+    d = fail_open(a, "auth", "v3", "timeout", arm="shadow")
+    assert (d.decision, d.score, d.threshold, d.reason, d.arm, d.model_version) == (
+        "page", 1.0, 0.0, "fail-open: timeout", "shadow", "v3"
+    )  # fmt: skip
+
+
+def test_repeated_occurrence_gets_the_same_decision(scorer):
+    first = scorer.score([noise()])[0]
+    # The stream moves on (an incident), then Alertmanager re-sends the same firing, later resolved.
+    scorer.score(incident(at=END + 31))
+    again = scorer.score([noise()])[0]
+    resolved = scorer.score([noise().model_copy(update={"endsAt": noise().startsAt, "status": "resolved"})])[0]
+    assert (again.score, again.decision) == (first.score, first.decision)
+    assert (resolved.score, resolved.decision) == (first.score, first.decision)
+    # A new firing of the same alert is a new occurrence, scored in the new context.
+    fresh = scorer.score([noise(at=END + 32)])[0]
+    assert fresh.score != first.score
+
+
+def test_duplicates_in_one_batch_get_one_decision(scorer):
+    decisions = scorer.score([noise(), noise(), noise(service="checkout")])
+    assert decisions[0].score == decisions[1].score
+    assert decisions[0].decision == decisions[1].decision
+
+
+def test_stream_state_counts_resent_occurrence_once(scorer):
+    scorer.score([noise(), noise()])
+    assert sum(1 for entry in scorer.stream.state.recent if entry[1] == noise().fingerprint) == 1
+
+
+def _with_policy(bundle):
+    choice = GroupChoice(threshold=0.3, actionable=20, noise=100, suppressed_actionable=0, suppressed_noise=50,
+                         expected_fnr=0.01)  # fmt: skip
+    policy = ThresholdPolicy(
+        params=ThresholdParams(), expected_fnr=0.01, fnr_upper_bound=0.012,
+        pooled=choice.model_copy(update={"threshold": 0.2}), services={"own": choice}, known_services=["own", "small"],
+    )  # fmt: skip
+    return dataclasses.replace(bundle, meta=bundle.meta.model_copy(update={"policy": policy}))
+
+
+@pytest.mark.parametrize(
+    ("score", "service", "decision", "threshold", "source"),
+    [
+        (0.29, "own", "suppress", 0.3, "below service threshold"),
+        (0.3, "own", "page", 0.3, "at or above service threshold"),
+        (0.9, "own", "page", 0.3, "at or above service threshold"),
+        (0.19, "small", "suppress", 0.2, "below pooled threshold"),
+        (0.25, "small", "page", 0.2, "at or above pooled threshold"),
+        (0.0, "never-seen", "page", 0.0, "unknown service"),
+    ],
+)
+def test_verdict(small_bundle, score, service, decision, threshold, source):
+    got = verdict(score, service, _with_policy(small_bundle))
+    assert got[:2] == (decision, threshold)
+    assert source in got[2]
+
+
+def test_verdict_override(small_bundle):
+    bundle = _with_policy(small_bundle)
+    assert verdict(0.29, "own", bundle, overrides={"own": 0.1})[:2] == ("page", 0.1)
+    assert verdict(0.05, "never-seen", bundle, overrides={"never-seen": 0.1})[0] == "suppress"
+    assert verdict(0.29, "own", bundle, overrides={"other": 0.9})[:2] == ("suppress", 0.3)
+
+
+def test_stream_context_remembers_a_bounded_number_of_rows():
+    ctx = StreamContext(StreamState(), remember=1)
+    first, second = noise(at=0), noise(at=1)
+    ctx.rows([first])
+    ctx.rows([second])
+    assert list(ctx._seen) == [(second.fingerprint, second.startsAt.timestamp())]

@@ -1,0 +1,1 @@
+"""Per-service suppression thresholds: optimisation under the FNR budget, trends, overrides."""

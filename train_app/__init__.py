@@ -1,0 +1,1 @@
+"""Ray adapters for training: Ray Train fitting of the core classifier, retraining jobs, promotion."""
