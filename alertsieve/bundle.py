@@ -43,6 +43,9 @@ class BundleMeta(BaseModel):
     policy: ThresholdPolicy
     stream: StreamSnapshot
     metrics: dict[str, float] = Field(default_factory=dict)
+    validation: list[tuple[str, float, bool]] = Field(
+        default_factory=list, description="(service, score, actionable) of the validation slice: threshold previews"
+    )
     version: str = "local"
 
 

@@ -203,11 +203,14 @@ _mounted: set[str] = set()
 
 
 def cli_app() -> typer.Typer:
-    """The app with the command groups registered under the ``alertsieve.cli`` entry-point group."""
-    for ep in sorted(entry_points(group="alertsieve.cli"), key=lambda e: e.name):
-        if ep.name not in _mounted:
-            app.add_typer(ep.load(), name=ep.name)
-            _mounted.add(ep.name)
+    """The app plus what other packages register: command groups under the ``alertsieve.cli``
+    entry-point group (``alertsieve NAME ...``) and single commands under ``alertsieve.commands``."""
+    for group, add in (("alertsieve.cli", lambda ep: app.add_typer(ep.load(), name=ep.name)),
+                       ("alertsieve.commands", lambda ep: app.command(ep.name)(ep.load()))):  # fmt: skip
+        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+            if ep.name not in _mounted:
+                add(ep)
+                _mounted.add(ep.name)
     return app
 
 

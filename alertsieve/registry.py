@@ -9,6 +9,7 @@ its gates, ``challenger`` marks the candidate for shadow and A/B traffic.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -30,7 +31,13 @@ class RegistryError(RuntimeError):
 def configure(settings: Settings) -> MlflowClient:
     """Point MLflow at the configured store (creating the local home) and return a client."""
     settings.home_dir.mkdir(parents=True, exist_ok=True)
+    before = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(settings.tracking_uri)
+    # MLflow also exports the URI into the environment, where Settings would read it back later
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
     experiment = mlflow.get_experiment_by_name(settings.model_name)
     if experiment is None:
         mlflow.create_experiment(settings.model_name, artifact_location=settings.artifact_location)

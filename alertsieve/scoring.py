@@ -118,7 +118,7 @@ class Scorer:
             decision, threshold, reason = verdict(score, service, self.bundle, overrides)
             neighbours: list[Neighbour] = self.bundle.index.explain(sims[i], ids[i])
             decisions.append(Decision(
-                fingerprint=alert.fingerprint, service=service, score=round(score, 6), threshold=threshold,
+                fingerprint=alert.fingerprint, service=service, score=score, threshold=threshold,
                 decision=decision, model_version=self.version, neighbours=neighbours, reason=reason,
                 arm=arm, startsAt=alert.startsAt,
             ))  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
-Kind = Literal["decisions", "feedback", "overrides"]
+Kind = Literal["decisions", "feedback", "overrides", "pipeline", "rollout"]
 
 
 class RecordStore(Protocol):

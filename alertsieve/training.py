@@ -142,6 +142,8 @@ def train_bundle(
     meta = BundleMeta(
         features=features, params=params, scaler=scaler, n_dense=x_dense.shape[1], n_embedding=x_emb.shape[1],
         prior=prior, prototypes=prototypes, policy=policy, stream=state.snapshot(),
+        validation=[(svc, round(float(sc), 6), bool(y)) for svc, sc, y in zip(val_services, val_scores, labels[split:],
+                                                                           strict=True)],
     )  # fmt: skip
     bundle = ModelBundle(meta=meta, classifier=classifier, index=index)
     verdicts = [verdict(float(s), svc, bundle)[0] for s, svc in zip(val_scores, val_services, strict=True)]

@@ -25,6 +25,7 @@ from alertsieve.schema import Alert, Decision, Feedback
 from alertsieve.scoring import fail_open
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
+from serve_app import ui
 from serve_app.config import AppArgs
 from serve_app.telemetry import telemetry
 from serve_app.webhook import (
@@ -41,6 +42,7 @@ from serve_app.webhook import (
 
 logger = logging.getLogger("ray.serve")
 api = FastAPI(title="alertsieve", version=__version__, description="Page or suppress every alert, under an FNR budget.")
+api.include_router(ui.router)
 
 
 @api.exception_handler(RequestValidationError)
@@ -77,6 +79,7 @@ class Ingress:
         settings = get_settings()
         self.token = settings.api_token.get_secret_value() if settings.api_token else None
         self.store = open_store(settings.state_location)
+        ui.bind(router, self.store, self.token)
         self.http = httpx.AsyncClient(timeout=self.args.forward_timeout_s)
         api.add_middleware(BodyLimit, limit=self.args.max_body_bytes)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -37,3 +39,199 @@ def small_training(small_history: list[LabelledAlert]):  # -> tuple[ModelBundle,
 @pytest.fixture(scope="session")
 def small_bundle(small_training) -> ModelBundle:
     return small_training[0]
+
+
+# ---- real servers, started once per test session -------------------------------------------------
+TOKEN = "test-token"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def alertsieve_home(tmp_path_factory: pytest.TempPathFactory):  # -> Path
+    """A private $ALERTSIEVE_HOME (MLflow sqlite, state) and write token for the whole session.
+
+    Set before Ray starts, so that Ray workers (Serve replicas, Train workers) inherit it."""
+    import os
+
+    from alertsieve.settings import get_settings
+
+    home = tmp_path_factory.mktemp("alertsieve-home")
+    os.environ.update({"ALERTSIEVE_HOME": str(home), "ALERTSIEVE_API_TOKEN": TOKEN,
+                       "RAY_USAGE_STATS_ENABLED": "0", "RAY_metrics_report_interval_ms": "1000"})  # fmt: skip
+    for name in ("MLFLOW_TRACKING_URI", "ALERTSIEVE_STATE_URI", "ALERTSIEVE_ARTIFACT_ROOT"):
+        os.environ.pop(name, None)
+    get_settings.cache_clear()
+    return home
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(alertsieve_home):  # -> int (the Prometheus metrics export port)
+    """One local Ray cluster for every Ray test (Train, Serve, Tune): starting one costs ~10 s."""
+    import ray
+
+    metrics_port = free_port()
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
+             _metrics_export_port=metrics_port)  # fmt: skip
+    yield metrics_port
+    from ray import serve
+
+    _save_worker_coverage()
+    serve.shutdown()
+    ray.shutdown()
+
+
+def _save_worker_coverage() -> None:
+    """Serve replicas and Ray workers run our code in other processes; coverage follows them
+    (pyproject: patch = subprocess) but saves only on a clean exit or SIGTERM, and Ray kills them
+    harder than that. So end them with SIGTERM first, while coverage is running in them."""
+    import os
+    import signal
+    import time
+
+    if not os.environ.get("COVERAGE_PROCESS_CONFIG"):
+        return
+    prefixes = (b"ray::ServeReplica", b"ray::RayTrainWorker", b"ray::_RayTrainWorker", b"ray::IDLE")
+    victims = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(prefixes):
+                victims.append(int(entry.name))
+        except OSError:
+            continue
+    for pid in victims:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in victims):
+        time.sleep(0.2)
+    time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def champion_version(alertsieve_home, small_bundle: ModelBundle) -> str:
+    """The small bundle registered in the session's MLflow as the champion."""
+    from alertsieve import registry
+    from alertsieve.settings import get_settings
+
+    return registry.register(small_bundle, get_settings(), {"test": "small"}, {"rows": 1.0}, aliases=("champion",))
+
+
+class Receiver:
+    """A stand-in for the team's real alert receiver (a paging vendor cannot run here): records
+    every JSON body posted to it; ``fail`` makes it answer 500."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies: list[dict] = []
+        self.fail = False
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("content-length", 0))
+                receiver.bodies.append(json.loads(self.rfile.read(length) or b"{}"))
+                self.send_response(500 if receiver.fail else 200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def receiver():  # -> Receiver
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="session")
+def serve_url(ray_cluster, champion_version: str, receiver: Receiver):  # -> str
+    """The real Serve app (ingress, router, scorers, embedder, lookup) on 127.0.0.1 with the champion."""
+    import time
+
+    import httpx
+    from ray import serve
+
+    from serve_app.app import build_app
+    from serve_app.config import AppArgs
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build_app(AppArgs(downstream_url=receiver.url)), name="alertsieve", route_prefix="/")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=30).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    else:
+        raise RuntimeError("the Serve app did not become ready")
+    return url
+
+
+# ---- S3: a real moto server -----------------------------------------------------------------------
+S3_BUCKET = "alertsieve-test"
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def s3_env(endpoint: str) -> dict[str, str]:
+    """The variables that point boto3, MLflow and pyarrow at the moto server. Set them in-process with
+    monkeypatch (and ``get_settings.cache_clear()``): Ray workers started earlier do not see them."""
+    return {**S3_KEYS, "MLFLOW_S3_ENDPOINT_URL": endpoint}
+
+
+@pytest.fixture(scope="session")
+def moto_s3():  # -> str (the endpoint URL)
+    """A moto S3 server on 127.0.0.1 (`moto_server`, moto[server]) with the bucket S3_BUCKET."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import boto3
+    import httpx
+
+    port = free_port()
+    exe = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
+    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url, timeout=2)
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("moto_server did not start") from None
+            time.sleep(0.1)
+    client = boto3.client("s3", endpoint_url=url, region_name=S3_KEYS["AWS_DEFAULT_REGION"],
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    client.create_bucket(Bucket=S3_BUCKET)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

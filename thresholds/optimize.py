@@ -31,9 +31,7 @@ UNITS_PER_FNR = 10_000  # DP resolution: 0.01 percentage points
 class ThresholdParams(BaseModel):
     budget: float = Field(default=0.015, gt=0, lt=1)
     confidence: float = Field(default=0.9, gt=0.5, lt=1)
-    margin: float = Field(
-        default=0.2, ge=0, lt=1, description="the expected FNR stays under budget*(1-margin)"
-    )
+    margin: float = Field(default=0.2, ge=0, lt=1, description="the expected FNR stays under budget*(1-margin)")
     min_support: int = Field(default=10, ge=1, description="actionable alerts a service needs of its own")
     service_cap: float = Field(default=0.05, gt=0, le=1, description="max expected FNR within one service")
 
@@ -77,18 +75,15 @@ def candidates(
     scores: np.ndarray,
     labels: np.ndarray,
     max_share: float,
-    reference: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[GroupChoice]:
     """Suppress nothing, or suppress below the (j+1)-th lowest actionable score, j = 0, 1, ...
 
-    ``reference`` (scores and labels of a larger pool) places the thresholds when given; the counts
-    are always those of ``scores``/``labels``. Only choices with expected miss share <= max_share.
+    Only choices whose expected miss share is at most ``max_share``.
     """
     y = labels.astype(bool)
     n_pos, n_neg = int(y.sum()), int((~y).sum())
-    ref_scores, ref_labels = (scores, y) if reference is None else reference
-    ref = np.sort(ref_scores[ref_labels.astype(bool)])
-    everything = np.sort(ref_scores)
+    ref = np.sort(scores[y])
+    everything = np.sort(scores)
     out = [GroupChoice(threshold=0.0, actionable=n_pos, noise=n_neg, suppressed_actionable=0,
                        suppressed_noise=0, expected_fnr=0.0)]  # fmt: skip
     for j in range(len(ref)):
@@ -140,12 +135,14 @@ def choose_thresholds(
     svc = np.asarray(services, dtype=object)
     total_pos = max(int(y.sum()), 1)
     names = sorted(set(svc.tolist()))
-    own = [n for n in names if int(y[svc == n].sum()) >= params.min_support]
+    # a service of its own needs the support to afford at least its lowest threshold under the cap
+    support = max(params.min_support, math.ceil(1 / params.service_cap - 1))
+    own = [n for n in names if int(y[svc == n].sum()) >= support]
     pooled_mask = ~np.isin(svc, own)
-    groups = [(n, svc == n, None) for n in own] + [(POOLED, pooled_mask, (s, y))]
-    weights = [max(int(y[mask].sum()), 1 if name == POOLED else 0) / total_pos for name, mask, _ in groups]
+    groups = [(n, svc == n) for n in own] + [(POOLED, pooled_mask)]
+    weights = [max(int(y[mask].sum()), 1 if name == POOLED else 0) / total_pos for name, mask in groups]
     cap = params.service_cap if y.any() else 0.0
-    options = [candidates(s[mask], y[mask], cap, ref) for _, mask, ref in groups]
+    options = [candidates(s[mask], y[mask], cap) for _, mask in groups]
     z = float(norm.ppf(params.confidence))
     units = int(params.budget * (1 - params.margin) * UNITS_PER_FNR)
     while True:
@@ -155,7 +152,7 @@ def choose_thresholds(
         if upper <= params.budget or units == 0:
             break
         units -= 1
-    chosen = dict(zip([name for name, _, _ in groups], picks, strict=True))
+    chosen = dict(zip([name for name, _ in groups], picks, strict=True))
     return ThresholdPolicy(
         params=params,
         expected_fnr=mean,
@@ -170,7 +167,5 @@ def global_threshold(
     scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray, params: ThresholdParams
 ) -> GroupChoice:
     """The best single threshold for all services under the same rule (the baseline)."""
-    policy = choose_thresholds(
-        scores, labels, ["all"] * len(scores), params.model_copy(update={"min_support": 10**9})
-    )
+    policy = choose_thresholds(scores, labels, ["all"] * len(scores), params.model_copy(update={"min_support": 10**9}))
     return policy.pooled

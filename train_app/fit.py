@@ -51,7 +51,7 @@ def _train_loop_per_worker(config: dict[str, Any]) -> None:
 
     model = make_classifier(n_dense, n_emb, params)
     hooks = FitHooks(prepare_model=ray.train.torch.prepare_model, device=device, report=report)
-    model = fit(model, batches, params, hooks)
+    fit(model, batches, params, hooks)
 
 
 class RayTorchFit:
@@ -72,10 +72,16 @@ class RayTorchFit:
         with tempfile.TemporaryDirectory() as storage:
             trainer = TorchTrainer(
                 _train_loop_per_worker,
-                train_loop_config={"params": params.model_dump(), "n_dense": dense.shape[1],
-                                   "n_embedding": embedding.shape[1]},  # fmt: skip
-                scaling_config=ScalingConfig(num_workers=self.num_workers, use_gpu=self.use_gpu,
-                                             resources_per_worker={"CPU": self.cpus_per_worker}),  # fmt: skip
+                train_loop_config={
+                    "params": params.model_dump(),
+                    "n_dense": dense.shape[1],
+                    "n_embedding": embedding.shape[1],
+                },  # fmt: skip
+                scaling_config=ScalingConfig(
+                    num_workers=self.num_workers,
+                    use_gpu=self.use_gpu,
+                    resources_per_worker={"CPU": self.cpus_per_worker},
+                ),  # fmt: skip
                 run_config=RunConfig(storage_path=storage, name="alertsieve-fit"),
                 datasets={"train": dataset},
             )

@@ -1,0 +1,225 @@
+"""The threshold UI at /ui and its API under /v1/thresholds, mounted on the Ingress's FastAPI app.
+
+GET /v1/thresholds lists every service with its threshold in force (optimised, pooled or overridden);
+/preview replays the champion's validation slice under a candidate threshold (thresholds.preview);
+PUT and DELETE /v1/thresholds/{service} set and revert an override (bearer token), appended to the
+override audit log in the state store that the scorers re-read every few seconds; /audit lists the log,
+/trends the weekly trends from the decision log joined with feedback. The Ingress calls ``bind`` once
+per replica with the Router handle, its record store and the write token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from alertsieve.bundle import ModelBundle
+from alertsieve.settings import get_settings
+from alertsieve.store import RecordStore
+from serve_app.webhook import AuthError, check_bearer
+from thresholds.overrides import OverrideChange, OverrideLog
+from thresholds.preview import LiveThresholds, Preview, preview
+from thresholds.trends import ALL, TrendRow, production_trends
+
+router = APIRouter()
+STATIC_TYPES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+Loader = Callable[[str], ModelBundle]
+
+
+@dataclass
+class UIContext:
+    router: Any  # the Router's DeploymentHandle: describe() gives the thresholds each arm serves with
+    store: RecordStore
+    token: str | None
+    loader: Loader | None = None
+    budget: float = 0.015
+    bundles: dict[str, ModelBundle] = field(default_factory=dict)
+
+    @property
+    def log(self) -> OverrideLog:
+        return OverrideLog(self.store)
+
+
+_context: UIContext | None = None
+
+
+def bind(router_handle: Any, store: RecordStore, token: str | None, loader: Loader | None = None) -> None:
+    """Give the routes what they need (called in ``Ingress.__init__``, once per replica)."""
+    global _context
+    _context = UIContext(router=router_handle, store=store, token=token, loader=loader,
+                         budget=get_settings().fnr_budget)  # fmt: skip
+
+
+def context() -> UIContext:
+    if _context is None:
+        raise HTTPException(status_code=503, detail="the threshold UI is not bound to a Router yet")
+    return _context
+
+
+class ServiceThreshold(BaseModel):
+    service: str
+    in_force: float | None = Field(description="None: unknown to the model, paged")
+    source: str | None = Field(description="service, pooled, override, or None when paged")
+    optimised: float | None
+    optimised_source: str | None
+    override: float | None
+
+
+class ThresholdsView(BaseModel):
+    model_version: str
+    budget: float
+    pooled: float
+    services: list[ServiceThreshold]
+    serving_overrides: dict[str, float] = Field(description="what the champion scorer applied at its last read")
+
+
+class OverrideRequest(BaseModel):
+    threshold: float = Field(ge=0.0, le=1.0, description="suppress scores below this")
+    by: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RevertRequest(BaseModel):
+    by: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="reverted to the optimised threshold", min_length=1, max_length=2000)
+
+
+class TrendsView(BaseModel):
+    rows: list[TrendRow]
+
+
+def live_thresholds(champion: dict[str, Any], overrides: dict[str, float]) -> LiveThresholds:
+    """The champion scorer's ``describe()`` and the override log's overrides in force."""
+    return LiveThresholds(model_version=str(champion.get("model_version", "")),
+                          pooled=float(champion.get("pooled_threshold", 0.0)),
+                          services=dict(champion.get("thresholds", {})),
+                          known_services=list(champion.get("known_services", [])), overrides=overrides)  # fmt: skip
+
+
+def service_rows(live: LiveThresholds) -> list[ServiceThreshold]:
+    rows = []
+    for service in live.all_services():
+        now, optimised = live.in_force(service), live.optimised(service)
+        rows.append(ServiceThreshold(service=service, in_force=now[0] if now else None, source=now[1] if now else None,
+                                     optimised=optimised[0] if optimised else None,
+                                     optimised_source=optimised[1] if optimised else None,
+                                     override=live.overrides.get(service)))  # fmt: skip
+    return rows
+
+
+def _authorise(ctx: UIContext, authorization: str | None) -> None:
+    try:
+        check_bearer(authorization, ctx.token)
+    except AuthError as exc:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        raise HTTPException(status_code=exc.status, detail=exc.message, headers=headers) from None
+
+
+async def _await(response: Any) -> Any:
+    return await response
+
+
+async def _champion(ctx: UIContext) -> dict[str, Any]:
+    try:
+        described = await asyncio.wait_for(_await(ctx.router.describe.remote()), 30)
+    except Exception as exc:  # noqa: BLE001 - any failure of the model side is a 503 here
+        raise HTTPException(status_code=503, detail=f"no model to describe: {type(exc).__name__}") from None
+    champion: dict[str, Any] = described["champion"]
+    return champion
+
+
+async def _bundle(ctx: UIContext, ref: str) -> ModelBundle:
+    if ref not in ctx.bundles:
+        loader = ctx.loader
+        if loader is None:
+            from serve_app.loading import load_model
+
+            loader = load_model
+        ctx.bundles[ref] = await asyncio.to_thread(loader, ref)
+    return ctx.bundles[ref]
+
+
+@lru_cache(maxsize=8)
+def static_text(name: str) -> str:
+    return (resources.files("serve_app") / "static" / name).read_text(encoding="utf-8")
+
+
+@router.get("/ui", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/ui/", response_class=HTMLResponse, include_in_schema=False)
+async def ui_page() -> HTMLResponse:
+    return HTMLResponse(static_text("index.html"))
+
+
+@router.get("/ui/static/{name}", include_in_schema=False)
+async def ui_static(name: str) -> Response:
+    if name not in STATIC_TYPES:
+        raise HTTPException(status_code=404, detail="no such file")
+    return Response(static_text(name), media_type=STATIC_TYPES[name])
+
+
+@router.get("/v1/thresholds", response_model=ThresholdsView, summary="Services and their thresholds in force")
+async def list_thresholds() -> ThresholdsView:
+    ctx = context()
+    champion = await _champion(ctx)
+    live = live_thresholds(champion, await asyncio.to_thread(ctx.log.current))
+    serving = dict(champion.get("overrides", {}))
+    return ThresholdsView(model_version=live.model_version, budget=ctx.budget, pooled=live.pooled,
+                          services=service_rows(live), serving_overrides=serving)  # fmt: skip
+
+
+@router.get("/v1/thresholds/preview", response_model=Preview, summary="Noise reduction and FNR of a candidate")
+async def preview_threshold(
+    service: Annotated[str, Query(min_length=1, max_length=200)],
+    threshold: Annotated[float, Query(ge=0.0, le=1.0)],
+) -> Preview:
+    ctx = context()
+    champion = await _champion(ctx)
+    live = live_thresholds(champion, await asyncio.to_thread(ctx.log.current))
+    bundle = await _bundle(ctx, str(champion.get("ref") or champion.get("model_version")))
+    params = bundle.meta.policy.params
+    return preview(bundle.meta.validation, live, service, threshold, budget=ctx.budget, confidence=params.confidence)
+
+
+@router.put("/v1/thresholds/{service}", response_model=OverrideChange, summary="Override (needs the write token)")
+async def set_override(
+    service: str, body: OverrideRequest, authorization: Annotated[str | None, Header()] = None
+) -> OverrideChange:
+    ctx = context()
+    _authorise(ctx, authorization)
+    return await asyncio.to_thread(ctx.log.set, service, body.threshold, body.by, body.reason)
+
+
+@router.delete("/v1/thresholds/{service}", response_model=OverrideChange, summary="Revert to the optimised one")
+async def revert_override(
+    service: str, body: RevertRequest, authorization: Annotated[str | None, Header()] = None
+) -> OverrideChange:
+    ctx = context()
+    _authorise(ctx, authorization)
+    log = ctx.log
+    if service not in await asyncio.to_thread(log.current):
+        raise HTTPException(status_code=404, detail=f"{service} has no override in force")
+    return await asyncio.to_thread(log.set, service, None, body.by, body.reason)
+
+
+@router.get("/v1/thresholds/audit", response_model=list[OverrideChange], summary="Override changes, newest first")
+async def audit(
+    service: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+) -> list[OverrideChange]:
+    changes = await asyncio.to_thread(context().log.changes)
+    chosen = [c for c in changes if service is None or c.service == service]
+    return sorted(chosen, key=lambda c: c.at, reverse=True)[:limit]
+
+
+@router.get("/v1/thresholds/trends", response_model=TrendsView, summary="Weekly trends from decisions and feedback")
+async def trends(service: Annotated[str | None, Query(max_length=200)] = None) -> TrendsView:
+    rows = await asyncio.to_thread(production_trends, context().store, True)
+    return TrendsView(rows=[r for r in rows if service is None or r.service in (service, ALL)])

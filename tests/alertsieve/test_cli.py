@@ -1,0 +1,107 @@
+"""The CLI end to end on a small history: simulate, train, score, evaluate; and its input errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from alertsieve.cli import cli_app
+from alertsieve.records import read_jsonl
+from alertsieve.schema import Decision, LabelledAlert
+from alertsieve.settings import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ALERTSIEVE_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(cli_app(), list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.slow
+def test_simulate_train_score_evaluate(home: Path) -> None:
+    history, later = home / "history.jsonl", home / "later.jsonl"
+    code, out = invoke("simulate", "--out", str(history), "--days", "21", "--seed", "3",
+                       "--holdout-days", "4", "--holdout-out", str(later))  # fmt: skip
+    assert code == 0, out
+    assert history.exists() and later.exists()
+    code, out = invoke("train", "--history", str(history), "--backend", "local", "--encoder", "hashing-64",
+                       "--save", str(home / "bundle"))  # fmt: skip
+    assert code == 0, out
+    assert "registered alertsieve version 1" in out
+    assert "validation" in out and "ALL" in out
+
+    decisions = home / "decisions.jsonl"
+    code, out = invoke("score", "--alerts", str(later), "--out", str(decisions))
+    assert code == 0, out
+    alerts = read_jsonl(later, LabelledAlert)
+    made = read_jsonl(decisions, Decision)
+    assert [d.fingerprint for d in made] == [a.fingerprint for a in alerts]  # input order
+    assert {d.model_version for d in made} == {"1"}
+    assert any(d.decision == "suppress" for d in made), "a trained model suppresses some noise"
+    assert all(d.decision == "page" or d.score < d.threshold for d in made)
+
+    # the bundle directory scores the same as the registered champion
+    again = home / "again.jsonl"
+    assert invoke("score", "--alerts", str(later), "--out", str(again), "--model", str(home / "bundle"))[0] == 0
+    assert [d.decision for d in read_jsonl(again, Decision)] == [d.decision for d in made]
+
+    code, out = invoke("evaluate", "--alerts", str(later), "--decisions", str(decisions))
+    assert code == 0, out
+    assert "noise reduction" in out and "FNR" in out
+    suppressed_actionable = sum(a.actionable and d.decision == "suppress" for a, d in zip(alerts, made, strict=True))
+    assert f"{suppressed_actionable}/{sum(a.actionable for a in alerts)} actionable suppressed" in out
+
+
+def test_score_rejects_malformed_line_and_leaves_no_output(home: Path) -> None:
+    bad = home / "bad.jsonl"
+    good = {"labels": {"alertname": "A", "service": "s"}, "startsAt": "2026-01-05T00:00:00Z"}
+    bad.write_text(json.dumps(good) + "\n" + json.dumps({"labels": {"alertname": "B"}}) + "\n")
+    out_path = home / "decisions.jsonl"
+    code, out = invoke("score", "--alerts", str(bad), "--out", str(out_path), "--model", str(home))
+    assert code == 2
+    assert "bad.jsonl:2" in out and "startsAt" in out
+    assert not out_path.exists()
+
+
+def test_train_rejects_bad_json_naming_the_line(home: Path) -> None:
+    bad = home / "history.jsonl"
+    bad.write_text('{"labels": {"alertname": "A"}, "startsAt": "2026-01-05T00:00:00Z", "actionable": false}\n{oops\n')
+    code, out = invoke("train", "--history", str(bad), "--backend", "local")
+    assert code == 2
+    assert "history.jsonl:2" in out
+
+
+def test_score_without_any_model_fails_clearly(home: Path) -> None:
+    alerts = home / "alerts.jsonl"
+    alerts.write_text(json.dumps({"labels": {"alertname": "A"}, "startsAt": "2026-01-05T00:00:00Z"}) + "\n")
+    code, out = invoke("score", "--alerts", str(alerts), "--out", str(home / "d.jsonl"))
+    assert code == 2
+    assert "no model version 'champion'" in out
+    assert not (home / "d.jsonl").exists()
+
+
+def test_evaluate_rejects_mismatched_files(home: Path) -> None:
+    labelled = home / "labelled.jsonl"
+    labelled.write_text(json.dumps({"labels": {"alertname": "A"}, "startsAt": "2026-01-05T00:00:00Z",
+                                    "actionable": True}) + "\n")  # fmt: skip
+    decisions = home / "decisions.jsonl"
+    decisions.write_text("")
+    code, out = invoke("evaluate", "--alerts", str(labelled), "--decisions", str(decisions))
+    assert code == 2 and "1 alerts but 0 decisions" in out
+
+
+def test_simulate_holdout_needs_its_file(home: Path) -> None:
+    code, out = invoke("simulate", "--out", str(home / "h.jsonl"), "--days", "3", "--holdout-days", "1")
+    assert code == 2 and "--holdout-out" in out

@@ -1,0 +1,213 @@
+"""``alertsieve thresholds``: trend report, manual overrides (set, revert, history) and Ray Tune.
+
+Mounted by ``alertsieve.cli.cli_app()`` through the ``alertsieve.cli`` entry-point group. Overrides go
+to the same record store the scorers re-read (``--state``, default ``ALERTSIEVE_STATE_URI`` or
+``$ALERTSIEVE_HOME/state``), so a change here takes effect in serving within seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+
+from alertsieve.cli import fail, out, steps
+from alertsieve.records import RecordError, read_jsonl, write_jsonl
+from alertsieve.schema import Decision, LabelledAlert
+from alertsieve.settings import get_settings
+from alertsieve.store import open_store
+from thresholds.overrides import OverrideChange, OverrideLog
+from thresholds.trends import TrendRow, offline_trends, production_trends
+
+thresholds_app = typer.Typer(name="thresholds", help="Per-service thresholds: trends, overrides, tuning.",
+                             no_args_is_help=True)  # fmt: skip
+
+StateOption = Annotated[str | None, typer.Option("--state", help="record store: a directory or s3://bucket/prefix")]
+
+
+def _log(state: str | None) -> OverrideLog:
+    return OverrideLog(open_store(state or get_settings().state_location))
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}%}"
+
+
+def _num(value: float | None) -> str:
+    return "optimised" if value is None else f"{value:.3f}"
+
+
+def trend_table(rows: list[TrendRow], title: str) -> Table:
+    table = Table(title=title)
+    columns = ("service", "week", "alerts", "suppressed", "labelled", "actionable", "noise reduction", "FNR",
+               "threshold")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("service", "week") else "right")
+    previous = None
+    for row in rows:
+        if previous is not None and row.service != previous:
+            table.add_section()
+        previous = row.service
+        table.add_row(row.service or "(none)", row.week, str(row.alerts), str(row.suppressed), str(row.labelled),
+                      _pct(row.actionable_share), _pct(row.noise_reduction), _pct(row.fnr, 2),
+                      "-" if row.threshold is None else f"{row.threshold:.3f}")  # fmt: skip
+    return table
+
+
+def changes_table(changes: list[OverrideChange], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("when (UTC)", "service", "old", "new", "by", "reason"):
+        table.add_column(column, justify="right" if column in ("old", "new") else "left")
+    for c in changes:
+        table.add_row(c.at.strftime("%Y-%m-%d %H:%M:%S"), c.service, _num(c.old), _num(c.new), c.by, c.reason)
+    return table
+
+
+@thresholds_app.command("report")
+def report(
+    alerts: Annotated[
+        Path | None, typer.Option(help="labelled JSONL (offline, with --decisions)", exists=True, dir_okay=False)
+    ] = None,
+    decisions: Annotated[
+        Path | None, typer.Option(help="decisions JSONL, line by line", exists=True, dir_okay=False)
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    fleet: Annotated[bool, typer.Option(help="add the weekly total over all services (ALL)")] = True,
+    state: StateOption = None,
+) -> None:
+    """Per service and ISO week: alert volume, actionable share, noise reduction, FNR, threshold in force.
+
+    With --alerts and --decisions from files; otherwise from the decision log joined with feedback."""
+    if (alerts is None) != (decisions is None):
+        raise fail("--alerts and --decisions go together")
+    try:
+        if alerts is not None and decisions is not None:
+            rows = offline_trends(read_jsonl(alerts, LabelledAlert), read_jsonl(decisions, Decision), fleet)
+            title = f"weekly trends of {alerts.name}"
+        else:
+            store = open_store(state or get_settings().state_location)
+            rows = production_trends(store, fleet)
+            title = f"weekly trends from the decision log and feedback in {store.location}"
+    except (RecordError, ValidationError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if service is not None:
+        rows = [r for r in rows if r.service == service]
+    if not rows:
+        out.print("no decisions to report")
+        return
+    out.print(trend_table(rows, title))
+
+
+@thresholds_app.command("set")
+def set_command(
+    service: Annotated[str, typer.Argument(help="the service")],
+    value: Annotated[float, typer.Argument(min=0.0, max=1.0, help="suppress scores below this")],
+    by: Annotated[str, typer.Option(help="who makes the change")],
+    reason: Annotated[str, typer.Option(help="why")],
+    state: StateOption = None,
+) -> None:
+    """Override a service's threshold (takes effect in serving within seconds)."""
+    try:
+        change = _log(state).set(service, value, by=by, reason=reason)
+    except ValidationError as exc:
+        raise fail(str(exc.errors()[0]["msg"])) from None
+    out.print(f"{service}: threshold {_num(change.old)} -> {_num(change.new)} (by {by})")
+
+
+@thresholds_app.command("revert")
+def revert(
+    service: Annotated[str, typer.Argument(help="the service")],
+    by: Annotated[str, typer.Option(help="who makes the change")],
+    reason: Annotated[str, typer.Option(help="why")] = "reverted to the optimised threshold",
+    state: StateOption = None,
+) -> None:
+    """Drop a service's override: back to the optimised threshold."""
+    log = _log(state)
+    if service not in log.current():
+        raise fail(f"{service} has no override in force")
+    change = log.set(service, None, by=by, reason=reason)
+    out.print(f"{service}: threshold {_num(change.old)} -> optimised (by {by})")
+
+
+@thresholds_app.command("history")
+def history(
+    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    state: StateOption = None,
+) -> None:
+    """The audit log of overrides: who, when, old, new, reason (oldest first)."""
+    log = _log(state)
+    changes = sorted((c for c in log.changes() if service is None or c.service == service), key=lambda c: c.at)
+    if not changes:
+        out.print("no threshold overrides recorded")
+        return
+    out.print(changes_table(changes, f"threshold overrides in {log.store.location}"))
+    current = log.current()
+    out.print("in force: " + (", ".join(f"{s}={v:.3f}" for s, v in sorted(current.items())) or "none"))
+
+
+@thresholds_app.command("tune")
+def tune_command(
+    rows_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--rows", help="JSONL of scored rows (time, service, score, actionable)", exists=True, dir_okay=False
+        ),
+    ] = None,
+    alerts: Annotated[
+        Path | None,
+        typer.Option(
+            help="labelled JSONL after the model's training history, to score with --model", exists=True, dir_okay=False
+        ),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="alias, version, models:/ URI or bundle dir")] = None,
+    rows_out: Annotated[Path | None, typer.Option(help="also write the scored rows here")] = None,
+    samples: Annotated[int, typer.Option(min=1, help="random configurations to try")] = 16,
+    eval_days: Annotated[float, typer.Option(min=0.5, help="days of each later evaluation window")] = 7.0,
+    folds: Annotated[int, typer.Option(min=1, help="evaluation windows, going back from the end")] = 1,
+    seed: Annotated[int, typer.Option(help="search seed")] = 0,
+) -> None:
+    """Ray Tune for validation window, margin, min support and confidence, judged on later windows."""
+    from thresholds.optimize import ThresholdParams
+    from thresholds.scored import ScoredRow, decide_alerts, rows_of
+    from thresholds.tune import TuneSettings, run_tune
+
+    if (rows_path is None) == (alerts is None):
+        raise fail("give either --rows or --alerts (scored with --model)")
+    try:
+        if rows_path is not None:
+            rows = read_jsonl(rows_path, ScoredRow)
+        else:
+            from alertsieve import registry
+
+            assert alerts is not None
+            labelled = read_jsonl(alerts, LabelledAlert)
+            bundle = registry.load_registered(get_settings(), model)
+            with steps(f"scoring {len(labelled)} alerts with version {bundle.version}"):
+                rows = rows_of(labelled, decide_alerts(bundle, labelled))
+    except (RecordError, RuntimeError) as exc:
+        raise fail(str(exc)) from None
+    if rows_out is not None:
+        write_jsonl(rows_out, rows)
+    settings = TuneSettings(eval_days=eval_days, folds=folds, base=ThresholdParams(budget=get_settings().fnr_budget))
+    try:
+        with steps(f"tuning on {len(rows)} scored rows ({samples} samples)"):
+            outcome = run_tune(rows, settings, num_samples=samples, seed=seed)
+    except (ValueError, RuntimeError) as exc:
+        raise fail(str(exc)) from None
+    table = Table(title=f"trials, best first (FNR budget {settings.base.budget:.2%})")
+    for column in ("validation days", "margin", "min support", "confidence", "objective", "noise reduction",
+                   "FNR", "missed"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for trial in outcome.trials:
+        c, r = trial.config, trial.result
+        table.add_row(f"{c.validation_days:g}", f"{c.margin:.3f}", str(c.min_support), f"{c.confidence:.3f}",
+                      f"{r.objective:.4f}", _pct(r.noise_reduction), _pct(r.fnr, 2),
+                      f"{r.suppressed_actionable}/{r.actionable}")  # fmt: skip
+    out.print(table)
+    best = outcome.best
+    out.print(f"best: validation_days={best.config.validation_days:g} margin={best.config.margin:.3f} "
+              f"min_support={best.config.min_support} confidence={best.config.confidence:.3f}: noise reduction "
+              f"{best.result.noise_reduction:.1%}, FNR {best.result.fnr:.2%} on the later window(s)")  # fmt: skip

@@ -1,0 +1,94 @@
+"""Scored, labelled alert rows: what threshold tuning and hold checks take as input.
+
+A ``ScoredRow`` is (time, service, score, actionable) of one alert scored by one model. ``decide_alerts``
+produces decisions for labelled history with a bundle through the core ``Scorer`` (the same featurisation
+and decision path as serving), in time order and without failing open, so an error surfaces instead of
+turning into pages. ``ScoredRows`` holds rows as arrays for the window arithmetic of tuning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from alertsieve.bundle import ModelBundle
+from alertsieve.context import time_order
+from alertsieve.embedding import EmbeddingCache, load_encoder
+from alertsieve.schema import Alert, Decision, LabelledAlert
+from alertsieve.scoring import Scorer
+
+DAY_S = 86_400.0
+
+
+class ScoredRow(BaseModel):
+    time: datetime
+    service: str
+    score: float = Field(ge=0.0, le=1.0)
+    actionable: bool
+
+
+@dataclass(frozen=True)
+class ScoredRows:
+    """Rows as arrays, sorted by time (seconds since the epoch)."""
+
+    times: np.ndarray
+    services: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[ScoredRow]) -> ScoredRows:
+        order = sorted(range(len(rows)), key=lambda i: rows[i].time)
+        return cls(
+            times=np.array([rows[i].time.timestamp() for i in order], dtype=np.float64),
+            services=np.array([rows[i].service for i in order], dtype=object),
+            scores=np.array([rows[i].score for i in order], dtype=np.float64),
+            labels=np.array([rows[i].actionable for i in order], dtype=bool),
+        )
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def between(self, start: float, end: float) -> ScoredRows:
+        """The rows with start <= time < end."""
+        mask = (self.times >= start) & (self.times < end)
+        return ScoredRows(self.times[mask], self.services[mask], self.scores[mask], self.labels[mask])
+
+    @property
+    def span_days(self) -> float:
+        return float(self.times[-1] - self.times[0]) / DAY_S if len(self) else 0.0
+
+
+def decide_alerts(
+    bundle: ModelBundle, alerts: Sequence[Alert], cache: EmbeddingCache | None = None, chunk: int = 512
+) -> list[Decision]:
+    """Decisions for ``alerts`` (in input order), the stream fed in startsAt order from the bundle's snapshot.
+
+    Feed only alerts after the bundle's history: the stream state continues from where training left off.
+    """
+    scorer = Scorer(bundle, cache or EmbeddingCache(load_encoder(bundle.meta.features.encoder)))
+    assert scorer.cache is not None
+    order = time_order(alerts)
+    out: list[Decision | None] = [None] * len(alerts)
+    for start in range(0, len(order), chunk):
+        idx = order[start : start + chunk]
+        batch = [alerts[i] for i in idx]
+        context_rows = scorer.stream.rows(batch)
+        embeddings = scorer.cache.embed(scorer.texts(batch))
+        neighbour_rows, sims, ids = scorer.lookup(embeddings)
+        for i, decision in zip(idx, scorer.decide(batch, context_rows, embeddings, neighbour_rows, sims, ids),
+                               strict=True):  # fmt: skip
+            out[i] = decision
+    return [d for d in out if d is not None]
+
+
+def rows_of(alerts: Sequence[LabelledAlert], decisions: Sequence[Decision]) -> list[ScoredRow]:
+    """Labelled alerts and their decisions (line by line) as scored rows."""
+    if len(alerts) != len(decisions):
+        raise ValueError(f"{len(alerts)} alerts but {len(decisions)} decisions: they must match line by line")
+    return [ScoredRow(time=a.startsAt, service=d.service, score=d.score, actionable=a.actionable)
+            for a, d in zip(alerts, decisions, strict=True)]  # fmt: skip

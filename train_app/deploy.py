@@ -1,0 +1,157 @@
+"""Putting a rollout stage into service: the Serve app's args (models, mode, split) behind one protocol.
+
+``ServeConfigDeployer`` is production's: it writes the stage into the ``args`` of the app in
+serve_config.yaml (only the changed values, so the file's comments survive) and runs ``serve deploy``;
+Serve updates the running app in place. ``ServeRunDeployer`` calls ``serve.run`` on the Ray cluster this
+process is connected to, with the app builder that the config's ``import_path`` names (or one passed in),
+which is what tests and single-machine setups use. train_app never imports serve_app: the builder is
+found by name, as ``serve deploy`` finds it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+import json
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, get_type_hints
+
+import yaml
+from pydantic import BaseModel
+
+from alertsieve.records import atomic_writer
+from train_app.promotion import ServeTarget
+
+
+class DeployError(RuntimeError):
+    """The Serve config could not be updated or deployed."""
+
+
+class Deployer(Protocol):
+    def deploy(self, target: ServeTarget) -> None: ...
+
+
+def merge(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``updates`` applied recursively (nested mappings merged, other values replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def find_app(config: dict[str, Any], app_name: str) -> dict[str, Any]:
+    for app in config.get("applications") or []:
+        if isinstance(app, dict) and app.get("name") == app_name:
+            return app
+    raise DeployError(f"no application named {app_name!r} in the Serve config")
+
+
+def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return next((value for k, value in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+
+
+def _scalar_edits(node: yaml.Node | None, updates: dict[str, Any]) -> list[tuple[int, int, str]] | None:
+    """Text edits that replace the scalar values of ``updates`` in place; None if one is not a scalar there."""
+    edits: list[tuple[int, int, str]] = []
+    for key, value in updates.items():
+        child = _child(node, key)
+        if isinstance(value, dict):
+            nested = _scalar_edits(child, value)
+            if nested is None:
+                return None
+            edits += nested
+        elif isinstance(child, yaml.ScalarNode):
+            edits.append((child.start_mark.index, child.end_mark.index, json.dumps(value)))
+        else:
+            return None
+    return edits
+
+
+def set_app_args(text: str, app_name: str, updates: dict[str, Any]) -> str:
+    """The config text with ``updates`` merged into the app's args, comments kept where possible."""
+    data = yaml.safe_load(text) or {}
+    expected = merge(find_app(data, app_name).get("args") or {}, updates)
+    root = yaml.compose(text)
+    apps = _child(root, "applications")
+    app_node = next((n for n in apps.value if isinstance(n, yaml.MappingNode)
+                     and getattr(_child(n, "name"), "value", None) == app_name), None) \
+        if isinstance(apps, yaml.SequenceNode) else None  # fmt: skip
+    edits = _scalar_edits(_child(app_node, "args"), updates) if app_node is not None else None
+    if edits is not None:
+        out = text
+        for start, end, replacement in sorted(edits, reverse=True):
+            out = out[:start] + replacement + out[end:]
+        if (find_app(yaml.safe_load(out), app_name).get("args") or {}) == expected:
+            return out
+    find_app(data, app_name)["args"] = expected  # a key not there yet: write the whole file
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+class ServeConfigDeployer:
+    """Writes the stage into serve_config.yaml and runs ``serve deploy`` (to ``address`` when given)."""
+
+    def __init__(self, config_path: Path, app_name: str = "alertsieve", address: str | None = None,
+                 command: Sequence[str] = ("serve", "deploy")) -> None:  # fmt: skip
+        self.config_path, self.app_name, self.address, self.command = config_path, app_name, address, command
+
+    def deploy(self, target: ServeTarget) -> None:
+        try:
+            text = self.config_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise DeployError(f"cannot read {self.config_path}: {exc}") from exc
+        with atomic_writer(self.config_path) as handle:
+            handle.write(set_app_args(text, self.app_name, target.app_args()))
+        argv = [*self.command, str(self.config_path), *(["--address", self.address] if self.address else [])]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise DeployError(f"{' '.join(argv)} failed ({done.returncode}): {(done.stderr or done.stdout)[-2000:]}")
+
+
+Builder = Callable[[dict[str, Any]], Any]
+
+
+def builder_from_import_path(import_path: str) -> Builder:
+    """The app builder a Serve config names (``module:function``), taking its args as a dict and
+    validating them against its typed parameter as Serve does."""
+    module_name, _, attr = import_path.partition(":")
+    function = getattr(importlib.import_module(module_name), attr)
+    params = list(inspect.signature(function).parameters)
+    model = get_type_hints(function).get(params[0]) if params else None
+
+    def build(args: dict[str, Any]) -> Any:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return function(model.model_validate(args))
+        return function(args)
+
+    return build
+
+
+class ServeRunDeployer:
+    """``serve.run(builder(args))`` on the connected Ray cluster: the base args with the stage merged in."""
+
+    def __init__(self, builder: Builder, base_args: dict[str, Any], app_name: str = "alertsieve",
+                 route_prefix: str = "/") -> None:  # fmt: skip
+        self.builder, self.base_args = builder, base_args
+        self.app_name, self.route_prefix = app_name, route_prefix
+        self.deployed: list[ServeTarget] = []
+
+    @classmethod
+    def from_config(cls, config_path: Path, app_name: str = "alertsieve") -> ServeRunDeployer:
+        app = find_app(yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}, app_name)
+        return cls(builder_from_import_path(app["import_path"]), app.get("args") or {}, app_name,
+                   app.get("route_prefix", "/"))  # fmt: skip
+
+    def deploy(self, target: ServeTarget) -> None:
+        from ray import serve
+
+        serve.run(self.builder(merge(self.base_args, target.app_args())), name=self.app_name,
+                  route_prefix=self.route_prefix)  # fmt: skip
+        self.deployed.append(target)
