@@ -45,6 +45,7 @@ class PrototypeIndex:
         index: faiss.Index | None = None,
     ) -> None:
         self.prototypes = list(prototypes)
+        self.known_texts = frozenset(p.text for p in self.prototypes)
         self.prior = prior
         self.k = k
         self.dim = int(vectors.shape[1])

@@ -29,16 +29,28 @@ def fail_open(alert: Alert, service: str, model_version: str, reason: str, arm: 
     )  # fmt: skip
 
 
+NOVEL_TEXT_REASON = "alert text never seen in training: paged until a model has learnt it"
+
+
 def verdict(
-    score: float, service: str, bundle: ModelBundle, overrides: Mapping[str, float] | None = None
+    score: float,
+    service: str,
+    bundle: ModelBundle,
+    overrides: Mapping[str, float] | None = None,
+    novel: bool = False,
 ) -> tuple[str, float, str]:
-    """(decision, threshold, reason) for one score under the bundle's thresholds or an override."""
+    """(decision, threshold, reason) for one score under the bundle's thresholds or an override.
+
+    An alert whose canonical text the model never saw is paged whatever its score: there is no
+    evidence about it, and incidents look like unfamiliar alerts."""
     found = bundle.meta.policy.threshold_for(service)
     if overrides and service in overrides:
         found = (overrides[service], "override")
     if found is None:
         return "page", 0.0, "unknown service: paged until the model has seen it"
     threshold, source = found
+    if novel:
+        return "page", threshold, NOVEL_TEXT_REASON
     if score < threshold:
         return "suppress", threshold, f"score {score:.3f} below {source} threshold {threshold:.3f}"
     return "page", threshold, f"score {score:.3f} at or above {source} threshold {threshold:.3f}"
@@ -104,8 +116,11 @@ class Scorer:
         ids: np.ndarray,
         arm: str = "champion",
         overrides: Mapping[str, float] | None = None,
+        texts: Sequence[str] | None = None,
     ) -> list[Decision]:
         meta = self.bundle.meta
+        known_texts = self.bundle.index.known_texts
+        novel = [text not in known_texts for text in (texts if texts is not None else self.texts(alerts))]
         dense = dense_rows(meta.features, context_rows, neighbour_rows)
         scores = predict(self.bundle.classifier, *model_inputs(meta.features, meta.scaler, dense, embeddings))
         decisions = []
@@ -115,7 +130,7 @@ class Scorer:
             if not np.isfinite(score):
                 decisions.append(fail_open(alert, service, self.version, "non-finite score", arm))
                 continue
-            decision, threshold, reason = verdict(score, service, self.bundle, overrides)
+            decision, threshold, reason = verdict(score, service, self.bundle, overrides, novel[i])
             neighbours: list[Neighbour] = self.bundle.index.explain(sims[i], ids[i])
             decisions.append(Decision(
                 fingerprint=alert.fingerprint, service=service, score=score, threshold=threshold,
@@ -130,8 +145,9 @@ class Scorer:
             if self.cache is None:
                 raise RuntimeError("this scorer has no embedding cache")
             context_rows = self.stream.rows(alerts)
-            embeddings = self.cache.embed(self.texts(alerts))
+            texts = self.texts(alerts)
+            embeddings = self.cache.embed(texts)
             neighbour_rows, sims, ids = self.lookup(embeddings)
-            return self.decide(alerts, context_rows, embeddings, neighbour_rows, sims, ids, arm)
+            return self.decide(alerts, context_rows, embeddings, neighbour_rows, sims, ids, arm, texts=texts)
         except Exception as exc:  # noqa: BLE001 - fail open on anything
             return [fail_open(a, self.service_of(a), self.version, type(exc).__name__, arm) for a in alerts]

@@ -135,10 +135,11 @@ def train_bundle(
     val_scores = predict(classifier, x_dense[split:], x_emb[split:])
     val_alerts = alerts[split:]
     val_services = [a.service(features.service_labels) for a in val_alerts]
+    val_novel = [text not in index.known_texts for text in texts[split:]]
     known = sorted({a.service(features.service_labels) for a in fit_alerts})
-    policy = choose_thresholds(
-        val_scores, labels[split:], val_services, threshold_params, known_services=known
-    )
+    # novel texts are paged whatever their score: they never count against a threshold
+    guarded = np.where(val_novel, 1.0, val_scores)
+    policy = choose_thresholds(guarded, labels[split:], val_services, threshold_params, known_services=known)
     meta = BundleMeta(
         features=features, params=params, scaler=scaler, n_dense=x_dense.shape[1], n_embedding=x_emb.shape[1],
         prior=prior, prototypes=prototypes, policy=policy, stream=state.snapshot(),
@@ -146,7 +147,10 @@ def train_bundle(
                                                                            strict=True)],
     )  # fmt: skip
     bundle = ModelBundle(meta=meta, classifier=classifier, index=index)
-    verdicts = [verdict(float(s), svc, bundle)[0] for s, svc in zip(val_scores, val_services, strict=True)]
+    verdicts = [
+        verdict(float(s), svc, bundle, novel=nov)[0]
+        for s, svc, nov in zip(val_scores, val_services, val_novel, strict=True)
+    ]
     validation = evaluate(labels[split:].tolist(), verdicts, val_services, val_scores.tolist())
     meta.metrics = {
         "val_noise_reduction": validation.overall.noise_reduction,

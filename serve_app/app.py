@@ -9,8 +9,10 @@ reader) as arguments, so tests can serve a small model through the same graph.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 from ray.serve import Application
+from ray.serve.deployment import Deployment
 
 from alertsieve.bundle import ModelBundle
 from serve_app.config import AppArgs, ScorerConfig
@@ -27,19 +29,30 @@ def build_app_with(
     loader: Callable[[str], ModelBundle] = load_model,
     overrides: OverridesReader = no_overrides,
 ) -> Application:
-    embedder = Embedder.bind()
-    lookup = NeighbourLookup.bind(loader)
+    embedder = _deployment(Embedder).bind()
+    lookup = _deployment(NeighbourLookup).bind(loader)
 
-    def scorer(arm: str, model: str):  # type: ignore[no-untyped-def]
-        config = ScorerConfig(model=model, arm=arm)  # type: ignore[arg-type]
-        return ModelScorer.options(name=f"{arm.capitalize()}Scorer", user_config=config.model_dump()).bind(
-            embedder, lookup, loader, overrides, args.overrides_refresh_s
+    def scorer(arm: str, model: str) -> Application:
+        config = ScorerConfig.model_validate({"model": model, "arm": arm})
+        return (
+            _deployment(ModelScorer)
+            .options(name=f"{arm.capitalize()}Scorer", user_config=config.model_dump())
+            .bind(embedder, lookup, loader, overrides, args.overrides_refresh_s)
         )
 
     champion = scorer("champion", args.champion)
     challenger = scorer("challenger", args.challenger) if args.challenger else None
-    router = Router.options(user_config=args.router.model_dump()).bind(champion, challenger, args.champion, loader)
-    return Ingress.bind(router, args.model_dump())
+    router = (
+        _deployment(Router)
+        .options(user_config=args.router.model_dump())
+        .bind(champion, challenger, args.champion, loader)
+    )
+    return _deployment(Ingress).bind(router, args.model_dump())
+
+
+def _deployment(decorated: Any) -> Deployment:
+    """@serve.deployment turns each class into a Deployment; tell the type checker so."""
+    return cast(Deployment, decorated)
 
 
 def build_app(args: AppArgs) -> Application:

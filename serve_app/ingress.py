@@ -10,6 +10,7 @@ the field; bodies over the limit get 413.
 
 import asyncio
 import logging
+import threading
 import time
 from typing import Any
 
@@ -21,6 +22,8 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from alertsieve import __version__
+from alertsieve import metric_names as m
+from alertsieve.pipeline import latest_status, status_gauges
 from alertsieve.schema import Alert, Decision, Feedback
 from alertsieve.scoring import fail_open
 from alertsieve.settings import get_settings
@@ -81,9 +84,23 @@ class Ingress:
         self.store = open_store(settings.state_location)
         ui.bind(router, self.store, self.token)
         self.http = httpx.AsyncClient(timeout=self.args.forward_timeout_s)
+        threading.Thread(target=self._export_pipeline_status, daemon=True, name="pipeline-status").start()
         api.add_middleware(BodyLimit, limit=self.args.max_body_bytes)
 
     # ---- helpers --------------------------------------------------------------------------------
+    def _export_pipeline_status(self, every_s: float = 10.0) -> None:
+        """Publish the retraining pipeline's last run as gauges (the job itself is not long-lived)."""
+        gauges = {m.TRAINING_LAST_RUN: telemetry().training_last_run, m.TRAINING_ROWS: telemetry().training_rows,
+                  m.TRAINING_LAST_DURATION: telemetry().training_duration,
+                  m.TRAINING_LAST_SUCCESS: telemetry().training_success}  # fmt: skip
+        while True:
+            try:
+                for name, value in status_gauges(latest_status(self.store)).items():
+                    gauges[name].set(value)
+            except Exception:  # noqa: BLE001 - a status we cannot read is not worth a crash
+                telemetry().errors.inc(tags={"stage": "pipeline-status"})
+            time.sleep(every_s)
+
     @staticmethod
     async def _await(response: Any) -> Any:
         return await response
@@ -107,6 +124,7 @@ class Ingress:
         except TimeoutError:
             response.cancel()
             reason = "timeout"
+            telemetry().errors.inc(tags={"stage": "score-timeout"})
         except Exception as exc:  # noqa: BLE001 - any failure pages (fail open)
             reason = type(exc).__name__
             telemetry().errors.inc(tags={"stage": "score"})

@@ -59,6 +59,7 @@ class ModelScorer:
                 telemetry().model_info.set(1.0 if arm == config.arm else 0.0,
                                            tags={"model_version": bundle.version, "arm": arm})  # fmt: skip
         self.config = config
+        self.overrides_at = 0.0  # re-read overrides and export thresholds for the new model
 
     def _current_overrides(self) -> dict[str, float]:
         now = time.monotonic()
@@ -68,7 +69,19 @@ class ModelScorer:
                 self.overrides = self.read_overrides()
             except Exception:  # noqa: BLE001 - keep the last good overrides
                 telemetry().errors.inc(tags={"stage": "overrides"})
+            self._export_thresholds()
         return self.overrides
+
+    def _export_thresholds(self) -> None:
+        if self.core is None or self.config is None or self.config.arm != "champion":
+            return
+        policy = self.core.bundle.meta.policy
+        for service in policy.known_services:
+            if service in self.overrides:
+                threshold, source = self.overrides[service], "override"
+            else:
+                threshold, source = policy.threshold_for(service) or (0.0, "unknown")
+            telemetry().threshold.set(threshold, tags={"service": service or "unknown", "source": source})
 
     async def score(self, alerts: list[Alert], context_rows: np.ndarray) -> list[Decision]:
         if self.core is None or self.config is None:
@@ -78,7 +91,7 @@ class ModelScorer:
         embeddings = await self.embedder.embed.remote((core.bundle.meta.features.encoder, texts))
         neighbour_rows, sims, ids = await self.lookup.lookup.remote(self.ref, embeddings)
         return core.decide(alerts, context_rows, embeddings, neighbour_rows, sims, ids, arm=self.config.arm,
-                           overrides=self._current_overrides())  # fmt: skip
+                           overrides=self._current_overrides(), texts=texts)  # fmt: skip
 
     async def describe(self) -> dict[str, object]:
         """Model version, arm and the thresholds in force (for the UI and readiness)."""

@@ -143,7 +143,8 @@ async def _bundle(ctx: UIContext, ref: str) -> ModelBundle:
             from serve_app.loading import load_model
 
             loader = load_model
-        ctx.bundles[ref] = await asyncio.to_thread(loader, ref)
+        bundle = await asyncio.to_thread(loader, ref)
+        ctx.bundles = {ref: bundle}  # only the champion in service now is kept
     return ctx.bundles[ref]
 
 

@@ -33,7 +33,7 @@ class ThresholdParams(BaseModel):
     confidence: float = Field(default=0.9, gt=0.5, lt=1)
     margin: float = Field(default=0.2, ge=0, lt=1, description="the expected FNR stays under budget*(1-margin)")
     min_support: int = Field(default=10, ge=1, description="actionable alerts a service needs of its own")
-    service_cap: float = Field(default=0.05, gt=0, le=1, description="max expected FNR within one service")
+    service_cap: float = Field(default=0.03, gt=0, le=1, description="max expected FNR within one service")
 
 
 class GroupChoice(BaseModel):

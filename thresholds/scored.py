@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from alertsieve.bundle import ModelBundle
-from alertsieve.context import time_order
-from alertsieve.embedding import EmbeddingCache, load_encoder
 from alertsieve.schema import Alert, Decision, LabelledAlert
-from alertsieve.scoring import Scorer
+
+if TYPE_CHECKING:  # torch and faiss stay out of Tune's trial processes, which only need the rows
+    from alertsieve.bundle import ModelBundle
+    from alertsieve.embedding import EmbeddingCache
 
 DAY_S = 86_400.0
 
@@ -70,6 +71,10 @@ def decide_alerts(
 
     Feed only alerts after the bundle's history: the stream state continues from where training left off.
     """
+    from alertsieve.context import time_order
+    from alertsieve.embedding import EmbeddingCache, load_encoder
+    from alertsieve.scoring import Scorer
+
     scorer = Scorer(bundle, cache or EmbeddingCache(load_encoder(bundle.meta.features.encoder)))
     assert scorer.cache is not None
     order = time_order(alerts)

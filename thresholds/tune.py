@@ -27,7 +27,6 @@ from alertsieve.evaluation import Counts
 from thresholds.optimize import ThresholdParams, ThresholdPolicy, choose_thresholds
 from thresholds.scored import DAY_S, ScoredRow, ScoredRows
 
-
 SLACK_S = DAY_S / 2  # a validation window may start this much before the first row
 
 
@@ -180,7 +179,7 @@ def run_tune(
             trainable,
             param_space=param_space,
             tune_config=tune.TuneConfig(metric="objective", mode="max", search_alg=search, num_samples=num_samples,
-                                        max_concurrent_trials=max_concurrent),
+                                        max_concurrent_trials=max_concurrent, reuse_actors=True),
             run_config=tune.RunConfig(name="thresholds", storage_path=storage_path or tmp, verbose=0),
         )  # fmt: skip
         grid = tuner.fit()

@@ -142,13 +142,13 @@ async function loadTrends(service) {
     { name: "threshold", color: "#2f6fde", values: rows.map((r) => r.threshold) },
   ], 1, {});
   const fnr = rows.map((r) => r.fnr);
-  const top = Math.max(state.view.budget * 3, ...fnr.filter((v) => v !== null));
+  const top = Math.ceil(Math.max(state.view.budget * 3, ...fnr.filter((v) => v !== null)) * 200 / 4) * 4 / 200;
   lineChart($("chart-fnr"), weeks, [{ name: "FNR", color: "#c4332b", values: fnr }], top,
     { refs: [{ y: state.view.budget, label: "budget " + pct(state.view.budget, 1) }] });
 }
 
 // ---- SVG charts ----------------------------------------------------------------------------------
-const BOX = { w: 320, h: 170, l: 34, r: 8, t: 10, b: 26 };
+const BOX = { w: 320, h: 170, l: 34, r: 12, t: 22, b: 26 };
 
 function el(name, attrs, parent, text) {
   const node = document.createElementNS(SVG, name);
@@ -158,7 +158,7 @@ function el(name, attrs, parent, text) {
   return node;
 }
 
-function frame(svg, labels, yMax, yFormat) {
+function frame(svg, labels, yMax, yFormat, xOf) {
   svg.replaceChildren();
   const plotH = BOX.h - BOX.t - BOX.b;
   for (let i = 0; i <= 4; i++) {
@@ -166,17 +166,16 @@ function frame(svg, labels, yMax, yFormat) {
     el("line", { x1: BOX.l, x2: BOX.w - BOX.r, y1: y, y2: y, stroke: "#e3e7ee" }, svg);
     el("text", { x: BOX.l - 4, y: y + 3, "text-anchor": "end" }, svg, yFormat((yMax * i) / 4));
   }
-  const step = Math.max(1, Math.ceil(labels.length / 5));
+  const step = Math.max(1, Math.ceil((labels.length - 1) / 5));
   labels.forEach((label, i) => {
     if (i % step) return;
-    el("text", { x: xAt(i, labels.length), y: BOX.h - 8, "text-anchor": "middle" }, svg, label);
+    el("text", { x: xOf(i), y: BOX.h - 8, "text-anchor": "middle" }, svg, label);
   });
   if (!labels.length) el("text", { x: BOX.w / 2, y: BOX.h / 2, "text-anchor": "middle" }, svg, "no data yet");
 }
 
-function xAt(i, n) {
-  const plotW = BOX.w - BOX.l - BOX.r;
-  return BOX.l + (n <= 1 ? plotW / 2 : (plotW * i) / (n - 1));
+function xAt(i, n) {  // the centre of the i-th of n bands
+  return BOX.l + ((BOX.w - BOX.l - BOX.r) * (i + 0.5)) / Math.max(n, 1);
 }
 
 function yAt(v, yMax) {
@@ -185,10 +184,14 @@ function yAt(v, yMax) {
 }
 
 function barChart(svg, labels, totals, suppressed) {
-  const yMax = Math.max(1, ...totals);
-  frame(svg, labels, yMax, (v) => Math.round(v));
+  const yMax = Math.max(4, Math.ceil(Math.max(0, ...totals) / 4) * 4);
+  frame(svg, labels, yMax, (v) => Math.round(v), (i) => xAt(i, labels.length));
   const plotW = BOX.w - BOX.l - BOX.r;
-  const width = Math.min(28, (plotW / Math.max(labels.length, 1)) * 0.7);
+  const width = Math.min(28, (plotW / Math.max(labels.length, 1)) * 0.6);
+  el("rect", { x: BOX.l, y: 7, width: 10, height: 6, fill: "#9aa7bd" }, svg);
+  el("text", { x: BOX.l + 14, y: 12 }, svg, "all");
+  el("rect", { x: BOX.l + 40, y: 7, width: 10, height: 6, fill: "#1f8a4c" }, svg);
+  el("text", { x: BOX.l + 54, y: 12 }, svg, "suppressed");
   labels.forEach((label, i) => {
     const x = xAt(i, labels.length) - width / 2;
     const all = el("rect", { x, y: yAt(totals[i], yMax), width, height: yAt(0, yMax) - yAt(totals[i], yMax), fill: "#9aa7bd" }, svg);
@@ -199,18 +202,19 @@ function barChart(svg, labels, totals, suppressed) {
 
 function lineChart(svg, labels, series, yMax, options) {
   const fmt = yMax <= 0.2 ? (v) => (100 * v).toFixed(1) + "%" : (v) => (100 * v).toFixed(0) + "%";
-  frame(svg, labels, yMax, fmt);
   const xs = options.xNumeric;
   const xOf = (i) => (xs ? BOX.l + (BOX.w - BOX.l - BOX.r) * xs[i] : xAt(i, labels.length));
+  frame(svg, labels, yMax, fmt, xOf);
   for (const ref of options.refs || []) {
     el("line", { x1: BOX.l, x2: BOX.w - BOX.r, y1: yAt(ref.y, yMax), y2: yAt(ref.y, yMax), stroke: "#c4332b", "stroke-dasharray": "4 3" }, svg);
     el("text", { x: BOX.w - BOX.r - 2, y: yAt(ref.y, yMax) - 3, "text-anchor": "end" }, svg, ref.label);
   }
-  for (const m of options.markers || []) {
+  (options.markers || []).forEach((m, k) => {
     const x = BOX.l + (BOX.w - BOX.l - BOX.r) * m.at;
     el("line", { x1: x, x2: x, y1: BOX.t, y2: BOX.h - BOX.b, stroke: m.color, "stroke-width": 1.5 }, svg);
-    el("text", { x: x + 2, y: BOX.t + 8 }, svg, m.label);
-  }
+    const right = m.at > 0.75;
+    el("text", { x: right ? x - 3 : x + 3, y: BOX.t + 18 + 10 * k, "text-anchor": right ? "end" : "start", fill: m.color }, svg, m.label);
+  });
   series.forEach((s, k) => {
     let d = "";
     s.values.forEach((v, i) => {
@@ -219,7 +223,8 @@ function lineChart(svg, labels, series, yMax, options) {
       if (!xs) el("title", {}, el("circle", { cx: xOf(i), cy: yAt(v, yMax), r: 2.5, fill: s.color }, svg), labels[i] + " " + s.name + ": " + pct(v, 2));
     });
     if (d) el("path", { d, fill: "none", stroke: s.color, "stroke-width": 1.6 }, svg);
-    el("text", { x: BOX.l + 4 + k * 90, y: BOX.t + 8 + (options.markers ? 10 : 0), fill: s.color }, svg, s.name);
+    el("rect", { x: BOX.l + k * 100, y: 7, width: 10, height: 3, fill: s.color }, svg);
+    el("text", { x: BOX.l + 14 + k * 100, y: 12, fill: s.color }, svg, s.name);
   });
 }
 

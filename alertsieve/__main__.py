@@ -1,0 +1,5 @@
+"""`python -m alertsieve` runs the CLI."""
+
+from alertsieve.cli import main
+
+main()

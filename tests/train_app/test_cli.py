@@ -1,0 +1,69 @@
+"""The commands as `python -m train_app ...` (the Ray Job entrypoint) and as `alertsieve` entry points."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from alertsieve import registry
+from alertsieve.bundle import ModelBundle
+from alertsieve.records import write_jsonl
+from alertsieve.settings import Settings
+from alertsieve.simulate import simulate_history
+from tests.train_app.test_rollout import RecordingDeployer, two_versions
+from train_app import cli
+from train_app.__main__ import build
+
+COMMANDS = {"retrain", "schedule", "promote", "rollback", "compare"}
+
+
+def test_the_commands_are_registered_for_alertsieve() -> None:
+    found = {ep.name: ep.value for ep in entry_points(group="alertsieve.commands") if ep.value.startswith("train_app")}
+    assert set(found) == COMMANDS and all(value == f"train_app.cli:{name}" for name, value in found.items())
+
+
+def test_python_m_train_app_is_a_ray_job_entrypoint() -> None:
+    done = subprocess.run([sys.executable, "-m", "train_app", "retrain", "--help"], capture_output=True, text=True,
+                          check=False, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for option in ("--history", "--weeks", "--holdout-days", "--gpu", "--workers", "--state"):
+        assert option in done.stdout
+
+
+def test_retrain_command_registers_a_challenger(ray_cluster, isolated_model: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    history = tmp_path / "history.jsonl"
+    write_jsonl(history, simulate_history(days=8, seed=9))
+    result = CliRunner().invoke(build(), ["retrain", "--history", str(history), "--weeks", "2", "--holdout-days", "2",
+                                          "--encoder", "hashing-64", "--epochs", "2", "--backend", "local",
+                                          "--state", str(tmp_path / "state")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    version = registry.alias_version(isolated_model, registry.CHALLENGER)
+    assert f"version {version} as challenger (champion: none)" in result.output
+    assert "new NR" in result.output and "ALL" in result.output
+    bad = CliRunner().invoke(build(), ["retrain", "--history", str(tmp_path / "none.jsonl"), "--backend", "local",
+                                       "--state", str(tmp_path / "state")])  # fmt: skip
+    assert bad.exit_code == 2 and "no labelled alerts" in bad.output
+
+
+def test_promote_and_rollback_commands(
+    ray_cluster, isolated_model: Settings, small_bundle: ModelBundle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # fmt: skip
+    deployer = RecordingDeployer()
+    monkeypatch.setattr(cli, "_deployer", lambda *args: deployer)
+    state = ["--state", str(tmp_path)]
+    champion, challenger = two_versions(small_bundle, isolated_model)
+    started = CliRunner().invoke(build(), ["promote", *state])
+    assert started.exit_code == 0, started.output
+    assert "FNR (bounds)" in started.output and f"rollout of version {challenger} started in shadow" in started.output
+    holding = CliRunner().invoke(build(), ["promote", "--min-stage-feedback", "5", *state])
+    assert holding.exit_code == 0 and "holding in shadow" in holding.output and "0 of 5 decisions" in holding.output
+    aborted = CliRunner().invoke(build(), ["rollback", "--reason", "test", *state])
+    assert aborted.exit_code == 0 and "aborted" in aborted.output
+    assert deployer.deployed[-1].champion == champion and deployer.deployed[-1].challenger is None
+    again = CliRunner().invoke(build(), ["rollback", *state])
+    assert again.exit_code == 2 and "no previous champion" in again.output
