@@ -8,7 +8,8 @@ last quarter of those days, which the model did not fit), then scores every late
 - per-service thresholds: the bundle's policy (``thresholds.optimize.choose_thresholds``), as served;
 - one global threshold: ``thresholds.optimize.global_threshold`` on the same validation slice and rule.
 
-Services the model never saw are paged under both. "FNR upper" is the one-sided 95% Clopper-Pearson bound.
+Services the model never saw, and alerts whose text it never saw, are paged under both (as in serving).
+"FNR upper" is the one-sided 95% Clopper-Pearson bound of the FNR.
 
     python benchmarks/thresholds_hold.py [--days 56] [--train-days 28] [--seed 7] [--encoder hashing-64]
 """
@@ -25,17 +26,19 @@ from rich.console import Console
 from rich.table import Table
 from scipy.stats import beta
 
+from alertsieve.context import time_order
 from alertsieve.embedding import EmbeddingCache, load_encoder
 from alertsieve.evaluation import Counts
-from alertsieve.featurize import FeatureConfig
+from alertsieve.featurize import FeatureConfig, texts_of
 from alertsieve.model import TrainParams
 from alertsieve.schema import LabelledAlert
 from alertsieve.simulate import DEFAULT_START, simulate_history
 from alertsieve.training import train_bundle
 from thresholds.optimize import ThresholdParams, global_threshold
-from thresholds.scored import decide_alerts
+from thresholds.scored import decide_alerts, rows_of
 
 Rule = Callable[[str, float], bool]  # (service, score) -> suppressed
+VALIDATION_FRACTION = 0.25
 
 
 def upper(counts: Counts, level: float = 0.95) -> float:
@@ -70,12 +73,18 @@ def main() -> None:
     later: list[LabelledAlert] = [a for a in history if a.startsAt >= cut]
     cache = EmbeddingCache(load_encoder(args.encoder))
     bundle, report = train_bundle(train, cache, FeatureConfig(encoder=args.encoder), TrainParams(epochs=args.epochs),
-                                  params)  # fmt: skip
+                                  params, validation_fraction=VALIDATION_FRACTION)  # fmt: skip
     policy = bundle.meta.policy
+    # the global threshold sees what the per-service policy saw: validation scores with novel texts at 1.0
+    ordered = [train[i] for i in time_order(train)]
+    val_alerts = ordered[int(round(len(ordered) * (1 - VALIDATION_FRACTION))) :]
+    novel = [t not in bundle.index.known_texts for t in texts_of(val_alerts, bundle.meta.features)]
     val = bundle.meta.validation
-    single = global_threshold([s for _, s, _ in val], [y for _, _, y in val], params)
+    assert len(val) == len(val_alerts), "the validation split differs from train_bundle's"
+    single = global_threshold([1.0 if n else s for (_, s, _), n in zip(val, novel, strict=True)],
+                              [y for _, _, y in val], params)  # fmt: skip
     decisions = decide_alerts(bundle, later, cache)
-    rows = [(d.service, d.score, a.actionable) for a, d in zip(later, decisions, strict=True)]
+    rows = [(r.service, r.score, r.actionable) for r in rows_of(later, decisions)]
     weeks = [int((a.startsAt - cut) / timedelta(days=7)) for a in later]
     elapsed = time.perf_counter() - started
 
@@ -92,8 +101,8 @@ def main() -> None:
                   f"thresholds chosen on its last {report.validation_rows} alerts; {len(later)} later alerts; "
                   f"validation AUC {bundle.meta.metrics.get('val_auc', float('nan')):.3f}; {elapsed:.0f}s")  # fmt: skip
     console.print(f"per-service policy: {len(policy.services)} services with their own threshold, pooled "
-                  f"{policy.pooled.threshold:.3f}, expected FNR {policy.expected_fnr:.2%} (upper bound "
-                  f"{policy.fnr_upper_bound:.2%}); global threshold {single.threshold:.3f} (expected FNR "
+                  f"{policy.pooled.threshold:.2g}, expected FNR {policy.expected_fnr:.2%} (upper bound "
+                  f"{policy.fnr_upper_bound:.2%}); global threshold {single.threshold:.2g} (expected FNR "
                   f"{single.expected_fnr:.2%}); FNR budget {params.budget:.1%}")  # fmt: skip
 
     table = Table(title="later weeks: noise reduction and FNR (FNR upper: 95% Clopper-Pearson)")
@@ -138,7 +147,7 @@ def main() -> None:
             capped[name] += int(c.fnr <= params.service_cap)
             cells += [f"{c.noise_reduction:.1%}", f"{c.fnr:.2%}", str(c.suppressed_actionable)]
         counts = tally(subset, per_service)
-        services.add_row(service, f"{found[0]:.3f}" if found else "paged", found[1] if found else "unknown",
+        services.add_row(service, f"{found[0]:.2g}" if found else "paged", found[1] if found else "unknown",
                          str(counts.alerts), str(counts.actionable), *cells)  # fmt: skip
     console.print(services)
     for name, rule in rules.items():

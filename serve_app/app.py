@@ -47,7 +47,7 @@ def build_app_with(
         .options(user_config=args.router.model_dump())
         .bind(champion, challenger, args.champion, loader)
     )
-    return _deployment(Ingress).bind(router, args.model_dump())
+    return _deployment(Ingress).options(user_config=args.ingress_config().model_dump()).bind(router)
 
 
 def _deployment(decorated: Any) -> Deployment:

@@ -24,18 +24,23 @@ class ScorerConfig(BaseModel):
     arm: Literal["champion", "challenger"] = "champion"
 
 
-class AppArgs(BaseModel):
-    """The arguments of ``serve_app.app:build_app`` (the ``args`` block of serve_config.yaml)."""
+class IngressConfig(BaseModel):
+    """The HTTP side: the Ingress deployment's user_config, updated in place by `serve deploy`."""
 
-    champion: str = "champion"
-    challenger: str | None = None
-    router: RouterConfig = Field(default_factory=RouterConfig)
     downstream_url: str | None = Field(default=None, description="the team's real Alertmanager receiver")
     score_timeout_s: float = Field(default=2.0, gt=0)
     forward_timeout_s: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     max_alerts_per_request: int = Field(default=1000, ge=1)
     protect_scoring: bool = Field(default=False, description="require the bearer token on scoring routes too")
+
+
+class AppArgs(IngressConfig):
+    """The arguments of ``serve_app.app:build_app`` (the ``args`` block of serve_config.yaml)."""
+
+    champion: str = "champion"
+    challenger: str | None = None
+    router: RouterConfig = Field(default_factory=RouterConfig)
     overrides_refresh_s: float = Field(default=2.0, gt=0)
 
     @model_validator(mode="after")
@@ -43,3 +48,6 @@ class AppArgs(BaseModel):
         if self.router.mode != "off" and not self.challenger:
             raise ValueError(f"router mode {self.router.mode!r} needs a challenger model")
         return self
+
+    def ingress_config(self) -> IngressConfig:
+        return IngressConfig.model_validate(self.model_dump(include=set(IngressConfig.model_fields)))

@@ -29,7 +29,7 @@ from alertsieve.scoring import fail_open
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
 from serve_app import ui
-from serve_app.config import AppArgs
+from serve_app.config import IngressConfig
 from serve_app.telemetry import telemetry
 from serve_app.webhook import (
     AlertmanagerWebhook,
@@ -76,16 +76,22 @@ async def _count_requests(request: Request, call_next: Any) -> Any:
 )
 @serve.ingress(api)
 class Ingress:
-    def __init__(self, router: DeploymentHandle, args: dict[str, Any]) -> None:
+    def __init__(self, router: DeploymentHandle) -> None:
         self.router = router
-        self.args = AppArgs.model_validate(args)
+        self.args = IngressConfig()
         settings = get_settings()
         self.token = settings.api_token.get_secret_value() if settings.api_token else None
         self.store = open_store(settings.state_location)
         ui.bind(router, self.store, self.token)
         self.http = httpx.AsyncClient(timeout=self.args.forward_timeout_s)
         threading.Thread(target=self._export_pipeline_status, daemon=True, name="pipeline-status").start()
-        api.add_middleware(BodyLimit, limit=self.args.max_body_bytes)
+        api.add_middleware(BodyLimit, limit=lambda: self.args.max_body_bytes)
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        config = IngressConfig.model_validate(user_config)
+        if config.forward_timeout_s != self.args.forward_timeout_s:
+            self.http = httpx.AsyncClient(timeout=config.forward_timeout_s)
+        self.args = config
 
     # ---- helpers --------------------------------------------------------------------------------
     def _export_pipeline_status(self, every_s: float = 10.0) -> None:

@@ -36,8 +36,13 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}%}"
 
 
+def _threshold(value: float) -> str:
+    """3 decimals, or 2 significant digits for the tiny thresholds of confident models."""
+    return f"{value:.2g}" if 0 < value < 0.01 else f"{value:.3f}"
+
+
 def _num(value: float | None) -> str:
-    return "optimised" if value is None else f"{value:.3f}"
+    return "optimised" if value is None else _threshold(value)
 
 
 def trend_table(rows: list[TrendRow], title: str) -> Table:
@@ -53,7 +58,7 @@ def trend_table(rows: list[TrendRow], title: str) -> Table:
         previous = row.service
         table.add_row(row.service or "(none)", row.week, str(row.alerts), str(row.suppressed), str(row.labelled),
                       _pct(row.actionable_share), _pct(row.noise_reduction), _pct(row.fnr, 2),
-                      "-" if row.threshold is None else f"{row.threshold:.3f}")  # fmt: skip
+                      "-" if row.threshold is None else _threshold(row.threshold))  # fmt: skip
     return table
 
 
@@ -145,7 +150,7 @@ def history(
         return
     out.print(changes_table(changes, f"threshold overrides in {log.store.location}"))
     current = log.current()
-    out.print("in force: " + (", ".join(f"{s}={v:.3f}" for s, v in sorted(current.items())) or "none"))
+    out.print("in force: " + (", ".join(f"{s}={_threshold(v)}" for s, v in sorted(current.items())) or "none"))
 
 
 @thresholds_app.command("tune")

@@ -5,7 +5,8 @@ train on) is replayed under the thresholds in force and under the same threshold
 for one service, giving noise reduction and FNR for that service and for the fleet. For the service it
 also gives the expected FNR on future alerts the way the optimiser budgets it: a threshold above j of n
 actionable validation scores misses a Beta(j+1, n-j) share of future ones (mean (j+1)/(n+1)), with its
-upper bound at ``confidence``. A threshold of 0 suppresses nothing.
+upper bound at ``confidence``. A threshold of 0 suppresses nothing. The slice records scores only: alerts
+that serving pages for their novel text count here as if their score decided them.
 """
 
 from __future__ import annotations

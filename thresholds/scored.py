@@ -92,8 +92,13 @@ def decide_alerts(
 
 
 def rows_of(alerts: Sequence[LabelledAlert], decisions: Sequence[Decision]) -> list[ScoredRow]:
-    """Labelled alerts and their decisions (line by line) as scored rows."""
+    """Labelled alerts and their decisions (line by line) as scored rows.
+
+    An alert paged because the model never saw its text gets score 1.0: no threshold suppresses it, the
+    same guard training applies when it chooses thresholds."""
+    from alertsieve.scoring import NOVEL_TEXT_REASON
+
     if len(alerts) != len(decisions):
         raise ValueError(f"{len(alerts)} alerts but {len(decisions)} decisions: they must match line by line")
-    return [ScoredRow(time=a.startsAt, service=d.service, score=d.score, actionable=a.actionable)
-            for a, d in zip(alerts, decisions, strict=True)]  # fmt: skip
+    return [ScoredRow(time=a.startsAt, service=d.service, score=1.0 if d.reason == NOVEL_TEXT_REASON else d.score,
+                      actionable=a.actionable) for a, d in zip(alerts, decisions, strict=True)]  # fmt: skip

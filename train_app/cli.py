@@ -119,9 +119,10 @@ def _deployer(kind: str, serve_config: Path, app_name: str, address: str | None)
     if kind == "serve-deploy":
         return ServeConfigDeployer(serve_config, app_name, address)
     if kind == "serve-run":
-        from train_app.data import ensure_ray
+        import ray
 
-        ensure_ray()
+        if not ray.is_initialized():  # the running cluster (RAY_ADDRESS or a local `ray start`), never a new one
+            ray.init(address="auto", log_to_driver=False)
         return ServeRunDeployer.from_config(serve_config, app_name)
     raise fail(f"unknown deployer {kind!r}: serve-deploy or serve-run")
 

@@ -5,7 +5,8 @@ window's earlier part exactly as retraining would; a registered version is taken
 are scored on the window's held-out days by ``train_app.offline`` and put in one table: noise reduction,
 FNR, AUC, the P95 of per-alert scoring time in process, and training time. Before timing, each model's
 embedding cache holds the texts of the training part (as a serving cache would after a while), so texts
-first seen in the held-out days are cache misses, as they would be in service.
+first seen in the held-out days are cache misses, as they would be in service. A registered version
+whose training data reaches into the held-out days is marked: its numbers there are not out of sample.
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ def compare_versions(
         run_id = client.get_model_version(settings.model_name, bundle.version).run_id
         seconds = client.get_run(run_id).data.metrics.get("train_seconds") if run_id else None
         name = ref if ref == bundle.version else f"{ref} (v{bundle.version})"
+        seen = max((t for t, *_ in bundle.meta.stream.recent), default=0.0)
+        if seen > window.split.timestamp():
+            name += " *trained on held-out days"
         rows.append(row_of(name, "version", evaluation, latency, seconds))
     return rows
 

@@ -32,7 +32,7 @@ from train_app.window import TrainingWindow, WindowSpec, build_window
 
 T = TypeVar("T", bound=BaseModel)
 Source = Literal["history", "decisions", "feedback"]
-EXTENSIONS = ["jsonl", "json"]
+EXTENSIONS = ["jsonl", "ndjson", "json"]
 
 
 def ensure_ray() -> None:

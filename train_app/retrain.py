@@ -28,7 +28,7 @@ from alertsieve.training import FitBackend, TrainReport, load_fit_backend, train
 from thresholds.optimize import ThresholdParams
 from train_app.data import SourceCounts, load_window
 from train_app.offline import Caches, evaluate_bundle, evaluation_metrics
-from train_app.status import PipelineStatus, now, record_status
+from alertsieve.pipeline import PipelineStatus, now, record_status
 from train_app.window import TrainingWindow, WindowSpec
 
 Progress = Callable[[str], None]
@@ -72,6 +72,13 @@ def choose_features(config: RetrainConfig, champion: ModelBundle | None, setting
     return base.model_copy(update={"encoder": config.encoder}) if config.encoder else base
 
 
+def embedding_device(gpu: bool) -> str:
+    """Where the driver embeds texts: on its GPU with --gpu when it has one (a KubeRay head often has none)."""
+    import torch
+
+    return "cuda" if gpu and torch.cuda.is_available() else "cpu"
+
+
 def load_champion(settings: Settings) -> ModelBundle | None:
     if registry.alias_version(settings, registry.CHAMPION) is None:
         return None
@@ -108,7 +115,7 @@ def _retrain(config: RetrainConfig, settings: Settings, progress: Progress, star
              f"{len(window.holdout)} held out")  # fmt: skip
     champion = load_champion(settings)
     features = choose_features(config, champion, settings)
-    caches = Caches(device="cuda" if config.gpu else "cpu")
+    caches = Caches(device=embedding_device(config.gpu))
     bundle, report = train_bundle(
         window.train, caches.get(features.encoder), features, config.params,
         ThresholdParams(budget=settings.fnr_budget), make_backend(config), config.validation_fraction, progress,

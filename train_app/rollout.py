@@ -21,7 +21,7 @@ from alertsieve.store import RecordStore, open_store
 from train_app.deploy import Deployer
 from train_app.evidence import OfflineEvidence, OnlineEvidence, offline_evidence, online_evidence
 from train_app.promotion import Assessment, GateConfig, RolloutState, ServeTarget, Stage, abort, assess, start, step
-from train_app.status import now as utc_now
+from alertsieve.pipeline import now as utc_now
 
 
 class RolloutError(RuntimeError):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.table import Table
 
 from alertsieve.evaluation import Counts, Evaluation
 from train_app.promotion import Assessment, Interval
 
 
-def side_by_side(evaluations: dict[str, Evaluation | None], title: str, per_service: bool = True) -> Table:
+def side_by_side(evaluations: Mapping[str, Evaluation | None], title: str, per_service: bool = True) -> Table:
     """Noise reduction / FNR of several models on the same alerts, one column pair per model."""
     shown = {name: e for name, e in evaluations.items() if e is not None}
     table = Table(title=title)

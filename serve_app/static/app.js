@@ -4,7 +4,11 @@
 const state = { view: null, selected: null, preview: null, timer: null, seq: 0 };
 const $ = (id) => document.getElementById(id);
 const pct = (v, d = 1) => (v === null || v === undefined ? "–" : (100 * v).toFixed(d) + "%");
-const num = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(3));
+const num = (v) => {  // thresholds: 3 decimals, or 2 significant digits for the tiny ones of confident models
+  if (v === null || v === undefined) return "–";
+  const x = Number(v);
+  return x > 0 && x < 0.01 ? x.toPrecision(2) : x.toFixed(3);
+};
 const SVG = "http://www.w3.org/2000/svg";
 
 function message(text, kind) {
@@ -77,7 +81,7 @@ async function select(service) {
 
 // ---- candidate preview ---------------------------------------------------------------------------
 function setCandidate(value) {
-  $("candidate").value = Number(value).toFixed(3);
+  $("candidate").value = num(value);
   $("candidate-range").value = value;
 }
 

@@ -30,7 +30,7 @@ def test_model_inputs_drop_unused_embeddings():
     dense = np.ones((3, 2), dtype=np.float32)
     emb = np.ones((3, 5), dtype=np.float32)
     scaler = Scaler(mean=[0.0, 0.0], std=[1.0, 1.0])
-    assert model_inputs(FeatureConfig(), scaler, dense, emb)[1].shape == (3, 5)
+    assert model_inputs(FeatureConfig(use_embedding=True), scaler, dense, emb)[1].shape == (3, 5)
     assert model_inputs(FeatureConfig(use_embedding=False), scaler, dense, emb)[1].shape == (3, 0)
 
 

@@ -48,7 +48,7 @@ class Traffic:
             a = alert(name="HighLatency", service="checkout", at=float(i % 500), pod=f"checkout-{i}")
             try:
                 reply = httpx.post(f"{self.url}/v1/score", json={"alerts": [json.loads(a.model_dump_json())]},
-                                   timeout=30)  # fmt: skip
+                                   timeout=120)  # fmt: skip
                 self.codes.append(reply.status_code)
                 if reply.status_code == 200:
                     self.decisions.append(reply.json()["decisions"][0])

@@ -5,6 +5,7 @@ decision on /v1/score, shows in the audit log, and reverting restores the decisi
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import time
 from datetime import timedelta
@@ -20,7 +21,7 @@ from alertsieve.schema import Feedback, LoggedDecision
 from alertsieve.store import LocalStore
 from serve_app import ui
 from tests.conftest import TOKEN
-from tests.factories import T0, alert
+from tests.factories import T0, alert, pod_name
 from thresholds.overrides import OverrideLog
 from thresholds.preview import LiveThresholds, preview
 
@@ -202,12 +203,15 @@ def test_override_in_the_ui_changes_a_live_decision_and_reverts(serve_url, brows
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    # three weeks of one alert on checkout, with feedback, so the trend charts have something to show
-    demo = [alert(name="UiDemoLatency", service="checkout", at=T0 + timedelta(days=7 * w, hours=h), pod=f"ui-{w}-{h}")
-            for w in range(3) for h in range(0, 48, 6)]  # fmt: skip
+    # three weeks of an alert the model knows on checkout, with feedback, so the trend charts have something to
+    # show; all before the stream clock of the served model, so the shared stream state is not moved forward
+    rng = random.Random(5)
+    times = [T0 + timedelta(days=7 * (week - 2), hours=hour) for week in range(3) for hour in range(0, 48, 8)]
+    demo = [alert(name="HighLatency", service="checkout", severity="warning", pod=pod_name("checkout", rng), at=at)
+            for at in times]  # fmt: skip
     _score(serve_url, demo)
     for i, a in enumerate(demo):
-        feedback = {"fingerprint": a.fingerprint, "startsAt": a.startsAt.isoformat(), "actionable": i % 8 == 0,
+        feedback = {"fingerprint": a.fingerprint, "startsAt": a.startsAt.isoformat(), "actionable": i % 6 == 0,
                     "by": "ui-test"}  # fmt: skip
         httpx.post(f"{serve_url}/v1/feedback", json=feedback, headers=AUTH, timeout=30).raise_for_status()
     target = demo[-1]

@@ -29,3 +29,16 @@ def test_decide_alerts_is_the_scorer_path_in_input_order(small_bundle):
     assert len(data) == len(later) and 0.9 < data.span_days <= 1.0
     with pytest.raises(ValueError, match="line by line"):
         rows_of(later, decisions[:-1])
+
+
+def test_rows_of_guards_novel_texts():
+    from alertsieve.schema import Decision
+    from alertsieve.scoring import NOVEL_TEXT_REASON
+    from tests.factories import labelled
+
+    a, b = labelled(True, at=0), labelled(False, name="Other", at=1)
+    reasons = ((a, NOVEL_TEXT_REASON), (b, "score"))
+    decisions = [Decision(fingerprint=x.fingerprint, service="checkout", score=0.01, threshold=0.5, decision="page",
+                          model_version="1", reason=reason) for x, reason in reasons]  # fmt: skip
+    rows = rows_of([a, b], decisions)
+    assert [r.score for r in rows] == [1.0, 0.01]  # a novel text is never suppressible, as in serving

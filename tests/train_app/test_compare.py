@@ -47,7 +47,8 @@ def test_the_table_aligns_rows_and_marks_fnr_over_budget() -> None:
     rows = [ComparisonRow(name="v3", kind="version", alerts=2000, actionable=300, noise_reduction=0.4512, fnr=0.0067,
                           auc=0.93456, p95_latency_ms=4.25, train_seconds=61.0),
             ComparisonRow(name="hashing-64+no-neighbours", kind="variant", alerts=2000, actionable=300,
-                          noise_reduction=0.6, fnr=0.02, auc=None, p95_latency_ms=float("nan"), train_seconds=None)]  # fmt: skip
+                          noise_reduction=0.6, fnr=0.02, auc=None, p95_latency_ms=float("nan"),
+                          train_seconds=None)]  # fmt: skip
     lines = render(rows)
     header = next(line for line in lines if "noise reduction" in line)
     for column in ("model", "kind", "alerts", "FNR", "AUC", "P95 ms", "train s"):
@@ -72,7 +73,10 @@ def test_variants_and_versions_are_scored_on_the_same_held_out_days(
 
     version = registry.register(small_bundle, isolated_model, {}, {"train_seconds": 12.5}, aliases=("champion",))
     [row] = compare_versions(["champion"], window, isolated_model, sample=10)
-    assert row.name == f"champion (v{version})" and row.train_seconds == 12.5 and row.alerts == len(window.holdout)
+    assert row.name.startswith(f"champion (v{version})") and row.train_seconds == 12.5
+    assert row.alerts == len(window.holdout)
+    saw_holdout = max(t for t, *_ in small_bundle.meta.stream.recent) > window.split.timestamp()
+    assert ("*trained on held-out days" in row.name) == saw_holdout
 
 
 def test_compare_command_prints_one_table(ray_cluster, isolated_model: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -80,9 +84,10 @@ def test_compare_command_prints_one_table(ray_cluster, isolated_model: Settings,
 
     history = tmp_path / "history.jsonl"
     write_jsonl(history, simulate_history(days=9, seed=6))
-    result = CliRunner().invoke(build(), ["compare", "--history", str(history), "--weeks", "2", "--holdout-days", "2",
-                                          "--variant", "encoder=hashing", "--variant", "flat:encoder=hashing,neighbours=off",
-                                          "--epochs", "2", "--latency-sample", "10", "--state", str(tmp_path / "state")])  # fmt: skip
+    argv = ["compare", "--history", str(history), "--weeks", "2", "--holdout-days", "2", "--variant",
+            "encoder=hashing", "--variant", "flat:encoder=hashing,neighbours=off", "--epochs", "2",
+            "--latency-sample", "10", "--state", str(tmp_path / "state")]  # fmt: skip
+    result = CliRunner().invoke(build(), argv)
     assert result.exit_code == 0, result.output
     assert "held-out alerts" in result.output and "hashing-64" in result.output and "flat" in result.output
     missing = CliRunner().invoke(build(), ["compare", "--history", str(history)])

@@ -26,7 +26,7 @@ from train_app.deploy import ServeRunDeployer
 from train_app.promotion import GateConfig, Stage
 from train_app.retrain import RetrainConfig, run_retrain
 from train_app.rollout import promote_step
-from train_app.status import latest_status
+from alertsieve.pipeline import latest_status
 from train_app.window import WindowSpec
 
 APP, PREFIX = "alertsieve-e2e", "/e2e"

@@ -15,7 +15,7 @@ from alertsieve.simulate import simulate_history
 from alertsieve.store import open_store
 from train_app.evidence import offline_evidence
 from train_app.retrain import RetrainConfig, run_retrain
-from train_app.status import latest_status
+from alertsieve.pipeline import latest_status
 from train_app.window import WindowSpec
 
 
@@ -43,13 +43,16 @@ def test_retraining_registers_a_challenger_compared_with_the_champion(
 
     registry.set_alias(settings, registry.CHAMPION, first.version)
     second = run_retrain(config(history, state), settings)
+    assert second.version is not None and second.challenger is not None
     assert second.champion_version == first.version and second.champion is not None
     assert second.champion.overall.alerts == second.challenger.overall.alerts  # the same held-out days
     assert registry.alias_version(settings, registry.CHALLENGER) == second.version
     assert registry.alias_version(settings, registry.CHAMPION) == first.version  # promotion decides that
 
     client = registry.configure(settings)
-    run = client.get_run(client.get_model_version(settings.model_name, second.version).run_id)
+    run_id = client.get_model_version(settings.model_name, second.version).run_id
+    assert run_id is not None
+    run = client.get_run(run_id)
     metrics, params = run.data.metrics, run.data.params
     for name in ("holdout_noise_reduction", "holdout_fnr", "holdout_auc", "champion_holdout_fnr", "train_seconds",
                  "rows", "train_rows", "holdout_rows", "duration_seconds"):  # fmt: skip

@@ -30,7 +30,8 @@ def holdout_metrics(missed: int, champion_version: str) -> tuple[dict[str, str |
     counts = {"alerts": 2400.0, "actionable": 400.0, "suppressed_actionable": float(missed), "noise": 2000.0,
               "suppressed_noise": 1200.0}  # fmt: skip
     metrics = {**{f"holdout_{k}": v for k, v in counts.items()},
-               **{f"champion_holdout_{k}": v for k, v in counts.items()}, "champion_holdout_suppressed_noise": 1100.0}  # fmt: skip
+               **{f"champion_holdout_{k}": v for k, v in counts.items()},
+               "champion_holdout_suppressed_noise": 1100.0}  # fmt: skip
     return {"champion_version": champion_version}, metrics
 
 
@@ -62,7 +63,8 @@ class Traffic:
                              threshold=0.5, decision="suppress" if suppress else "page", model_version=version,
                              reason="test", arm=arm, startsAt=a.startsAt)  # fmt: skip
                 decisions.append(LoggedDecision(alert=a, decision=d, applied=arm != "shadow"))
-            feedback.append(Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=actionable, by="oncall"))
+            word = Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=actionable, by="oncall")
+            feedback.append(word)
         self.store.append("decisions", decisions)
         self.store.append("feedback", feedback)
 

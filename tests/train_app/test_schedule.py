@@ -69,8 +69,9 @@ def test_schedule_once_runs_the_retraining_job_now(monkeypatch: pytest.MonkeyPat
 
     seen = []
     monkeypatch.setattr(cli, "_run_retrain", lambda config: seen.append(config))
-    result = CliRunner().invoke(build(), ["schedule", "--cron", MONDAYS_3AM, "--once", "--history",
-                                          str(tmp_path / "h.jsonl"), "--weeks", "4", "--encoder", "hashing-64"])  # fmt: skip
+    argv = ["schedule", "--cron", MONDAYS_3AM, "--once", "--history", str(tmp_path / "h.jsonl"), "--weeks", "4",
+            "--encoder", "hashing-64"]  # fmt: skip
+    result = CliRunner().invoke(build(), argv)
     assert result.exit_code == 0, result.output
     assert len(seen) == 1 and seen[0].window.weeks == 4 and seen[0].encoder == "hashing-64"
 

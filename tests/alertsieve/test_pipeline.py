@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alertsieve import metric_names as m
 from alertsieve.store import open_store
-from train_app.status import PipelineStatus, latest_status, record_status, status_gauges
+from alertsieve.pipeline import PipelineStatus, latest_status, record_status, status_gauges
 
 T = datetime(2026, 3, 9, 3, 0, tzinfo=UTC)
 
