@@ -143,7 +143,7 @@ def train_bundle(
     meta = BundleMeta(
         features=features, params=params, scaler=scaler, n_dense=x_dense.shape[1], n_embedding=x_emb.shape[1],
         prior=prior, prototypes=prototypes, policy=policy, stream=state.snapshot(),
-        validation=[(svc, round(float(sc), 6), bool(y)) for svc, sc, y in zip(val_services, val_scores, labels[split:],
+        validation=[(svc, round(float(sc), 6), bool(y)) for svc, sc, y in zip(val_services, guarded, labels[split:],
                                                                            strict=True)],
     )  # fmt: skip
     bundle = ModelBundle(meta=meta, classifier=classifier, index=index)

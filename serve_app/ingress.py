@@ -94,18 +94,26 @@ class Ingress:
         self.args = config
 
     # ---- helpers --------------------------------------------------------------------------------
-    def _export_pipeline_status(self, every_s: float = 10.0) -> None:
-        """Publish the retraining pipeline's last run as gauges (the job itself is not long-lived)."""
+    def _export_pipeline_status(self, read_every_s: float = 15.0) -> None:
+        """Publish the retraining pipeline's last run as gauges (the job itself is not long-lived).
+
+        Ray exports a gauge only while it is being set, so the values are set every second and the
+        store (a local file or S3 listing) is read every ``read_every_s``."""
         gauges = {m.TRAINING_LAST_RUN: telemetry().training_last_run, m.TRAINING_ROWS: telemetry().training_rows,
                   m.TRAINING_LAST_DURATION: telemetry().training_duration,
                   m.TRAINING_LAST_SUCCESS: telemetry().training_success}  # fmt: skip
+        values: dict[str, float] = {}
+        read_at = 0.0
         while True:
             try:
-                for name, value in status_gauges(latest_status(self.store)).items():
+                if time.monotonic() - read_at >= read_every_s:
+                    read_at = time.monotonic()
+                    values = status_gauges(latest_status(self.store))
+                for name, value in values.items():
                     gauges[name].set(value)
             except Exception:  # noqa: BLE001 - a status we cannot read is not worth a crash
                 telemetry().errors.inc(tags={"stage": "pipeline-status"})
-            time.sleep(every_s)
+            time.sleep(1.0)
 
     @staticmethod
     async def _await(response: Any) -> Any:

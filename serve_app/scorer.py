@@ -5,6 +5,7 @@ with a new version swaps the model in place; threshold overrides are re-read eve
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -48,6 +49,7 @@ class ModelScorer:
         self.ref = ""
         self.overrides: dict[str, float] = {}
         self.overrides_at = 0.0
+        threading.Thread(target=self._export_gauges, daemon=True, name="model-gauges").start()
 
     def reconfigure(self, user_config: dict[str, object]) -> None:
         config = ScorerConfig.model_validate(user_config)
@@ -55,9 +57,6 @@ class ModelScorer:
             bundle = self.loader(config.model)
             self.core = Scorer(bundle, cache=None)
             self.ref = stable_ref(config.model, bundle)
-            for arm in ("champion", "challenger"):
-                telemetry().model_info.set(1.0 if arm == config.arm else 0.0,
-                                           tags={"model_version": bundle.version, "arm": arm})  # fmt: skip
         self.config = config
         self.overrides_at = 0.0  # re-read overrides and export thresholds for the new model
 
@@ -69,11 +68,23 @@ class ModelScorer:
                 self.overrides = self.read_overrides()
             except Exception:  # noqa: BLE001 - keep the last good overrides
                 telemetry().errors.inc(tags={"stage": "overrides"})
-            self._export_thresholds()
         return self.overrides
 
-    def _export_thresholds(self) -> None:
-        if self.core is None or self.config is None or self.config.arm != "champion":
+    def _export_gauges(self) -> None:
+        """Model in service and thresholds in force, set every second: Ray exports a gauge only
+        while it is being set."""
+        while True:
+            try:
+                self._set_gauges()
+            except Exception:  # noqa: BLE001 - metrics must never hurt scoring
+                telemetry().errors.inc(tags={"stage": "gauges"})
+            time.sleep(1.0)
+
+    def _set_gauges(self) -> None:
+        if self.core is None or self.config is None:
+            return
+        telemetry().model_info.set(1.0, tags={"model_version": self.core.version, "arm": self.config.arm})
+        if self.config.arm != "champion":
             return
         policy = self.core.bundle.meta.policy
         for service in policy.known_services:

@@ -59,9 +59,12 @@ def parse_variant(spec: str, base: FeatureConfig | None = None) -> Variant:
 
 
 def variant_name(features: FeatureConfig) -> str:
+    """The encoder, plus the switches that differ from FeatureConfig's defaults."""
+    default = FeatureConfig()
     encoder = "minilm" if features.encoder == MINILM else features.encoder
-    flags = [] if features.use_neighbours else ["no-neighbours"]
-    flags += [] if features.use_embedding else ["no-embedding"]
+    flags = [f"{'' if on else 'no-'}{name}" for name, on, was in (
+        ("neighbours", features.use_neighbours, default.use_neighbours),
+        ("embedding", features.use_embedding, default.use_embedding)) if on != was]  # fmt: skip
     return "+".join([encoder, *flags])
 
 

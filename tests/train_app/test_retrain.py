@@ -8,6 +8,7 @@ import pytest
 
 from alertsieve import registry
 from alertsieve.model import TrainParams
+from alertsieve.pipeline import latest_status
 from alertsieve.records import write_jsonl
 from alertsieve.schema import LabelledAlert
 from alertsieve.settings import Settings
@@ -15,7 +16,6 @@ from alertsieve.simulate import simulate_history
 from alertsieve.store import open_store
 from train_app.evidence import offline_evidence
 from train_app.retrain import RetrainConfig, run_retrain
-from alertsieve.pipeline import latest_status
 from train_app.window import WindowSpec
 
 
