@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alertsieve import metric_names as m
-from alertsieve.store import open_store
 from alertsieve.pipeline import PipelineStatus, latest_status, record_status, status_gauges
+from alertsieve.store import open_store
 
 T = datetime(2026, 3, 9, 3, 0, tzinfo=UTC)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from alertsieve.store import open_store
 from dashboards.build import all_panel_queries
 from serve_app.app import build_app
 from serve_app.config import AppArgs
-from tests.conftest import TOKEN, free_port
+from tests.conftest import TOKEN, free_port, running_server
 
 pytestmark = pytest.mark.slow
 RULES = Path(__file__).resolve().parents[2] / "dashboards" / "generated" / "prometheus-rules"
@@ -38,22 +37,10 @@ def prometheus(ray_cluster: int, tmp_path_factory):
     }
     (folder / "prometheus.yml").write_text(json.dumps(config))
     port = free_port()
-    process = subprocess.Popen(
-        [binary, f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/-/ready").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    command = [binary, f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
+               f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    with running_server(command, f"http://127.0.0.1:{port}/-/ready"):
+        yield f"http://127.0.0.1:{port}"
 
 
 def feedback(serve_url: str, decisions: list[dict], by_fp: dict) -> None:
