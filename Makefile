@@ -50,7 +50,7 @@ serve: install
 	ALERTSIEVE_API_TOKEN=$$token $(BIN)/serve run serve_config.yaml
 
 test: install system-deps
-	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=$${COV_MIN:-85} $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=$${COV_MIN:-92} $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy alertsieve serve_app train_app thresholds dashboards
