@@ -65,6 +65,17 @@ class Traffic:
         self.thread.join(timeout=60)
 
 
+def eventually(call, done, timeout_s: float = 60.0):  # type: ignore[no-untyped-def]
+    """The result of ``call`` once ``done`` holds: after `serve.run` returns, handles learn of the new
+    replicas asynchronously, so the old Router may answer for a few more requests."""
+    deadline = time.monotonic() + timeout_s
+    result = call()
+    while not done(result) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        result = call()
+    return result
+
+
 @pytest.fixture
 def restore_app(serve_url, receiver):
     yield
@@ -78,13 +89,15 @@ def test_ab_split_is_sticky_and_shadow_is_logged_not_applied(serve_url, champion
     assert traffic.codes and set(traffic.codes) == {200}, "a config update drops no request"
 
     alerts = [alert(name="HighLatency", service="checkout", at=T0, pod=f"p{i}", team=f"t{i}") for i in range(40)]
-    first = score(serve_url, alerts)
+    first = eventually(lambda: score(serve_url, alerts), lambda ds: {d["arm"] for d in ds} == {"champion", "challenger"})
     arms = {d["fingerprint"]: d["arm"] for d in first}
     assert set(arms.values()) == {"champion", "challenger"}
     again = score(serve_url, alerts)
     assert {d["fingerprint"]: d["arm"] for d in again} == arms  # sticky by fingerprint
 
     deploy(AppArgs(challenger=champion_version, router=RouterConfig(mode="shadow"), downstream_url=receiver.url))
+    probes = [alert(name="DiskPressure", service="checkout", at=T0, pod=f"probe{i}", team=f"p{i}") for i in range(20)]
+    eventually(lambda: score(serve_url, probes), lambda ds: {d["arm"] for d in ds} == {"champion"})
     shadowed = [alert(name="DiskPressure", service="checkout", at=T0, pod=f"s{i}", team="shadow") for i in range(5)]
     assert {d["arm"] for d in score(serve_url, shadowed)} == {"champion"}
     wanted = {a.fingerprint for a in shadowed}
