@@ -151,3 +151,22 @@ class Scorer:
             return self.decide(alerts, context_rows, embeddings, neighbour_rows, sims, ids, arm, texts=texts)
         except Exception as exc:  # noqa: BLE001 - fail open on anything
             return [fail_open(a, self.service_of(a), self.version, type(exc).__name__, arm) for a in alerts]
+
+    def decide_stream(self, alerts: Sequence[Alert], chunk: int = 512) -> list[Decision]:
+        """Decisions in input order for a recorded stream, fed in startsAt order in chunks, without
+        failing open (for offline evaluation, where an error must surface, not page)."""
+        if self.cache is None:
+            raise RuntimeError("this scorer has no embedding cache")
+        order = time_order(alerts)
+        out: list[Decision | None] = [None] * len(alerts)
+        for start in range(0, len(order), chunk):
+            idx = order[start : start + chunk]
+            batch = [alerts[i] for i in idx]
+            context_rows = self.stream.rows(batch)
+            texts = self.texts(batch)
+            embeddings = self.cache.embed(texts)
+            neighbour_rows, sims, ids = self.lookup(embeddings)
+            decided = self.decide(batch, context_rows, embeddings, neighbour_rows, sims, ids, texts=texts)
+            for i, decision in zip(idx, decided, strict=True):
+                out[i] = decision
+        return [d for d in out if d is not None]

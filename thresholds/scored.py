@@ -71,24 +71,11 @@ def decide_alerts(
 
     Feed only alerts after the bundle's history: the stream state continues from where training left off.
     """
-    from alertsieve.context import time_order
     from alertsieve.embedding import EmbeddingCache, load_encoder
     from alertsieve.scoring import Scorer
 
     scorer = Scorer(bundle, cache or EmbeddingCache(load_encoder(bundle.meta.features.encoder)))
-    assert scorer.cache is not None
-    order = time_order(alerts)
-    out: list[Decision | None] = [None] * len(alerts)
-    for start in range(0, len(order), chunk):
-        idx = order[start : start + chunk]
-        batch = [alerts[i] for i in idx]
-        context_rows = scorer.stream.rows(batch)
-        embeddings = scorer.cache.embed(scorer.texts(batch))
-        neighbour_rows, sims, ids = scorer.lookup(embeddings)
-        for i, decision in zip(idx, scorer.decide(batch, context_rows, embeddings, neighbour_rows, sims, ids),
-                               strict=True):  # fmt: skip
-            out[i] = decision
-    return [d for d in out if d is not None]
+    return scorer.decide_stream(alerts, chunk)
 
 
 def rows_of(alerts: Sequence[LabelledAlert], decisions: Sequence[Decision]) -> list[ScoredRow]:

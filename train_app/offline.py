@@ -49,19 +49,7 @@ def warm_scorer(bundle: ModelBundle, cache: EmbeddingCache, preceding: Sequence[
 
 def decide_all(scorer: Scorer, alerts: Sequence[Alert]) -> list[Decision]:
     """Decisions in input order, scored in startsAt order (as a live stream would be)."""
-    assert scorer.cache is not None
-    out: list[Decision | None] = [None] * len(alerts)
-    order = time_order(alerts)
-    for start in range(0, len(order), CHUNK):
-        rows = order[start : start + CHUNK]
-        batch = [alerts[i] for i in rows]
-        context_rows = scorer.stream.rows(batch)
-        embeddings = scorer.cache.embed(scorer.texts(batch))
-        neighbour_rows, sims, ids = scorer.lookup(embeddings)
-        for i, decision in zip(rows, scorer.decide(batch, context_rows, embeddings, neighbour_rows, sims, ids),
-                               strict=True):  # fmt: skip
-            out[i] = decision
-    return [d for d in out if d is not None]
+    return scorer.decide_stream(alerts, CHUNK)
 
 
 def evaluate_bundle(

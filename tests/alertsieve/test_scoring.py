@@ -193,3 +193,12 @@ def test_stream_context_remembers_a_bounded_number_of_rows():
     ctx.rows([first])
     ctx.rows([second])
     assert list(ctx._seen) == [(second.fingerprint, second.startsAt.timestamp())]
+
+
+def test_decide_stream_keeps_input_order_and_never_fails_open(small_bundle):
+    alerts = [alert(name="HighLatency", service="checkout", at=float(60 - i)) for i in range(6)]  # newest first
+    decisions = Scorer(small_bundle, EmbeddingCache(HashingEncoder())).decide_stream(alerts, chunk=4)
+    assert [d.fingerprint for d in decisions] == [a.fingerprint for a in alerts]
+    assert [d.startsAt for d in decisions] == [a.startsAt for a in alerts]
+    with pytest.raises(RuntimeError, match="no embedding cache"):
+        Scorer(small_bundle, None).decide_stream(alerts)
