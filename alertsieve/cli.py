@@ -135,8 +135,12 @@ def train(
         bundle.save(save)
         out.print(f"saved bundle to {save}")
     if register:
-        params: dict[str, str | float | int] = {"backend": report.backend, "encoder": encoder, "rows": report.rows,
-                                                "history": str(history)}
+        params: dict[str, str | float | int] = {
+            "backend": report.backend,
+            "encoder": encoder,
+            "rows": report.rows,
+            "history": str(history),
+        }
         metrics = {**bundle.meta.metrics, "train_seconds": report.train_seconds, "rows": float(report.rows)}
         version = registry.register(bundle, settings, params, metrics, aliases=("champion",) if passed else ())
         out.print(f"registered {settings.model_name} version {version}" + (" as champion" if passed else ""))

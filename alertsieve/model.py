@@ -95,9 +95,7 @@ def fit(
     hooks = hooks or FitHooks()
     torch.manual_seed(params.seed)
     model = hooks.prepare_model(model)
-    optimiser = torch.optim.AdamW(
-        model.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay
-    )
+    optimiser = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
     for epoch in range(params.epochs):
         model.train()

@@ -162,7 +162,5 @@ def past_only_features(
             positives[row_ids[done]] += labels[done]
             released += 1
         pid = row_ids[row]
-        out[row] = outcome_features(sims[pid : pid + 1], ids[pid : pid + 1], counts, positives, index.prior)[
-            0
-        ]
+        out[row] = outcome_features(sims[pid : pid + 1], ids[pid : pid + 1], counts, positives, index.prior)[0]
     return out

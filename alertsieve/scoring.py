@@ -1,8 +1,9 @@
 """Scoring: alerts in, decisions out, through the one featurisation path and the decision policy.
 
 ``Scorer`` is split into the steps that serving spreads over deployments: ``StreamContext.rows``
-(stateful stream features), then the embedding and neighbour lookup (local here, remote in serve_app), then
-``decide``. ``score`` runs all steps in process, as `alertsieve score` does. Decisions fail open:
+(stateful stream features), then the per-text features (``TextFeatures``: remembered per text; what is
+pending is embedded and looked up in process here, by the Embedder and NeighbourLookup deployments in
+serve_app), then ``decide``. ``score`` runs all steps in process, as `alertsieve score` does. Decisions fail open:
 an unknown service or any error gives "page".
 """
 
@@ -19,6 +20,7 @@ from alertsieve.embedding import EmbeddingCache
 from alertsieve.featurize import dense_rows, model_inputs, texts_of
 from alertsieve.model import predict
 from alertsieve.schema import Alert, Decision, Neighbour
+from alertsieve.text_features import TextFeatures, TextRows
 
 
 def fail_open(alert: Alert, service: str, model_version: str, reason: str, arm: str = "champion") -> Decision:
@@ -92,6 +94,7 @@ class Scorer:
         self.bundle = bundle
         self.cache = cache
         self.stream = StreamContext(state or StreamState.from_snapshot(bundle.meta.stream))
+        self.text_features = TextFeatures(bundle.index)
 
     @property
     def version(self) -> str:
@@ -103,26 +106,32 @@ class Scorer:
     def texts(self, alerts: Sequence[Alert]) -> list[str]:
         return texts_of(alerts, self.bundle.meta.features)
 
-    def lookup(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.bundle.index.features(embeddings)
+    def text_rows(self, texts: Sequence[str]) -> TextRows:
+        """Per-text features, embedding (through the cache) and searching in process what is pending."""
+        pending = self.text_features.pending(texts)
+        if pending.lookup:
+            if pending.embed and self.cache is None:
+                raise RuntimeError("this scorer has no embedding cache")
+            embedded = self.cache.embed(pending.embed) if self.cache is not None and pending.embed \
+                else np.zeros((0, self.bundle.index.dim), dtype=np.float32)  # fmt: skip
+            vectors = self.text_features.vectors(pending, embedded)
+            self.text_features.remember(pending.lookup, vectors, *self.bundle.index.features(vectors))
+        return self.text_features.rows(texts)
 
     def decide(
         self,
         alerts: Sequence[Alert],
         context_rows: np.ndarray,
-        embeddings: np.ndarray,
-        neighbour_rows: np.ndarray,
-        sims: np.ndarray,
-        ids: np.ndarray,
+        text_rows: TextRows,
+        texts: Sequence[str],
         arm: str = "champion",
         overrides: Mapping[str, float] | None = None,
-        texts: Sequence[str] | None = None,
     ) -> list[Decision]:
         meta = self.bundle.meta
-        known_texts = self.bundle.index.known_texts
-        novel = [text not in known_texts for text in (texts if texts is not None else self.texts(alerts))]
-        dense = dense_rows(meta.features, context_rows, neighbour_rows)
-        scores = predict(self.bundle.classifier, *model_inputs(meta.features, meta.scaler, dense, embeddings))
+        novel = [not self.text_features.known(text) for text in texts]
+        dense = dense_rows(meta.features, context_rows, text_rows.neighbour_rows)
+        inputs = model_inputs(meta.features, meta.scaler, dense, text_rows.embeddings)
+        scores = predict(self.bundle.classifier, *inputs)
         decisions = []
         for i, alert in enumerate(alerts):
             service = self.service_of(alert)
@@ -131,7 +140,7 @@ class Scorer:
                 decisions.append(fail_open(alert, service, self.version, "non-finite score", arm))
                 continue
             decision, threshold, reason = verdict(score, service, self.bundle, overrides, novel[i])
-            neighbours: list[Neighbour] = self.bundle.index.explain(sims[i], ids[i])
+            neighbours: list[Neighbour] = self.bundle.index.explain(text_rows.sims[i], text_rows.ids[i])
             decisions.append(Decision(
                 fingerprint=alert.fingerprint, service=service, score=score, threshold=threshold,
                 decision=decision, model_version=self.version, neighbours=neighbours, reason=reason,
@@ -142,21 +151,15 @@ class Scorer:
     def score(self, alerts: Sequence[Alert], arm: str = "champion") -> list[Decision]:
         """All steps in process; any failure pages every alert of the batch."""
         try:
-            if self.cache is None:
-                raise RuntimeError("this scorer has no embedding cache")
             context_rows = self.stream.rows(alerts)
             texts = self.texts(alerts)
-            embeddings = self.cache.embed(texts)
-            neighbour_rows, sims, ids = self.lookup(embeddings)
-            return self.decide(alerts, context_rows, embeddings, neighbour_rows, sims, ids, arm, texts=texts)
+            return self.decide(alerts, context_rows, self.text_rows(texts), texts, arm)
         except Exception as exc:  # noqa: BLE001 - fail open on anything
             return [fail_open(a, self.service_of(a), self.version, type(exc).__name__, arm) for a in alerts]
 
     def decide_stream(self, alerts: Sequence[Alert], chunk: int = 512) -> list[Decision]:
         """Decisions in input order for a recorded stream, fed in startsAt order in chunks, without
         failing open (for offline evaluation, where an error must surface, not page)."""
-        if self.cache is None:
-            raise RuntimeError("this scorer has no embedding cache")
         order = time_order(alerts)
         out: list[Decision | None] = [None] * len(alerts)
         for start in range(0, len(order), chunk):
@@ -164,9 +167,7 @@ class Scorer:
             batch = [alerts[i] for i in idx]
             context_rows = self.stream.rows(batch)
             texts = self.texts(batch)
-            embeddings = self.cache.embed(texts)
-            neighbour_rows, sims, ids = self.lookup(embeddings)
-            decided = self.decide(batch, context_rows, embeddings, neighbour_rows, sims, ids, texts=texts)
+            decided = self.decide(batch, context_rows, self.text_rows(texts), texts)
             for i, decision in zip(idx, decided, strict=True):
                 out[i] = decision
         return [d for d in out if d is not None]

@@ -21,16 +21,12 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(
         default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "ALERTSIEVE_MLFLOW_TRACKING_URI")
     )
-    artifact_root: str | None = Field(
-        default=None, description="MLflow artifact root, e.g. s3://bucket/prefix"
-    )
+    artifact_root: str | None = Field(default=None, description="MLflow artifact root, e.g. s3://bucket/prefix")
     model_name: str = "alertsieve"
     service_labels: tuple[str, ...] = DEFAULT_SERVICE_LABELS
     fnr_budget: float = Field(default=0.015, gt=0.0, lt=1.0)
     api_token: SecretStr | None = Field(default=None, description="bearer token for every write")
-    state_uri: str | None = Field(
-        default=None, description="decision log and feedback: a dir or s3://bucket/prefix"
-    )
+    state_uri: str | None = Field(default=None, description="decision log and feedback: a dir or s3://bucket/prefix")
 
     @property
     def home_dir(self) -> Path:

@@ -44,9 +44,7 @@ class LocalFit:
 
     name = "local"
 
-    def fit(
-        self, dense: np.ndarray, embedding: np.ndarray, labels: np.ndarray, params: TrainParams
-    ) -> AlertClassifier:
+    def fit(self, dense: np.ndarray, embedding: np.ndarray, labels: np.ndarray, params: TrainParams) -> AlertClassifier:
         model = make_classifier(dense.shape[1], embedding.shape[1], params)
         batches = numpy_batches(dense, embedding, labels, params.batch_size, params.seed)
         fit(model, batches, params)
@@ -98,9 +96,7 @@ def train_bundle(
     labels = np.array([a.actionable for a in alerts], dtype=bool)
     split = int(round(len(alerts) * (1 - validation_fraction)))
     if split < 20 or len(alerts) - split < 20 or labels[:split].sum() < 2:
-        raise ValueError(
-            "history too small: need at least 40 alerts and some actionable ones before validation"
-        )
+        raise ValueError("history too small: need at least 40 alerts and some actionable ones before validation")
 
     progress("context features")
     context_rows, state = replay(alerts, StreamState(features.service_labels))
@@ -119,9 +115,7 @@ def train_bundle(
     prior = float(labels[:split].mean())
     index = PrototypeIndex(cache.embed(distinct), prototypes, prior, features.neighbours_k)
     times = np.array([a.startsAt.timestamp() for a in fit_alerts])
-    fit_neighbours = past_only_features(
-        index, row_ids, times, labels[:split], features.label_delay_hours * 3600
-    )
+    fit_neighbours = past_only_features(index, row_ids, times, labels[:split], features.label_delay_hours * 3600)
     val_neighbours, _, _ = index.features(embeddings[split:])
     dense = dense_rows(features, context_rows, np.vstack([fit_neighbours, val_neighbours]))
     scaler = Scaler.fit(dense[:split])

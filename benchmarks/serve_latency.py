@@ -2,7 +2,9 @@
 
     python benchmarks/serve_latency.py [--encoder all-MiniLM-L6-v2] [--seconds 20] [--rate 20]
 
-1. P50/P95 latency of single-alert POST /v1/score at a steady request rate (open loop).
+1. P50/P95 latency of single-alert POST /v1/score at a steady request rate (open loop), overall and split
+   into alerts whose text the serving scorer already knows (trained on, or seen before) and first
+   sightings of a text the model never saw (these go to the Embedder and NeighbourLookup).
 2. Bulk throughput (alerts/s, batches of 100) for a realistic stream with repeats and for all-distinct
    texts (every alert misses the embedding cache), beside the in-process ``Scorer`` on the same alerts:
    the Serve overhead as a ratio.
@@ -17,13 +19,14 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 import numpy as np
 
 from alertsieve.embedding import EmbeddingCache, load_encoder
-from alertsieve.featurize import FeatureConfig
+from alertsieve.featurize import FeatureConfig, texts_of
 from alertsieve.schema import Alert, LabelledAlert
 from alertsieve.scoring import Scorer
 from alertsieve.simulate import simulate_history
@@ -38,7 +41,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def as_json(alerts: list[Alert]) -> list[dict]:
+def as_json(alerts: Sequence[Alert]) -> list[dict]:
     return [json.loads(a.model_dump_json(exclude_none=True)) for a in alerts]
 
 
@@ -67,6 +70,23 @@ def steady_latency(url: str, alerts: list[dict], rate: float, seconds: float) ->
             reply.raise_for_status()
             latencies.append(time.perf_counter() - sent)
     return latencies
+
+
+def first_sightings(bundle_texts: frozenset[str], texts: list[str]) -> list[bool]:
+    """Per alert: is this the first time the scorer meets a text the model never saw?"""
+    seen: set[str] = set()
+    out = []
+    for text in texts:
+        out.append(text not in bundle_texts and text not in seen)
+        seen.add(text)
+    return out
+
+
+def percentiles(latencies: list[float]) -> str:
+    if not latencies:
+        return "-"
+    return (f"P50 {statistics.median(latencies) * 1000:.1f} ms, P95 {float(np.percentile(latencies, 95)) * 1000:.1f} ms"
+            f" ({len(latencies)})")  # fmt: skip
 
 
 def bulk(url: str, alerts: list[dict], batch: int = 100) -> float:
@@ -115,6 +135,8 @@ def main() -> None:
         unique = distinct(later[1500:2500])
         steady_latency(url, as_json(realistic[:40]), args.rate, 2.0)  # warm up
         latencies = steady_latency(url, as_json(realistic[100:]), args.rate, args.seconds)
+        texts = texts_of(realistic[:40], bundle.meta.features) + texts_of(realistic[100:], bundle.meta.features)
+        first = first_sightings(bundle.index.known_texts, texts)[40 : 40 + len(latencies)]
         serve_repeat = bulk(url, as_json(realistic))
         serve_distinct = bulk(url, as_json(unique))
         serve.shutdown()
@@ -123,9 +145,12 @@ def main() -> None:
     local = Scorer(bundle, EmbeddingCache(load_encoder(args.encoder)))
     local_repeat = in_process(local, list(realistic))
     local_distinct = in_process(local, unique)
-    p50, p95 = statistics.median(latencies), float(np.percentile(latencies, 95))
-    print(f"single-alert POST /v1/score at {args.rate:.0f} req/s for {args.seconds:.0f}s ({len(latencies)} requests): "
-          f"P50 {p50 * 1000:.1f} ms, P95 {p95 * 1000:.1f} ms (encoder {args.encoder})")
+    print(f"single-alert POST /v1/score at {args.rate:.0f} req/s for {args.seconds:.0f}s, encoder {args.encoder}:")
+    known = [t for t, novel in zip(latencies, first, strict=True) if not novel]
+    novel = [t for t, novel in zip(latencies, first, strict=True) if novel]
+    for name, part in (("all requests", latencies), ("familiar text (trained on or seen)", known),
+                       ("first sighting of a new text", novel)):  # fmt: skip
+        print(f"  {name:<36} {percentiles(part)}")
     print(f"{'bulk, batches of 100':<32} {'Serve alerts/s':>15} {'in-process':>12} {'Serve/in-process':>17}")
     for name, served, here in (("realistic stream (repeats)", serve_repeat, local_repeat),
                                ("all-distinct texts", serve_distinct, local_distinct)):  # fmt: skip

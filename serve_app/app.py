@@ -1,8 +1,9 @@
 """The typed app builder that serve_config.yaml names: ``serve_app.app:build_app``.
 
-It wires Ingress -> Router -> Scorer (champion, optional challenger) -> Embedder and NeighbourLookup
-from ``AppArgs``; the models, the split and the mode become user_config, so `serve deploy` with new
-args updates them in place. ``build_app_with`` takes the model loader (and threshold overrides
+It wires Ingress (HTTP, and the router: stream context and champion/challenger split) -> Scorer
+(champion, optional challenger) -> Embedder and NeighbourLookup (for texts a scorer has not seen) from
+``AppArgs``; the models, the split and the mode become user_config, so `serve deploy` with new args
+updates them in place. ``build_app_with`` takes the model loader (and threshold overrides
 reader) as arguments, so tests can serve a small model through the same graph.
 """
 
@@ -20,7 +21,6 @@ from serve_app.embedder import Embedder
 from serve_app.ingress import Ingress
 from serve_app.loading import load_model
 from serve_app.lookup import NeighbourLookup
-from serve_app.router import Router
 from serve_app.scorer import ModelScorer, OverridesReader, no_overrides
 
 
@@ -42,12 +42,8 @@ def build_app_with(
 
     champion = scorer("champion", args.champion)
     challenger = scorer("challenger", args.challenger) if args.challenger else None
-    router = (
-        _deployment(Router)
-        .options(user_config=args.router.model_dump())
-        .bind(champion, challenger, args.champion, loader)
-    )
-    return _deployment(Ingress).options(user_config=args.ingress_config().model_dump()).bind(router)
+    ingress = _deployment(Ingress).options(user_config=args.ingress_config().model_dump())
+    return ingress.bind(champion, challenger, args.champion, loader)
 
 
 def _deployment(decorated: Any) -> Deployment:

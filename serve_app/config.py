@@ -33,6 +33,7 @@ class IngressConfig(BaseModel):
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     max_alerts_per_request: int = Field(default=1000, ge=1)
     protect_scoring: bool = Field(default=False, description="require the bearer token on scoring routes too")
+    router: RouterConfig = Field(default_factory=RouterConfig)
 
 
 class AppArgs(IngressConfig):
@@ -40,7 +41,6 @@ class AppArgs(IngressConfig):
 
     champion: str = "champion"
     challenger: str | None = None
-    router: RouterConfig = Field(default_factory=RouterConfig)
     overrides_refresh_s: float = Field(default=2.0, gt=0)
 
     @model_validator(mode="after")

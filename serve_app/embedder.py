@@ -1,5 +1,6 @@
 """The Embedder deployment: canonical texts to sentence embeddings, batched across requests with
-@serve.batch and cached by canonical text so that repeated alerts never reach the model."""
+@serve.batch and cached by canonical text. Scorers ask it only for texts their model never saw, the
+first time they meet them (see ``alertsieve/text_features.py``)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,7 @@ class Embedder:
             cache = self._cache(name)
             hits_before = cache.hits
             vectors = cache.embed(texts)
-            if texts:
-                telemetry().cache_lookups.inc(len(texts))
-            if cache.hits > hits_before:
+            if cache.hits > hits_before:  # lookups are counted by the scorers, who ask
                 telemetry().cache_hits.inc(cache.hits - hits_before)
             start = 0
             for i in members:

@@ -1,17 +1,18 @@
 """The Ingress deployment: alertsieve's HTTP API (FastAPI, OpenAPI at /docs).
 
-POST /v1/score and POST /v1/alertmanager score alerts through the Router; the webhook forwards what
-was paged to the team's real receiver. Anything that goes wrong while scoring, a timeout included,
+POST /v1/score and POST /v1/alertmanager score alerts through the router (``serve_app/router.py``, held
+here: the one writer of the stream context, hence one replica) and the model deployments; the webhook
+forwards what was paged to the team's real receiver. Anything that goes wrong while scoring, a timeout included,
 pages every alert (fail open) and, on the webhook, forwards everything. POST /v1/feedback is stored
 durably before it is acknowledged. Writes need the bearer token; client mistakes get a 4xx that names
 the field; bodies over the limit get 413.
 """
 
-
 import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from ray.serve.handle import DeploymentHandle
 
 from alertsieve import __version__
 from alertsieve import metric_names as m
+from alertsieve.bundle import ModelBundle
 from alertsieve.pipeline import latest_status, status_gauges
 from alertsieve.schema import Alert, Decision, Feedback
 from alertsieve.scoring import fail_open
@@ -30,6 +32,8 @@ from alertsieve.settings import get_settings
 from alertsieve.store import open_store
 from serve_app import ui
 from serve_app.config import IngressConfig
+from serve_app.loading import load_model
+from serve_app.router import Router
 from serve_app.telemetry import telemetry
 from serve_app.webhook import (
     AlertmanagerWebhook,
@@ -51,7 +55,10 @@ api.include_router(ui.router)
 @api.exception_handler(RequestValidationError)
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-    return JSONResponse(status_code=422, content={"message": "; ".join(problems), "detail": exc.errors()},)
+    return JSONResponse(
+        status_code=422,
+        content={"message": "; ".join(problems), "detail": exc.errors()},
+    )
 
 
 @api.exception_handler(AuthError)
@@ -69,20 +76,22 @@ async def _count_requests(request: Request, call_next: Any) -> Any:
     return response
 
 
-@serve.deployment(
-    name="Ingress",
-    ray_actor_options={"num_cpus": 0.1},
-    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 16},
-)
+@serve.deployment(name="Ingress", num_replicas=1, ray_actor_options={"num_cpus": 0.2}, max_ongoing_requests=256)
 @serve.ingress(api)
 class Ingress:
-    def __init__(self, router: DeploymentHandle) -> None:
-        self.router = router
+    def __init__(
+        self,
+        champion: DeploymentHandle,
+        challenger: DeploymentHandle | None = None,
+        champion_ref: str = "champion",
+        loader: Callable[[str], ModelBundle] = load_model,
+    ) -> None:
+        self.router = Router(champion, challenger, champion_ref, loader)
         self.args = IngressConfig()
         settings = get_settings()
         self.token = settings.api_token.get_secret_value() if settings.api_token else None
         self.store = open_store(settings.state_location)
-        ui.bind(router, self.store, self.token)
+        ui.bind(self.router.describe, self.store, self.token)
         self.http = httpx.AsyncClient(timeout=self.args.forward_timeout_s)
         threading.Thread(target=self._export_pipeline_status, daemon=True, name="pipeline-status").start()
         api.add_middleware(BodyLimit, limit=lambda: self.args.max_body_bytes)
@@ -91,6 +100,7 @@ class Ingress:
         config = IngressConfig.model_validate(user_config)
         if config.forward_timeout_s != self.args.forward_timeout_s:
             self.http = httpx.AsyncClient(timeout=config.forward_timeout_s)
+        self.router.reconfigure(config.router)
         self.args = config
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -115,28 +125,26 @@ class Ingress:
                 telemetry().errors.inc(tags={"stage": "pipeline-status"})
             time.sleep(1.0)
 
-    @staticmethod
-    async def _await(response: Any) -> Any:
-        return await response
-
     def _require_token(self, authorization: str | None) -> None:
         check_bearer(authorization, self.token)
 
     def _check_size(self, alerts: list[Alert]) -> JSONResponse | None:
         if len(alerts) > self.args.max_alerts_per_request:
-            return JSONResponse(status_code=413, content={
-                "detail": f"alerts: {len(alerts)} alerts, at most {self.args.max_alerts_per_request} per request"})
+            return JSONResponse(
+                status_code=413,
+                content={
+                    "detail": f"alerts: {len(alerts)} alerts, at most {self.args.max_alerts_per_request} per request"
+                },
+            )
         return None
 
     async def _score(self, alerts: list[Alert], route: str) -> tuple[list[Decision], bool]:
         """Decisions in input order, and whether they are fail-open pages."""
         started = time.perf_counter()
-        response = self.router.score.remote(alerts)
         reason = ""
-        try:
-            decisions: list[Decision] = await asyncio.wait_for(self._await(response), self.args.score_timeout_s)
+        try:  # a timeout cancels the router's call, and with it the model deployments' requests
+            decisions: list[Decision] = await asyncio.wait_for(self.router.score(alerts), self.args.score_timeout_s)
         except TimeoutError:
-            response.cancel()
             reason = "timeout"
             telemetry().errors.inc(tags={"stage": "score-timeout"})
         except Exception as exc:  # noqa: BLE001 - any failure pages (fail open)
@@ -175,10 +183,7 @@ class Ingress:
             else ([], False)  # fmt: skip
         paged: list[bool | None] = [None] * len(resolved)
         if resolved and not failed:
-            try:
-                paged = await self.router.resolve.remote([body.alerts[i] for i in resolved])
-            except Exception:  # noqa: BLE001 - unknown means forward
-                telemetry().errors.inc(tags={"stage": "resolve"})
+            paged = self.router.resolve([body.alerts[i] for i in resolved])
         by_position = dict(zip(firing, decisions, strict=True))
         keep = list(range(len(body.alerts))) if failed else \
             forward_indices(body.alerts, by_position, dict(zip(resolved, paged, strict=True)))  # fmt: skip
@@ -199,11 +204,7 @@ class Ingress:
     async def feedback(self, body: Feedback, authorization: str | None = Header(default=None)) -> dict[str, Any]:
         self._require_token(authorization)
         await asyncio.to_thread(self.store.append, "feedback", [body])
-        decision: Decision | None = None
-        try:
-            decision = await self.router.decision_for.remote(body.fingerprint, body.startsAt.timestamp())
-        except Exception:  # noqa: BLE001 - the feedback is stored; the metric tags are best effort
-            telemetry().errors.inc(tags={"stage": "feedback"})
+        decision = self.router.decision_for(body.fingerprint, body.startsAt.timestamp())
         telemetry().feedback.inc(tags={
             "service": decision.service if decision else "unknown",
             "decision": decision.decision if decision else "unknown",
@@ -219,12 +220,11 @@ class Ingress:
     @api.get("/readyz", summary="Ready: every deployment can score")
     async def readyz(self) -> Any:
         try:
-            described = await asyncio.wait_for(self._await(self.router.describe.remote()), 30)
+            described = await asyncio.wait_for(self.router.describe(), 30)
         except Exception as exc:  # noqa: BLE001 - not ready, whatever the reason
             return JSONResponse(status_code=503, content={"status": "not ready", "detail": type(exc).__name__})
         return {"status": "ready", "models": described}
 
     @api.get("/v1/models", summary="Models in service, split and thresholds")
     async def models(self) -> Any:
-        return await self.router.describe.remote()
-
+        return await self.router.describe()

@@ -31,7 +31,3 @@ class NeighbourLookup:
 
     async def lookup(self, model: str, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._index(model).features(embeddings)
-
-    async def warm(self, model: str) -> bool:
-        self._index(model)
-        return True

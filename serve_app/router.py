@@ -1,8 +1,10 @@
-"""The Router deployment: the single writer of the alert stream's context, and the champion/challenger
-split. In "ab" mode a stable hash of the fingerprint sends a share of alert streams to the
-challenger (sticky: one fingerprint always on one arm); in "shadow" mode the challenger scores every
-alert too, and its decisions are logged, never applied. Every decision is appended to the decision log
-with its alert, arm and model version. One replica: the stream context lives here."""
+"""The router: the single writer of the alert stream's context, and the champion/challenger split.
+
+In "ab" mode a stable hash of the fingerprint sends a share of alert streams to the challenger (sticky:
+one fingerprint always on one arm); in "shadow" mode the challenger scores every alert too, and its
+decisions are logged, never applied. Every decision is appended to the decision log with its alert, arm
+and model version. It runs inside the Ingress deployment (one replica, since the stream context has
+one writer), so a request costs no extra Serve hop before it reaches the model deployments."""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
-from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from alertsieve.bundle import ModelBundle
@@ -38,7 +39,6 @@ def arm_for(fingerprint: str, config: RouterConfig) -> str:
     return "challenger" if bucket < config.challenger_weight else "champion"
 
 
-@serve.deployment(name="Router", num_replicas=1, ray_actor_options={"num_cpus": 0.1})
 class Router:
     def __init__(
         self,
@@ -56,8 +56,8 @@ class Router:
         self.decisions: OrderedDict[Key, Decision] = OrderedDict()
         self.pending: set[asyncio.Task[None]] = set()
 
-    def reconfigure(self, user_config: dict[str, object]) -> None:
-        self.config = RouterConfig.model_validate(user_config)
+    def reconfigure(self, config: RouterConfig) -> None:
+        self.config = config
 
     def _remember(self, decisions: list[Decision]) -> None:
         for d in decisions:
@@ -107,7 +107,7 @@ class Router:
             telemetry().errors.inc(tags={"stage": "shadow"})
             logger.exception("shadow scoring failed")
 
-    async def resolve(self, alerts: list[Alert]) -> list[bool | None]:
+    def resolve(self, alerts: list[Alert]) -> list[bool | None]:
         """Record resolutions; for each, whether its firing was paged (None: never seen here)."""
         out: list[bool | None] = []
         for alert in alerts:
@@ -116,7 +116,7 @@ class Router:
             out.append(None if known is None else known.decision == "page")
         return out
 
-    async def decision_for(self, fingerprint: str, starts_at: float) -> Decision | None:
+    def decision_for(self, fingerprint: str, starts_at: float) -> Decision | None:
         return self.decisions.get((fingerprint, starts_at))
 
     async def describe(self) -> dict[str, object]:

@@ -1,7 +1,10 @@
 """The model deployments: one per served version (champion, challenger). Each turns alerts and their
-context rows into decisions with the core ``Scorer.decide``, calling the Embedder and NeighbourLookup
-deployments for the text features. The model reference comes from user_config, so `serve deploy`
-with a new version swaps the model in place; threshold overrides are re-read every few seconds."""
+context rows into decisions with the core ``Scorer.decide``. Per-text features come from the core
+``TextFeatures``: remembered per text, filled at model load with every text the model knows (one
+batched NeighbourLookup call), so a familiar alert is decided here without another hop; only a text
+not seen before goes to the Embedder (batched) and NeighbourLookup deployments, once. The model
+reference comes from user_config, so `serve deploy` with a new version swaps the model in place;
+threshold overrides are re-read every few seconds."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from ray.serve.handle import DeploymentHandle
 from alertsieve.bundle import ModelBundle
 from alertsieve.schema import Alert, Decision
 from alertsieve.scoring import Scorer
+from alertsieve.text_features import Pending
 from serve_app.config import ScorerConfig
 from serve_app.loading import load_model, stable_ref
 from serve_app.telemetry import telemetry
@@ -46,6 +50,7 @@ class ModelScorer:
         self.loader, self.read_overrides, self.refresh_s = loader, overrides, overrides_refresh_s
         self.config: ScorerConfig | None = None
         self.core: Scorer | None = None
+        self.filled: Scorer | None = None  # the model whose known texts are remembered
         self.ref = ""
         self.overrides: dict[str, float] = {}
         self.overrides_at = 0.0
@@ -94,21 +99,45 @@ class ModelScorer:
                 threshold, source = policy.threshold_for(service) or (0.0, "unknown")
             telemetry().threshold.set(threshold, tags={"service": service or "unknown", "source": source})
 
-    async def score(self, alerts: list[Alert], context_rows: np.ndarray) -> list[Decision]:
-        if self.core is None or self.config is None:
+    async def _fill(self, core: Scorer, ref: str, pending: Pending, chunk: int = 4096) -> None:
+        """Embed (texts never seen) and look up (all pending) remotely, and remember the result."""
+        for part in pending.chunks(chunk):
+            embedded = await self.embedder.embed.remote((core.bundle.meta.features.encoder, part.embed)) \
+                if part.embed else np.zeros((0, core.bundle.index.dim), dtype=np.float32)  # fmt: skip
+            vectors = core.text_features.vectors(part, embedded)
+            neighbour_rows, sims, ids = await self.lookup.lookup.remote(ref, vectors)
+            core.text_features.remember(part.lookup, vectors, neighbour_rows, sims, ids)
+
+    async def _loaded(self) -> tuple[Scorer, ScorerConfig, str]:
+        """The model in service, its known texts remembered (once per model, at first use)."""
+        core, config, ref = self.core, self.config, self.ref
+        if core is None or config is None:
             raise RuntimeError("no model loaded")
-        core = self.core
+        if self.filled is not core:
+            self.filled = core
+            try:
+                await self._fill(core, ref, core.text_features.prefill())
+            except BaseException:
+                self.filled = None
+                raise
+        return core, config, ref
+
+    async def score(self, alerts: list[Alert], context_rows: np.ndarray) -> list[Decision]:
+        core, config, ref = await self._loaded()
         texts = core.texts(alerts)
-        embeddings = await self.embedder.embed.remote((core.bundle.meta.features.encoder, texts))
-        neighbour_rows, sims, ids = await self.lookup.lookup.remote(self.ref, embeddings)
-        return core.decide(alerts, context_rows, embeddings, neighbour_rows, sims, ids, arm=self.config.arm,
-                           overrides=self._current_overrides(), texts=texts)  # fmt: skip
+        hits_before = core.text_features.hits
+        pending = core.text_features.pending(texts)
+        telemetry().cache_lookups.inc(len(texts))
+        if core.text_features.hits > hits_before:
+            telemetry().cache_hits.inc(core.text_features.hits - hits_before)
+        await self._fill(core, ref, pending)
+        return core.decide(alerts, context_rows, core.text_features.rows(texts), texts, arm=config.arm,
+                           overrides=self._current_overrides())  # fmt: skip
 
     async def describe(self) -> dict[str, object]:
         """Model version, arm and the thresholds in force (for the UI and readiness)."""
-        if self.core is None or self.config is None:
-            raise RuntimeError("no model loaded")
-        await self.lookup.warm.remote(self.ref)
+        await self._loaded()
+        assert self.core is not None and self.config is not None
         policy = self.core.bundle.meta.policy
         return {"model_version": self.core.version, "arm": self.config.arm, "ref": self.ref,
                 "pooled_threshold": policy.pooled.threshold,

@@ -17,8 +17,10 @@ class Telemetry:
         self.requests = metrics.Counter(m.REQUESTS, "HTTP requests", tag_keys=("route", "code"))
         self.errors = metrics.Counter(m.ERRORS, "errors while scoring", tag_keys=("stage",))
         self.fail_open = metrics.Counter(m.FAIL_OPEN, "alerts paged because scoring failed", tag_keys=("reason",))
-        self.cache_lookups = metrics.Counter(m.EMBED_CACHE_LOOKUPS, "embedding cache lookups")
-        self.cache_hits = metrics.Counter(m.EMBED_CACHE_HITS, "embedding cache hits")
+        self.cache_lookups = metrics.Counter(m.EMBED_CACHE_LOOKUPS, "alert texts the model deployments looked up")
+        self.cache_hits = metrics.Counter(
+            m.EMBED_CACHE_HITS, "alert texts served without the encoder (remembered or cached)"
+        )
         self.feedback = metrics.Counter(m.FEEDBACK, "feedback received",
                                         tag_keys=("service", "decision", "actionable", "arm", "model_version"))  # fmt: skip
         self.forwarded = metrics.Counter(m.FORWARDED, "webhook forwards downstream", tag_keys=("outcome",))

@@ -5,13 +5,13 @@ GET /v1/thresholds lists every service with its threshold in force (optimised, p
 PUT and DELETE /v1/thresholds/{service} set and revert an override (bearer token), appended to the
 override audit log in the state store that the scorers re-read every few seconds; /audit lists the log,
 /trends the weekly trends from the decision log joined with feedback. The Ingress calls ``bind`` once
-per replica with the Router handle, its record store and the write token.
+per replica with the router's describe, its record store and the write token.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -32,11 +32,12 @@ from thresholds.trends import ALL, TrendRow, production_trends
 router = APIRouter()
 STATIC_TYPES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 Loader = Callable[[str], ModelBundle]
+Describe = Callable[[], Awaitable[dict[str, Any]]]
 
 
 @dataclass
 class UIContext:
-    router: Any  # the Router's DeploymentHandle: describe() gives the thresholds each arm serves with
+    describe: Describe  # the router's describe(): the model and thresholds each arm serves with
     store: RecordStore
     token: str | None
     loader: Loader | None = None
@@ -51,16 +52,16 @@ class UIContext:
 _context: UIContext | None = None
 
 
-def bind(router_handle: Any, store: RecordStore, token: str | None, loader: Loader | None = None) -> None:
+def bind(describe: Describe, store: RecordStore, token: str | None, loader: Loader | None = None) -> None:
     """Give the routes what they need (called in ``Ingress.__init__``, once per replica)."""
     global _context
-    _context = UIContext(router=router_handle, store=store, token=token, loader=loader,
+    _context = UIContext(describe=describe, store=store, token=token, loader=loader,
                          budget=get_settings().fnr_budget)  # fmt: skip
 
 
 def context() -> UIContext:
     if _context is None:
-        raise HTTPException(status_code=503, detail="the threshold UI is not bound to a Router yet")
+        raise HTTPException(status_code=503, detail="the threshold UI is not bound to a router yet")
     return _context
 
 
@@ -123,13 +124,9 @@ def _authorise(ctx: UIContext, authorization: str | None) -> None:
         raise HTTPException(status_code=exc.status, detail=exc.message, headers=headers) from None
 
 
-async def _await(response: Any) -> Any:
-    return await response
-
-
 async def _champion(ctx: UIContext) -> dict[str, Any]:
     try:
-        described = await asyncio.wait_for(_await(ctx.router.describe.remote()), 30)
+        described = await asyncio.wait_for(ctx.describe(), 30)
     except Exception as exc:  # noqa: BLE001 - any failure of the model side is a 503 here
         raise HTTPException(status_code=503, detail=f"no model to describe: {type(exc).__name__}") from None
     champion: dict[str, Any] = described["champion"]

@@ -84,7 +84,7 @@ def test_empty_batch(scorer):
     assert scorer.score([]) == []
 
 
-@pytest.mark.parametrize("step", ["stream.rows", "texts", "lookup", "decide"])
+@pytest.mark.parametrize("step", ["stream.rows", "texts", "text_rows", "decide"])
 def test_fails_open_when_a_step_raises(scorer, monkeypatch, step):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
@@ -106,13 +106,20 @@ def test_fails_open_when_the_encoder_raises(small_bundle):
         def encode(self, texts):
             raise ValueError("bad text")
 
-    decisions = Scorer(small_bundle, EmbeddingCache(Broken())).score([noise()])
+    scorer = Scorer(small_bundle, EmbeddingCache(Broken()))
+    new_text = noise().model_copy(update={"annotations": {"summary": "a text the model never saw"}})
+    decisions = scorer.score([new_text])
     assert decisions[0].decision == "page" and decisions[0].reason == "fail-open: ValueError"
+    # a text the model was trained on needs no encoder: it is still decided
+    assert scorer.score([noise()])[0].decision == "suppress"
 
 
-def test_fails_open_without_a_cache(small_bundle):
-    decisions = Scorer(small_bundle, None).score([noise()])
-    assert decisions[0].decision == "page" and decisions[0].reason.startswith("fail-open")
+def test_a_new_text_fails_open_without_an_encoder(small_bundle):
+    scorer = Scorer(small_bundle, None)
+    new_text = noise().model_copy(update={"annotations": {"summary": "a text the model never saw"}})
+    decisions = scorer.score([new_text])
+    assert decisions[0].decision == "page" and decisions[0].reason == "fail-open: RuntimeError"
+    assert scorer.score([noise()])[0].decision == "suppress"
 
 
 def test_non_finite_score_fails_open(scorer, monkeypatch):
@@ -200,5 +207,6 @@ def test_decide_stream_keeps_input_order_and_never_fails_open(small_bundle):
     decisions = Scorer(small_bundle, EmbeddingCache(HashingEncoder())).decide_stream(alerts, chunk=4)
     assert [d.fingerprint for d in decisions] == [a.fingerprint for a in alerts]
     assert [d.startsAt for d in decisions] == [a.startsAt for a in alerts]
+    new_text = alerts[0].model_copy(update={"annotations": {"summary": "a text the model never saw"}})
     with pytest.raises(RuntimeError, match="no embedding cache"):
-        Scorer(small_bundle, None).decide_stream(alerts)
+        Scorer(small_bundle, None).decide_stream([*alerts, new_text])

@@ -59,8 +59,10 @@ def traffic(serve_url: str, receiver, small_history) -> list[dict]:
     by_fp = {a.fingerprint: a for a in chosen}
     feedback(serve_url, decisions, by_fp)
     now = datetime.now(UTC)
-    record_status(open_store(get_settings().state_location),
-                  PipelineStatus(started_at=now, finished_at=now, duration_s=42.0, outcome="success", rows=1234))
+    record_status(
+        open_store(get_settings().state_location),
+        PipelineStatus(started_at=now, finished_at=now, duration_s=42.0, outcome="success", rows=1234),
+    )
     # a scoring timeout: every alert is paged (fail open) and counted
     serve_run(AppArgs(downstream_url=receiver.url, score_timeout_s=0.0001))
     httpx.post(f"{serve_url}/v1/score", json={"alerts": alerts[:3]}, timeout=60)

@@ -87,8 +87,11 @@ def test_alertmanager_webhook_forwards_only_pages(serve_url, receiver, small_his
     assert sent["groupKey"] == body["groupKey"] and sent["newerField"] == {"kept": True}
 
     # their resolutions: forwarded only where the firing alert was paged
-    resolved = {**body, "status": "resolved",
-                "alerts": [{**a, "status": "resolved", "endsAt": "2026-01-20T00:00:00Z"} for a in body["alerts"]]}
+    resolved = {
+        **body,
+        "status": "resolved",
+        "alerts": [{**a, "status": "resolved", "endsAt": "2026-01-20T00:00:00Z"} for a in body["alerts"]],
+    }
     receiver.bodies.clear()
     assert httpx.post(f"{serve_url}/v1/alertmanager", json=resolved, timeout=30).status_code == 200
     forwarded = {a["fingerprint"] for b in receiver.bodies for a in b["alerts"]}
@@ -136,3 +139,45 @@ def test_health_readiness_and_docs(serve_url, champion_version) -> None:
     assert ready.json()["models"]["champion"]["model_version"] == champion_version
     spec = httpx.get(f"{serve_url}/openapi.json").json()
     assert {"/v1/score", "/v1/alertmanager", "/v1/feedback", "/readyz"} <= set(spec["paths"])
+
+
+def test_serve_config_names_the_apps_deployments(serve_url) -> None:
+    """Every deployment serve_config.yaml configures exists in the app (Serve refuses unknown names),
+    and the app runs nothing the config forgot (the challenger scorer is configured by default)."""
+    import yaml
+    from ray import serve
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "serve_config.yaml").read_text())
+    (app,) = config["applications"]
+    configured = {d["name"] for d in app["deployments"]}
+    running = set(serve.status().applications["alertsieve"].deployments)
+    assert configured == running == {"Ingress", "ChampionScorer", "Embedder", "NeighbourLookup"}
+    assert app["import_path"] == "serve_app.app:build_app"
+
+
+def exported(metrics_port: int, name: str) -> float:
+    """The sum over all series of one metric on Ray's Prometheus export."""
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + "{") or line.startswith(name + " "))  # fmt: skip
+
+
+def test_familiar_texts_are_remembered_by_the_scorer(serve_url, ray_cluster, small_history) -> None:
+    """Texts the model was trained on are decided from the scorer's memory (filled at model load): the
+    embedding-cache hits grow by one per familiar alert, and the decisions carry neighbours all the same."""
+    import time
+
+    from alertsieve import metric_names as m
+
+    hits, lookups = m.prom(m.EMBED_CACHE_HITS, counter=True), m.prom(m.EMBED_CACHE_LOOKUPS, counter=True)
+    time.sleep(2.5)  # let the exporter catch up with earlier tests' traffic
+    before = exported(ray_cluster, hits), exported(ray_cluster, lookups)
+    alerts = history_payloads(small_history, False, 3)
+    reply = httpx.post(f"{serve_url}/v1/score", json={"alerts": alerts}, timeout=30)
+    assert reply.status_code == 200
+    assert all(d["neighbours"] and not d["reason"].startswith("fail-open") for d in reply.json()["decisions"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and exported(ray_cluster, lookups) < before[1] + 3:
+        time.sleep(0.5)
+    assert exported(ray_cluster, lookups) - before[1] == 3
+    assert exported(ray_cluster, hits) - before[0] == 3

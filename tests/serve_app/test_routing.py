@@ -67,7 +67,7 @@ class Traffic:
 
 def eventually(call, done, timeout_s: float = 60.0):  # type: ignore[no-untyped-def]
     """The result of ``call`` once ``done`` holds: after `serve.run` returns, handles learn of the new
-    replicas asynchronously, so the old Router may answer for a few more requests."""
+    replicas asynchronously, so the old Ingress may answer for a few more requests."""
     deadline = time.monotonic() + timeout_s
     result = call()
     while not done(result) and time.monotonic() < deadline:
@@ -89,7 +89,9 @@ def test_ab_split_is_sticky_and_shadow_is_logged_not_applied(serve_url, champion
     assert traffic.codes and set(traffic.codes) == {200}, "a config update drops no request"
 
     alerts = [alert(name="HighLatency", service="checkout", at=T0, pod=f"p{i}", team=f"t{i}") for i in range(40)]
-    first = eventually(lambda: score(serve_url, alerts), lambda ds: {d["arm"] for d in ds} == {"champion", "challenger"})
+    first = eventually(
+        lambda: score(serve_url, alerts), lambda ds: {d["arm"] for d in ds} == {"champion", "challenger"}
+    )
     arms = {d["fingerprint"]: d["arm"] for d in first}
     assert set(arms.values()) == {"champion", "challenger"}
     again = score(serve_url, alerts)

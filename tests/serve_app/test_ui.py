@@ -1,4 +1,4 @@
-"""The threshold UI: its API on a plain FastAPI app with a stand-in Router handle (fast), and the real page in
+"""The threshold UI: its API on a plain FastAPI app with a stand-in for the router's describe (fast), and the real page in
 headless Chromium against the session's Serve app (slow): an override saved in the page changes a live
 decision on /v1/score, shows in the audit log, and reverting restores the decision."""
 
@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,24 +32,15 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-sh
                 "--window-size=1400,1250")  # fmt: skip
 
 
-class _Method:
-    def __init__(self, value: Any) -> None:
-        self.value = value
+def describing(champion: dict[str, Any] | Exception) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A stand-in for the router's ``describe`` (the models each arm serves), or its failure."""
 
-    async def _call(self) -> Any:
-        if isinstance(self.value, Exception):
-            raise self.value
-        return self.value
+    async def describe() -> dict[str, Any]:
+        if isinstance(champion, Exception):
+            raise champion
+        return {"champion": champion}
 
-    def remote(self) -> Any:
-        return self._call()
-
-
-class FakeRouter:
-    """What the Ingress's Router handle answers to ``describe.remote()``."""
-
-    def __init__(self, champion: dict[str, Any] | Exception) -> None:
-        self.describe = _Method(champion if isinstance(champion, Exception) else {"champion": champion})
+    return describe
 
 
 @pytest.fixture
@@ -65,7 +57,7 @@ def client(tmp_path, small_bundle):
         loads.append(ref)
         return small_bundle
 
-    ui.bind(FakeRouter(champion), LocalStore(tmp_path), TOKEN, loader)
+    ui.bind(describing(champion), LocalStore(tmp_path), TOKEN, loader)
     with TestClient(app) as c:
         c.loads = loads  # type: ignore[attr-defined]
         yield c
@@ -150,7 +142,7 @@ def test_unbound_or_failing_model_side_is_a_503(tmp_path):
     with TestClient(app) as c:
         ui._context = None
         assert c.get("/v1/thresholds").status_code == 503
-        ui.bind(FakeRouter(RuntimeError("down")), LocalStore(tmp_path), None)
+        ui.bind(describing(RuntimeError("down")), LocalStore(tmp_path), None)
         assert c.get("/v1/thresholds").status_code == 503
         body = {"threshold": 0.5, "by": "a", "reason": "r"}
         assert c.put("/v1/thresholds/x", json=body, headers=AUTH).status_code == 403  # no token configured

@@ -116,9 +116,17 @@ def test_small_services_use_the_pooled_threshold():
 def test_min_support_decides_who_gets_an_own_threshold():
     rng = np.random.default_rng(5)
     scores, labels, services = _stream(rng, 500, 12, separable=True, service="mid")
-    assert "mid" in choose_thresholds(scores, labels, services, PARAMS.model_copy(update={"min_support": 12, "service_cap": 0.5})).services
     assert (
-        "mid" not in choose_thresholds(scores, labels, services, PARAMS.model_copy(update={"min_support": 13, "service_cap": 0.5})).services
+        "mid"
+        in choose_thresholds(
+            scores, labels, services, PARAMS.model_copy(update={"min_support": 12, "service_cap": 0.5})
+        ).services
+    )
+    assert (
+        "mid"
+        not in choose_thresholds(
+            scores, labels, services, PARAMS.model_copy(update={"min_support": 13, "service_cap": 0.5})
+        ).services
     )
 
 

@@ -1,0 +1,105 @@
+"""What an alert's canonical text contributes to its decision, per model: its embedding, its neighbour-outcome
+row and the neighbours that explain it, remembered per text.
+
+Alert streams repeat a few hundred texts. A text the model was trained on takes the vector training gave
+it (its prototype in the FAISS index), so it is featurised exactly as in training and never needs the
+encoder; only texts the model never saw are embedded. Once looked up, a text's features are remembered
+(least recently used out), so a repeat costs a dictionary lookup. ``alertsieve score`` and the Serve model
+deployment use this one class: the CLI embeds and searches in process, the deployment asks the Embedder
+and NeighbourLookup deployments for what is ``pending`` and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from alertsieve.neighbours import FEATURE_NAMES, PrototypeIndex
+
+Entry = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # embedding, neighbour row, sims, ids
+
+
+@dataclass(frozen=True)
+class TextRows:
+    """Per-text features for a batch, one row per alert (input order)."""
+
+    embeddings: np.ndarray
+    neighbour_rows: np.ndarray
+    sims: np.ndarray
+    ids: np.ndarray
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a batch still needs: ``lookup`` = distinct texts without features (in this order), of which
+    ``embed`` = the texts the model never saw (they need the encoder)."""
+
+    lookup: list[str]
+    embed: list[str]
+
+    def chunks(self, size: int) -> Iterator[Pending]:
+        """The same work in parts of at most ``size`` texts to look up."""
+        novel = set(self.embed)
+        for start in range(0, len(self.lookup), size):
+            part = self.lookup[start : start + size]
+            yield Pending(lookup=part, embed=[t for t in part if t in novel])
+
+
+class TextFeatures:
+    """Remembered per-text features of one model bundle's index."""
+
+    def __init__(self, index: PrototypeIndex, capacity: int = 50_000) -> None:
+        self.index = index
+        self.capacity = capacity
+        self.position = {p.text: i for i, p in enumerate(index.prototypes)}
+        self._memo: OrderedDict[str, Entry] = OrderedDict()
+        self.lookups = 0
+        self.hits = 0
+
+    def known(self, text: str) -> bool:
+        return text in self.position
+
+    def pending(self, texts: Sequence[str]) -> Pending:
+        """Counts every text as a lookup, and one already remembered as a hit."""
+        self.lookups += len(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        self.hits += sum(1 for t in texts if t in self._memo)
+        return Pending(lookup=missing, embed=[t for t in missing if t not in self.position])
+
+    def vectors(self, pending: Pending, embedded: np.ndarray) -> np.ndarray:
+        """Vectors for ``pending.lookup``: prototype vectors for known texts, ``embedded`` rows (in
+        ``pending.embed`` order) for the others."""
+        if len(embedded) != len(pending.embed):
+            raise ValueError(f"{len(embedded)} embeddings for {len(pending.embed)} texts")
+        fresh = dict(zip(pending.embed, embedded, strict=True))
+        out = np.zeros((len(pending.lookup), self.index.dim), dtype=np.float32)
+        for row, text in enumerate(pending.lookup):
+            out[row] = fresh[text] if text in fresh else self.index.vectors[self.position[text]]
+        return out
+
+    def remember(
+        self, texts: Sequence[str], vectors: np.ndarray, neighbour_rows: np.ndarray, sims: np.ndarray, ids: np.ndarray
+    ) -> None:
+        for i, text in enumerate(texts):
+            self._memo[text] = (vectors[i], neighbour_rows[i], sims[i], ids[i])
+            self._memo.move_to_end(text)
+        while len(self._memo) > self.capacity:
+            self._memo.popitem(last=False)
+
+    def prefill(self) -> Pending:
+        """Every text the model knows, as pending (remember their features once, at load)."""
+        return Pending(lookup=[p.text for p in self.index.prototypes[: self.capacity]], embed=[])
+
+    def rows(self, texts: Sequence[str]) -> TextRows:
+        """Features of a batch whose texts are all remembered (KeyError otherwise)."""
+        entries = [self._memo[t] for t in texts]
+        for text in texts:
+            self._memo.move_to_end(text)
+        if not entries:
+            return TextRows(np.zeros((0, self.index.dim), dtype=np.float32),
+                            np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32),
+                            np.zeros((0, 1), dtype=np.float32), np.zeros((0, 1), dtype=np.int64))  # fmt: skip
+        return TextRows(*(np.stack(column) for column in zip(*entries, strict=True)))
