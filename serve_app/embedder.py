@@ -56,6 +56,3 @@ class Embedder:
 
     async def stats(self) -> dict[str, float]:
         return {f"{name}_hit_ratio": cache.hit_ratio for name, cache in self.caches.items()}
-
-    async def ready(self) -> bool:
-        return True

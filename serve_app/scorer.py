@@ -25,6 +25,7 @@ from serve_app.loading import load_model, stable_ref
 from serve_app.telemetry import telemetry
 
 Loader = Callable[[str], ModelBundle]
+PROBE_TEXT = "alertsieve readiness probe"
 OverridesReader = Callable[[], dict[str, float]]
 
 
@@ -109,7 +110,8 @@ class ModelScorer:
             core.text_features.remember(part.lookup, vectors, neighbour_rows, sims, ids)
 
     async def _loaded(self) -> tuple[Scorer, ScorerConfig, str]:
-        """The model in service, its known texts remembered (once per model, at first use)."""
+        """The model in service, its known texts remembered and its encoder warm in the Embedder (once per
+        model, at first use: readiness or the first alert)."""
         core, config, ref = self.core, self.config, self.ref
         if core is None or config is None:
             raise RuntimeError("no model loaded")
@@ -117,6 +119,8 @@ class ModelScorer:
             self.filled = core
             try:
                 await self._fill(core, ref, core.text_features.prefill())
+                # the Embedder loads the model's encoder now, not on the first new text (under a timeout)
+                await self.embedder.embed.remote((core.bundle.meta.features.encoder, [PROBE_TEXT]))
             except BaseException:
                 self.filled = None
                 raise
