@@ -5,9 +5,10 @@ It wires Ingress (HTTP, and the router: stream context and champion/challenger s
 ``AppArgs``; the models, the split and the mode become user_config, so `serve deploy` with new args
 updates them in place. ``build_app_with`` takes the model loader (and threshold overrides
 reader) as arguments, so tests can serve a small model through the same graph.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: Serve validates the args into ``AppArgs`` only when the
+builder's annotation is the class itself, not a string.
+"""
 
 from collections.abc import Callable
 from typing import Any, cast
