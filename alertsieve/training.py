@@ -133,7 +133,9 @@ def train_bundle(
     known = sorted({a.service(features.service_labels) for a in fit_alerts})
     # novel texts are paged whatever their score: they never count against a threshold
     guarded = np.where(val_novel, 1.0, val_scores)
-    policy = choose_thresholds(guarded, labels[split:], val_services, threshold_params, known_services=known)
+    val_times = [a.startsAt.timestamp() for a in val_alerts]
+    policy = choose_thresholds(guarded, labels[split:], val_services, threshold_params, known_services=known,
+                               times=val_times)  # fmt: skip
     meta = BundleMeta(
         features=features, params=params, scaler=scaler, n_dense=x_dense.shape[1], n_embedding=x_emb.shape[1],
         prior=prior, prototypes=prototypes, policy=policy, stream=state.snapshot(),

@@ -51,7 +51,8 @@ def tfidf_logistic(train: list[LabelledAlert], test: list[LabelledAlert], valida
     model = LogisticRegression(max_iter=2000, C=4.0).fit(x_fit, [a.actionable for a in fit])
     val_scores = model.predict_proba(vectoriser.transform([canonical_text(a) for a in val]))[:, 1]
     policy = choose_thresholds(val_scores, [a.actionable for a in val], [a.service() for a in val], ThresholdParams(),
-                               known_services=sorted({a.service() for a in fit}))  # fmt: skip
+                               known_services=sorted({a.service() for a in fit}),
+                               times=[a.startsAt.timestamp() for a in val])  # fmt: skip
     test_scores = model.predict_proba(vectoriser.transform([canonical_text(a) for a in test]))[:, 1]
     out = []
     for alert, score in zip(test, test_scores, strict=True):

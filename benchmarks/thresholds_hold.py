@@ -82,7 +82,7 @@ def main() -> None:
     val = bundle.meta.validation
     assert len(val) == len(val_alerts), "the validation split differs from train_bundle's"
     single = global_threshold([1.0 if n else s for (_, s, _), n in zip(val, novel, strict=True)],
-                              [y for _, _, y in val], params)  # fmt: skip
+                              [y for _, _, y in val], params, times=[a.startsAt.timestamp() for a in val_alerts])  # fmt: skip
     decisions = decide_alerts(bundle, later, cache)
     rows = [(r.service, r.score, r.actionable) for r in rows_of(later, decisions)]
     weeks = [int((a.startsAt - cut) / timedelta(days=7)) for a in later]

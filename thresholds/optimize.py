@@ -8,6 +8,12 @@ service with few actionable alerts pays for its own threshold and a bold thresho
 is not allowed. The overall expected FNR is the actionable-weighted sum over groups; it must stay
 under budget*(1-margin), and its normal upper bound at ``confidence`` under the budget itself.
 
+Actionable alerts come in bursts (one incident, many alerts), and misses cluster with them: when
+``times`` are given, a group's actionable alerts of one service in one ``incident_window_minutes`` window
+count as one incident, and the variance of its miss share is inflated by the design effect (actionable
+alerts per incident), so the upper bound counts incidents rather than alerts. Fixed windows, not chains
+of gaps: in a busy stream, chaining would merge a whole day into one "incident".
+
 Groups are the services with at least ``min_support`` actionable validation alerts, each with its own
 threshold, plus one pooled threshold (chosen on all validation alerts) for every other known service.
 Choosing one candidate per group to maximise suppressed noise under the budget is a multiple-choice
@@ -34,6 +40,8 @@ class ThresholdParams(BaseModel):
     margin: float = Field(default=0.2, ge=0, lt=1, description="the expected FNR stays under budget*(1-margin)")
     min_support: int = Field(default=10, ge=1, description="actionable alerts a service needs of its own")
     service_cap: float = Field(default=0.03, gt=0, le=1, description="max expected FNR within one service")
+    incident_window_minutes: float = Field(default=30.0, ge=0, description="actionable alerts of one service in "
+                                           "one window are one incident for the bound (0: every alert its own)")  # fmt: skip
 
 
 class GroupChoice(BaseModel):
@@ -44,6 +52,7 @@ class GroupChoice(BaseModel):
     suppressed_noise: int
     expected_fnr: float = Field(description="expected share of this group's future actionable alerts missed")
     variance: float = 0.0
+    incidents: int = Field(default=0, description="bursts of actionable validation alerts (the bound's sample)")
 
 
 class ThresholdPolicy(BaseModel):
@@ -71,21 +80,32 @@ def _miss_share(j: int, n: int) -> tuple[float, float]:
     return a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
 
 
+def incidents(times: np.ndarray, services: np.ndarray, window_s: float) -> int:
+    """Bursts among actionable alerts: distinct (service, window of ``window_s``) pairs (0: each alert)."""
+    if window_s <= 0:
+        return len(times)
+    return len({(svc, int(t // window_s)) for t, svc in zip(times.tolist(), services.tolist(), strict=True)})
+
+
 def candidates(
     scores: np.ndarray,
     labels: np.ndarray,
     max_share: float,
+    n_incidents: int | None = None,
 ) -> list[GroupChoice]:
     """Suppress nothing, or suppress below the (j+1)-th lowest actionable score, j = 0, 1, ...
 
-    Only choices whose expected miss share is at most ``max_share``.
+    Only choices whose expected miss share is at most ``max_share``. With ``n_incidents`` (bursts among the
+    actionable alerts), the variance is inflated by the design effect actionable / incidents.
     """
     y = labels.astype(bool)
     n_pos, n_neg = int(y.sum()), int((~y).sum())
+    bursts = n_pos if n_incidents is None else max(min(n_incidents, n_pos), 1 if n_pos else 0)
+    design_effect = n_pos / bursts if bursts else 1.0
     ref = np.sort(scores[y])
     everything = np.sort(scores)
     out = [GroupChoice(threshold=0.0, actionable=n_pos, noise=n_neg, suppressed_actionable=0,
-                       suppressed_noise=0, expected_fnr=0.0)]  # fmt: skip
+                       suppressed_noise=0, expected_fnr=0.0, incidents=bursts)]  # fmt: skip
     for j in range(len(ref)):
         mean, var = _miss_share(j, len(ref))
         if mean > max_share:
@@ -96,7 +116,8 @@ def candidates(
         suppressed = scores < threshold
         out.append(GroupChoice(
             threshold=threshold, actionable=n_pos, noise=n_neg, suppressed_actionable=int((suppressed & y).sum()),
-            suppressed_noise=int((suppressed & ~y).sum()), expected_fnr=mean, variance=var,
+            suppressed_noise=int((suppressed & ~y).sum()), expected_fnr=mean, variance=var * design_effect,
+            incidents=bursts,
         ))  # fmt: skip
     return out
 
@@ -125,11 +146,13 @@ def choose_thresholds(
     services: Sequence[str],
     params: ThresholdParams,
     known_services: Sequence[str] = (),
+    times: Sequence[float] | np.ndarray | None = None,
 ) -> ThresholdPolicy:
     """Per-service thresholds maximising suppressed noise with the expected FNR within budget.
 
     ``known_services`` adds services the model saw in training but validation did not: they get the
-    pooled threshold. Any other service is unknown and paged.
+    pooled threshold. Any other service is unknown and paged. ``times`` (alert start, epoch seconds)
+    group actionable alerts into incidents for the bound; without them every alert counts alone.
     """
     s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
     svc = np.asarray(services, dtype=object)
@@ -142,7 +165,10 @@ def choose_thresholds(
     groups = [(n, svc == n) for n in own] + [(POOLED, pooled_mask)]
     weights = [max(int(y[mask].sum()), 1 if name == POOLED else 0) / total_pos for name, mask in groups]
     cap = params.service_cap if y.any() else 0.0
-    options = [candidates(s[mask], y[mask], cap) for _, mask in groups]
+    window_s = params.incident_window_minutes * 60
+    t = None if times is None else np.asarray(times, dtype=np.float64)
+    options = [candidates(s[mask], y[mask], cap, None if t is None else incidents(t[mask & y], svc[mask & y], window_s))
+               for _, mask in groups]  # fmt: skip
     z = float(norm.ppf(params.confidence))
     units = int(params.budget * (1 - params.margin) * UNITS_PER_FNR)
     while True:
@@ -164,8 +190,12 @@ def choose_thresholds(
 
 
 def global_threshold(
-    scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray, params: ThresholdParams
+    scores: Sequence[float] | np.ndarray,
+    labels: Sequence[bool] | np.ndarray,
+    params: ThresholdParams,
+    times: Sequence[float] | np.ndarray | None = None,
 ) -> GroupChoice:
     """The best single threshold for all services under the same rule (the baseline)."""
-    policy = choose_thresholds(scores, labels, ["all"] * len(scores), params.model_copy(update={"min_support": 10**9}))
+    policy = choose_thresholds(scores, labels, ["all"] * len(scores), params.model_copy(update={"min_support": 10**9}),
+                               times=times)  # fmt: skip
     return policy.pooled

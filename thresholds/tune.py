@@ -97,7 +97,7 @@ def policy_for_window(rows: ScoredRows, end: float, config: TrialConfig, base: T
     validation = rows.between(end - config.validation_days * DAY_S, end)
     known = sorted(set(rows.services[rows.times < end].tolist()))
     return choose_thresholds(validation.scores, validation.labels, validation.services.tolist(),
-                             config.params(base), known_services=known)  # fmt: skip
+                             config.params(base), known_services=known, times=validation.times)  # fmt: skip
 
 
 def apply_policy(policy: ThresholdPolicy, rows: ScoredRows) -> Counts:

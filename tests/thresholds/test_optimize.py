@@ -247,3 +247,37 @@ def test_margin_binds_when_the_bound_is_tight():
     assert 0.008 < policy.expected_fnr <= 0.01  # uses the budget up to budget*(1-margin), not beyond
     missed, _ = _suppressed(policy, scores, labels, ["a"] * 24000)
     assert missed / 4000 <= 0.011
+
+
+def test_incidents_are_bursts_of_actionable_alerts():
+    from thresholds.optimize import incidents
+
+    minute = 60.0
+    times = np.array([0.0, 5 * minute, 9 * minute, 200 * minute, 201 * minute, 5 * minute])
+    services = np.array(["a", "a", "a", "a", "a", "b"], dtype=object)
+    assert incidents(times[:0], services[:0], 30 * minute) == 0
+    assert incidents(times, services, 30 * minute) == 3  # a's two bursts, and b's alert on its own
+    assert incidents(times, services, 0.0) == 6  # window 0: each alert alone
+    steady = np.arange(48) * 30 * minute + minute  # one every 30 minutes for a day: no chaining into one
+    assert incidents(steady, np.array(["a"] * 48, dtype=object), 30 * minute) == 48
+
+
+def test_bursts_widen_the_bound_and_suppress_no_more():
+    """The same scores, with actionable alerts spread out or packed into a few incidents: the bound
+    counts incidents, so bursts make the optimiser more careful, and the budget still holds."""
+    rng = np.random.default_rng(12)
+    scores = np.concatenate([rng.uniform(0.0, 0.6, 6000), rng.uniform(0.3, 1.0, 600)])
+    labels = np.array([False] * 6000 + [True] * 600)
+    services = ["a"] * 6600
+    spread = np.concatenate([rng.uniform(0, 30 * 86400, 6000), np.arange(600) * 7200.0 + 60])  # 2 h apart
+    bursts = np.concatenate([spread[:6000], np.repeat(np.arange(20) * 86400.0, 30) + np.tile(np.arange(30), 20)])
+    independent = choose_thresholds(scores, labels, services, PARAMS)
+    spread_policy = choose_thresholds(scores, labels, services, PARAMS, times=spread)
+    burst_policy = choose_thresholds(scores, labels, services, PARAMS, times=bursts)
+    assert spread_policy == independent  # no two actionable alerts within 30 min: every alert its own incident
+    burst, alone = burst_policy.services["a"], independent.services["a"]  # 600 actionable: a group of its own
+    assert (burst.incidents, spread_policy.services["a"].incidents) == (20, 600)
+    assert burst.variance / burst.expected_fnr > alone.variance / alone.expected_fnr  # the design effect, 30
+    assert 0 < burst.suppressed_noise < alone.suppressed_noise
+    _check_budget(burst_policy)
+    _check_budget(independent)
