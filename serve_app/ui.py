@@ -182,8 +182,9 @@ async def preview_threshold(
     champion = await _champion(ctx)
     live = live_thresholds(champion, await asyncio.to_thread(ctx.log.current))
     bundle = await _bundle(ctx, str(champion.get("ref") or champion.get("model_version")))
-    params = bundle.meta.policy.params
-    return preview(bundle.meta.validation, live, service, threshold, budget=ctx.budget, confidence=params.confidence)
+    policy = bundle.meta.policy
+    return preview(bundle.meta.validation, live, service, threshold, budget=ctx.budget,
+                   confidence=policy.params.confidence, design_effect=policy.group_for(service).design_effect)  # fmt: skip
 
 
 @router.put("/v1/thresholds/{service}", response_model=OverrideChange, summary="Override (needs the write token)")

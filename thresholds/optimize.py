@@ -54,6 +54,11 @@ class GroupChoice(BaseModel):
     variance: float = 0.0
     incidents: int = Field(default=0, description="bursts of actionable validation alerts (the bound's sample)")
 
+    @property
+    def design_effect(self) -> float:
+        """Actionable alerts per incident: how much bursts inflate the variance (1 without incidents)."""
+        return self.actionable / self.incidents if self.incidents else 1.0
+
 
 class ThresholdPolicy(BaseModel):
     """Thresholds in force: per service, else the pooled one. Services never seen are paged."""
@@ -64,6 +69,10 @@ class ThresholdPolicy(BaseModel):
     pooled: GroupChoice
     services: dict[str, GroupChoice] = Field(default_factory=dict)
     known_services: list[str] = Field(default_factory=list)
+
+    def group_for(self, service: str) -> GroupChoice:
+        """The choice that sets this service's threshold: its own, else the pooled one."""
+        return self.services.get(service, self.pooled)
 
     def threshold_for(self, service: str) -> tuple[float, str] | None:
         """(threshold, source) for a known service; None for a service the model never saw."""

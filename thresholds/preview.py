@@ -5,7 +5,8 @@ train on) is replayed under the thresholds in force and under the same threshold
 for one service, giving noise reduction and FNR for that service and for the fleet. For the service it
 also gives the expected FNR on future alerts the way the optimiser budgets it: a threshold above j of n
 actionable validation scores misses a Beta(j+1, n-j) share of future ones (mean (j+1)/(n+1)), with its
-upper bound at ``confidence``. A threshold of 0 suppresses nothing. The slice records scores only: alerts
+upper bound at ``confidence``; as in the optimiser, the bound counts incidents, not alerts (the Beta over
+j and n divided by the group's design effect). A threshold of 0 suppresses nothing. The slice records scores only: alerts
 that serving pages for their novel text count here as if their score decided them.
 """
 
@@ -121,8 +122,11 @@ def outcome(rows: Sequence[ValidationRow], threshold_of: dict[str, float | None]
     return out
 
 
-def expected_miss(scores_actionable: Sequence[float], threshold: float | None, confidence: float) -> Expected:
-    """Beta(j+1, n-j) mean and upper bound for a threshold above j of the n actionable scores."""
+def expected_miss(
+    scores_actionable: Sequence[float], threshold: float | None, confidence: float, design_effect: float = 1.0
+) -> Expected:
+    """Beta(j+1, n-j) mean, and its upper bound with j and n counted in incidents (divided by the design
+    effect: actionable alerts per incident), for a threshold above j of the n actionable scores."""
     if threshold is None or threshold <= 0:
         return Expected(fnr=0.0, upper=0.0)
     n = len(scores_actionable)
@@ -132,7 +136,9 @@ def expected_miss(scores_actionable: Sequence[float], threshold: float | None, c
     a, b = j + 1, n - j
     if b <= 0:
         return Expected(fnr=1.0, upper=1.0)
-    return Expected(fnr=a / (a + b), upper=float(beta.ppf(confidence, a, b)))
+    d = max(design_effect, 1.0)
+    upper = float(beta.ppf(confidence, 1 + j / d, (n - j) / d))
+    return Expected(fnr=a / (a + b), upper=max(upper, a / (a + b)))
 
 
 def curve(rows: Sequence[ValidationRow], steps: int = 40) -> list[CurvePoint]:
@@ -152,6 +158,7 @@ def preview(
     threshold: float,
     budget: float = 0.015,
     confidence: float = 0.9,
+    design_effect: float = 1.0,
 ) -> Preview:
     """Noise reduction and FNR on the validation slice now and with ``threshold`` for ``service``."""
     if not 0.0 <= threshold <= 1.0:
@@ -170,7 +177,7 @@ def preview(
         current_source=current[1] if current else None, budget=budget,
         service_now=outcome(own, now), service_candidate=outcome(own, candidate),
         fleet_now=outcome(validation, now), fleet_candidate=outcome(validation, candidate),
-        expected_now=expected_miss(positives, now[service], confidence),
-        expected_candidate=expected_miss(positives, threshold, confidence),
+        expected_now=expected_miss(positives, now[service], confidence, design_effect),
+        expected_candidate=expected_miss(positives, threshold, confidence, design_effect),
         curve=curve(own),
     )  # fmt: skip

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import beta
 
-from thresholds.optimize import ThresholdParams, choose_thresholds
+from thresholds.optimize import ThresholdParams, ThresholdPolicy, choose_thresholds
 from thresholds.preview import LiveThresholds, curve, expected_miss, outcome, preview
 
 # service a: noise at 0.1..0.4, actionable at 0.6..0.9; service b: 4 noise, 1 actionable at 0.2.
@@ -49,6 +49,28 @@ def test_expected_miss_is_the_beta_of_the_optimiser():
     assert expected_miss(positives, 0.75, 0.9).fnr == pytest.approx(3 / 5)
     assert expected_miss(positives, 1.0, 0.9).fnr == 1.0  # everything below: nothing left to bound
     assert expected_miss([], 0.3, 0.9).fnr is None
+
+
+def test_bursts_widen_the_previewed_bound_not_the_mean():
+    """Counted in incidents (design effect: 3 actionable alerts per incident), as the optimiser does."""
+    positives = [0.2 + 0.01 * i for i in range(60)]
+    alone, bursts = expected_miss(positives, 0.205, 0.9), expected_miss(positives, 0.205, 0.9, design_effect=3.0)
+    assert bursts.fnr == alone.fnr == pytest.approx(2 / 61)  # j = 1 of n = 60
+    assert bursts.upper == pytest.approx(beta.ppf(0.9, 1 + 1 / 3, 59 / 3))
+    assert bursts.upper > alone.upper
+
+
+def test_the_policy_names_the_group_and_its_design_effect():
+    from thresholds.optimize import GroupChoice
+
+    own = GroupChoice(threshold=0.3, actionable=40, noise=100, suppressed_actionable=0, suppressed_noise=50,
+                      expected_fnr=0.02, incidents=10)  # fmt: skip
+    pooled = GroupChoice(threshold=0.1, actionable=5, noise=50, suppressed_actionable=0, suppressed_noise=5,
+                         expected_fnr=0.01)  # fmt: skip
+    policy = ThresholdPolicy(params=ThresholdParams(), expected_fnr=0.01, fnr_upper_bound=0.015, pooled=pooled,
+                             services={"a": own}, known_services=["a", "b"])  # fmt: skip
+    assert policy.group_for("a").design_effect == 4.0
+    assert policy.group_for("b") is pooled and pooled.design_effect == 1.0  # no incidents recorded: alerts
 
 
 def test_curve_is_monotone_from_nothing_to_everything():
