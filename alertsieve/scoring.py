@@ -110,10 +110,11 @@ class Scorer:
         """Per-text features, embedding (through the cache) and searching in process what is pending."""
         pending = self.text_features.pending(texts)
         if pending.lookup:
-            if pending.embed and self.cache is None:
-                raise RuntimeError("this scorer has no embedding cache")
-            embedded = self.cache.embed(pending.embed) if self.cache is not None and pending.embed \
-                else np.zeros((0, self.bundle.index.dim), dtype=np.float32)  # fmt: skip
+            embedded = None
+            if pending.embed:
+                if self.cache is None:
+                    raise RuntimeError("this scorer has no embedding cache")
+                embedded = self.cache.embed(pending.embed)
             vectors = self.text_features.vectors(pending, embedded)
             self.text_features.remember(pending.lookup, vectors, *self.bundle.index.features(vectors))
         return self.text_features.rows(texts)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,10 +35,12 @@ class TextRows:
 @dataclass(frozen=True)
 class Pending:
     """What a batch still needs: ``lookup`` = distinct texts without features (in this order), of which
-    ``embed`` = the texts the model never saw (they need the encoder)."""
+    ``embed`` = the texts the model never saw (they need the encoder); ``hits`` = the batch's texts
+    already remembered."""
 
     lookup: list[str]
     embed: list[str]
+    hits: int = field(default=0, compare=False)  # a count, not work to do
 
     def chunks(self, size: int) -> Iterator[Pending]:
         """The same work in parts of at most ``size`` texts to look up."""
@@ -64,17 +66,19 @@ class TextFeatures:
 
     def pending(self, texts: Sequence[str]) -> Pending:
         """Counts every text as a lookup, and one already remembered as a hit."""
+        hits = sum(1 for t in texts if t in self._memo)
         self.lookups += len(texts)
+        self.hits += hits
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        self.hits += sum(1 for t in texts if t in self._memo)
-        return Pending(lookup=missing, embed=[t for t in missing if t not in self.position])
+        return Pending(lookup=missing, embed=[t for t in missing if t not in self.position], hits=hits)
 
-    def vectors(self, pending: Pending, embedded: np.ndarray) -> np.ndarray:
+    def vectors(self, pending: Pending, embedded: np.ndarray | None = None) -> np.ndarray:
         """Vectors for ``pending.lookup``: prototype vectors for known texts, ``embedded`` rows (in
-        ``pending.embed`` order) for the others."""
-        if len(embedded) != len(pending.embed):
-            raise ValueError(f"{len(embedded)} embeddings for {len(pending.embed)} texts")
-        fresh = dict(zip(pending.embed, embedded, strict=True))
+        ``pending.embed`` order) for the others (None when there are none)."""
+        count = 0 if embedded is None else len(embedded)
+        if count != len(pending.embed):
+            raise ValueError(f"{count} embeddings for {len(pending.embed)} texts")
+        fresh = dict(zip(pending.embed, embedded if embedded is not None else [], strict=True))
         out = np.zeros((len(pending.lookup), self.index.dim), dtype=np.float32)
         for row, text in enumerate(pending.lookup):
             out[row] = fresh[text] if text in fresh else self.index.vectors[self.position[text]]

@@ -29,7 +29,7 @@ from scipy.stats import beta
 from alertsieve.context import time_order
 from alertsieve.embedding import EmbeddingCache, load_encoder
 from alertsieve.evaluation import Counts
-from alertsieve.featurize import FeatureConfig, texts_of
+from alertsieve.featurize import FeatureConfig
 from alertsieve.model import TrainParams
 from alertsieve.schema import LabelledAlert
 from alertsieve.simulate import DEFAULT_START, simulate_history
@@ -75,14 +75,14 @@ def main() -> None:
     bundle, report = train_bundle(train, cache, FeatureConfig(encoder=args.encoder), TrainParams(epochs=args.epochs),
                                   params, validation_fraction=VALIDATION_FRACTION)  # fmt: skip
     policy = bundle.meta.policy
-    # the global threshold sees what the per-service policy saw: validation scores with novel texts at 1.0
+    # the global threshold sees what the per-service policy saw: the validation slice (novel texts at 1.0),
+    # with the alerts' times for the incident bound
     ordered = [train[i] for i in time_order(train)]
     val_alerts = ordered[int(round(len(ordered) * (1 - VALIDATION_FRACTION))) :]
-    novel = [t not in bundle.index.known_texts for t in texts_of(val_alerts, bundle.meta.features)]
     val = bundle.meta.validation
     assert len(val) == len(val_alerts), "the validation split differs from train_bundle's"
-    single = global_threshold([1.0 if n else s for (_, s, _), n in zip(val, novel, strict=True)],
-                              [y for _, _, y in val], params, times=[a.startsAt.timestamp() for a in val_alerts])  # fmt: skip
+    single = global_threshold([s for _, s, _ in val], [y for _, _, y in val], params,
+                              times=[a.startsAt.timestamp() for a in val_alerts])  # fmt: skip
     decisions = decide_alerts(bundle, later, cache)
     rows = [(r.service, r.score, r.actionable) for r in rows_of(later, decisions)]
     weeks = [int((a.startsAt - cut) / timedelta(days=7)) for a in later]

@@ -53,6 +53,3 @@ class Embedder:
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def embed(self, requests: list[EmbedRequest]) -> list[np.ndarray]:
         return await asyncio.to_thread(self._embed_grouped, requests)
-
-    async def stats(self) -> dict[str, float]:
-        return {f"{name}_hit_ratio": cache.hit_ratio for name, cache in self.caches.items()}

@@ -91,7 +91,7 @@ class Ingress:
         settings = get_settings()
         self.token = settings.api_token.get_secret_value() if settings.api_token else None
         self.store = open_store(settings.state_location)
-        ui.bind(self.router.describe, self.store, self.token)
+        ui.bind(self.router.describe, self.store, self.token, loader)
         self.http = httpx.AsyncClient(timeout=self.args.forward_timeout_s)
         threading.Thread(target=self._export_pipeline_status, daemon=True, name="pipeline-status").start()
         api.add_middleware(BodyLimit, limit=lambda: self.args.max_body_bytes)

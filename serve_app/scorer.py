@@ -25,8 +25,8 @@ from serve_app.loading import load_model, stable_ref
 from serve_app.telemetry import telemetry
 
 Loader = Callable[[str], ModelBundle]
-PROBE_TEXT = "alertsieve readiness probe"
 OverridesReader = Callable[[], dict[str, float]]
+PROBE_TEXT = "alertsieve readiness probe"
 
 
 def no_overrides() -> dict[str, float]:
@@ -103,8 +103,8 @@ class ModelScorer:
     async def _fill(self, core: Scorer, ref: str, pending: Pending, chunk: int = 4096) -> None:
         """Embed (texts never seen) and look up (all pending) remotely, and remember the result."""
         for part in pending.chunks(chunk):
-            embedded = await self.embedder.embed.remote((core.bundle.meta.features.encoder, part.embed)) \
-                if part.embed else np.zeros((0, core.bundle.index.dim), dtype=np.float32)  # fmt: skip
+            encoder = core.bundle.meta.features.encoder
+            embedded = await self.embedder.embed.remote((encoder, part.embed)) if part.embed else None
             vectors = core.text_features.vectors(part, embedded)
             neighbour_rows, sims, ids = await self.lookup.lookup.remote(ref, vectors)
             core.text_features.remember(part.lookup, vectors, neighbour_rows, sims, ids)
@@ -129,21 +129,19 @@ class ModelScorer:
     async def score(self, alerts: list[Alert], context_rows: np.ndarray) -> list[Decision]:
         core, config, ref = await self._loaded()
         texts = core.texts(alerts)
-        hits_before = core.text_features.hits
         pending = core.text_features.pending(texts)
         telemetry().cache_lookups.inc(len(texts))
-        if core.text_features.hits > hits_before:
-            telemetry().cache_hits.inc(core.text_features.hits - hits_before)
+        if pending.hits:
+            telemetry().cache_hits.inc(pending.hits)
         await self._fill(core, ref, pending)
         return core.decide(alerts, context_rows, core.text_features.rows(texts), texts, arm=config.arm,
                            overrides=self._current_overrides())  # fmt: skip
 
     async def describe(self) -> dict[str, object]:
         """Model version, arm and the thresholds in force (for the UI and readiness)."""
-        await self._loaded()
-        assert self.core is not None and self.config is not None
-        policy = self.core.bundle.meta.policy
-        return {"model_version": self.core.version, "arm": self.config.arm, "ref": self.ref,
+        core, config, ref = await self._loaded()
+        policy = core.bundle.meta.policy
+        return {"model_version": core.version, "arm": config.arm, "ref": ref,
                 "pooled_threshold": policy.pooled.threshold,
                 "thresholds": {s: c.threshold for s, c in policy.services.items()},
                 "known_services": policy.known_services, "overrides": self._current_overrides()}  # fmt: skip

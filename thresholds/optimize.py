@@ -109,12 +109,11 @@ def candidates(
     """
     y = labels.astype(bool)
     n_pos, n_neg = int(y.sum()), int((~y).sum())
-    bursts = n_pos if n_incidents is None else max(min(n_incidents, n_pos), 1 if n_pos else 0)
-    design_effect = n_pos / bursts if bursts else 1.0
+    nothing = GroupChoice(threshold=0.0, actionable=n_pos, noise=n_neg, suppressed_actionable=0, suppressed_noise=0,
+                          expected_fnr=0.0, incidents=n_pos if n_incidents is None else min(n_incidents, n_pos))  # fmt: skip
     ref = np.sort(scores[y])
     everything = np.sort(scores)
-    out = [GroupChoice(threshold=0.0, actionable=n_pos, noise=n_neg, suppressed_actionable=0,
-                       suppressed_noise=0, expected_fnr=0.0, incidents=bursts)]  # fmt: skip
+    out = [nothing]
     for j in range(len(ref)):
         mean, var = _miss_share(j, len(ref))
         if mean > max_share:
@@ -125,8 +124,8 @@ def candidates(
         suppressed = scores < threshold
         out.append(GroupChoice(
             threshold=threshold, actionable=n_pos, noise=n_neg, suppressed_actionable=int((suppressed & y).sum()),
-            suppressed_noise=int((suppressed & ~y).sum()), expected_fnr=mean, variance=var * design_effect,
-            incidents=bursts,
+            suppressed_noise=int((suppressed & ~y).sum()), expected_fnr=mean, variance=var * nothing.design_effect,
+            incidents=nothing.incidents,
         ))  # fmt: skip
     return out
 

@@ -6,8 +6,8 @@ for one service, giving noise reduction and FNR for that service and for the fle
 also gives the expected FNR on future alerts the way the optimiser budgets it: a threshold above j of n
 actionable validation scores misses a Beta(j+1, n-j) share of future ones (mean (j+1)/(n+1)), with its
 upper bound at ``confidence``; as in the optimiser, the bound counts incidents, not alerts (the Beta over
-j and n divided by the group's design effect). A threshold of 0 suppresses nothing. The slice records scores only: alerts
-that serving pages for their novel text count here as if their score decided them.
+j and n divided by the group's design effect). A threshold of 0 suppresses nothing. Alerts whose text the
+model never saw are recorded with score 1.0, as training chose thresholds: serving pages them.
 """
 
 from __future__ import annotations

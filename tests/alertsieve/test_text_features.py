@@ -27,8 +27,7 @@ class CountingEncoder(HashingEncoder):
 
 def fill(features: TextFeatures, pending: Pending, encoder: HashingEncoder) -> None:
     """What a caller does with pending work: embed the new texts, look everything up, remember it."""
-    embedded = encoder.encode(pending.embed) if pending.embed else np.zeros((0, features.index.dim), np.float32)
-    vectors = features.vectors(pending, embedded)
+    vectors = features.vectors(pending, encoder.encode(pending.embed) if pending.embed else None)
     features.remember(pending.lookup, vectors, *features.index.features(vectors))
 
 
@@ -63,6 +62,7 @@ def test_new_texts_are_embedded_once_and_repeats_are_hits(small_bundle):
     assert (features.lookups, features.hits) == (6, 3)
     assert encoder.asked == ["alert: Brand new | service: auth"]
     assert not features.known("alert: Brand new | service: auth") and features.known(known)
+    assert features.pending(texts).hits == 3  # the batch's own count, for the scorer's telemetry
 
 
 def test_features_equal_a_fresh_embedding_and_search(small_bundle):

@@ -22,7 +22,7 @@ def config_args() -> dict:
     return dict(app["args"])
 
 
-def test_serve_validates_the_config_args_into_app_args(monkeypatch, tmp_path) -> None:
+def test_serve_validates_the_config_args_into_app_args(monkeypatch) -> None:
     """Serve converts the args dict only when the builder's annotation is the pydantic class itself
     (a string annotation, as `from __future__ import annotations` makes, would hand it a plain dict)."""
     seen: list[object] = []
