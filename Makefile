@@ -41,13 +41,15 @@ run: install
 	$(BIN)/alertsieve evaluate --alerts $(OUT)/later.jsonl --decisions $(OUT)/decisions.jsonl
 	$(MAKE) --no-print-directory serve
 
-# Serve the champion on 127.0.0.1:8000 (foreground; Ctrl-C stops it). Writes need the bearer token.
+# Serve the champion on 127.0.0.1:8000, or ALERTSIEVE_HOST:ALERTSIEVE_PORT (foreground; Ctrl-C stops it). Writes need the bearer token.
+# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0: single-node Ray on 127.0.0.1, so GCS, raylet, agents, workers and the
+# metrics endpoint listen on loopback only (Ray 2.60 otherwise binds them to every interface).
 serve: install
 	@token=$${ALERTSIEVE_API_TOKEN:-$$(cat $(ALERTSIEVE_HOME)/api_token 2>/dev/null || \
 	  (mkdir -p $(ALERTSIEVE_HOME) && $(PY) -c 'import secrets; print(secrets.token_hex(16))' | tee $(ALERTSIEVE_HOME)/api_token))}; \
 	echo "serving on http://127.0.0.1:8000   API docs: http://127.0.0.1:8000/docs   UI: http://127.0.0.1:8000/ui"; \
 	echo "Ray dashboard: http://127.0.0.1:8265 (token in ~/.ray/auth_token)   write token: $$token (in $(ALERTSIEVE_HOME)/api_token)"; \
-	ALERTSIEVE_API_TOKEN=$$token $(BIN)/serve run serve_config.yaml
+	RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ALERTSIEVE_API_TOKEN=$$token $(PY) -m train_app serve --config serve_config.yaml
 
 test: install system-deps
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=$${COV_MIN:-92} $(PYTEST_ARGS)

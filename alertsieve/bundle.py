@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import faiss
@@ -16,13 +17,14 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
+from alertsieve.calibrate import Calibration
 from alertsieve.context import StreamSnapshot
 from alertsieve.featurize import FeatureConfig, Scaler
-from alertsieve.model import AlertClassifier, TrainParams, make_classifier
+from alertsieve.model import AlertClassifier, TrainParams, make_classifier, predict
 from alertsieve.neighbours import Prototype, PrototypeIndex
-from thresholds.optimize import ThresholdPolicy
+from alertsieve.policy import ThresholdPolicy
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: logistic model over the embedding, identities for novelty
 META_FILE, WEIGHTS_FILE, INDEX_FILE, VECTORS_FILE = (
     "bundle.json",
     "classifier.pt",
@@ -46,6 +48,12 @@ class BundleMeta(BaseModel):
     validation: list[tuple[str, float, bool]] = Field(
         default_factory=list, description="(service, score, actionable) of the validation slice: threshold previews"
     )
+    calibration: Calibration = Field(
+        default_factory=Calibration, description="the classifier's probabilities, recalibrated"
+    )
+    known_identities: list[str] = Field(
+        default_factory=list, description="identities (canonical text without environment labels) seen in training"
+    )
     version: str = "local"
 
 
@@ -58,6 +66,18 @@ class ModelBundle:
     @property
     def version(self) -> str:
         return self.meta.version
+
+    @cached_property
+    def known_identities(self) -> frozenset[str]:
+        return frozenset(self.meta.known_identities)
+
+    def predict(self, dense: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+        """Calibrated P(actionable) for model inputs (``featurize.model_inputs``)."""
+        return self.meta.calibration.apply(predict(self.classifier, dense, embedding))
+
+    def is_novel(self, identity: str) -> bool:
+        """An alert whose identity the model never saw: the policy pages it."""
+        return identity not in self.known_identities
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ DEFAULT_INSTANCE_LABELS: tuple[str, ...] = (
 )  # fmt: skip
 DEFAULT_TEXT_ANNOTATIONS: tuple[str, ...] = ("summary", "message", "title", "description")
 MAX_ANNOTATION_CHARS = 160
+MAX_FIELD_CHARS = 512  # of one label value or annotation, before masking
 
 _K8S = "[bcdfghjklmnpqrstvwxz2456789]"
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -28,8 +29,10 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
     # Pod suffixes use Kubernetes' random alphabet (no vowels, no 0/1/3), so words like "kube-proxy" stay.
-    (re.compile(rf"\b([a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*)-[a-z0-9]{{6,10}}-{_K8S}{{5}}\b"), r"\1-<pod>"),
-    (re.compile(rf"\b([a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*)-{_K8S}{{5}}\b(?=\W|$)"), r"\1-<pod>"),
+    # Only the word right before the suffix is matched (the rest of a hyphenated name is kept as it is):
+    # no nested quantifier, so masking stays linear in the text's length.
+    (re.compile(rf"\b([a-z][a-z0-9]*)-[a-z0-9]{{6,10}}-{_K8S}{{5}}\b"), r"\1-<pod>"),
+    (re.compile(rf"\b([a-z][a-z0-9]*)-{_K8S}{{5}}\b(?=\W|$)"), r"\1-<pod>"),
     (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b"), "<hex>"),
     (re.compile(r"\b(?=\w*\d)(?=\w*[A-Za-z])[A-Za-z0-9_]{6,}\b"), "<id>"),
     (re.compile(r"[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?"), "<num>"),
@@ -38,7 +41,11 @@ _SPACES = re.compile(r"\s+")
 
 
 def mask_volatile(text: str) -> str:
-    """Replace numbers, ids, hashes, IPs, URLs and pod suffixes with placeholders."""
+    """Replace numbers, ids, hashes, IPs, URLs and pod suffixes with placeholders.
+
+    Only the first ``MAX_FIELD_CHARS`` characters are masked (what follows says nothing more about which
+    rule fired), so the work per field is bounded whatever a sender puts in a label."""
+    text = text[:MAX_FIELD_CHARS]
     for pattern, replacement in _MASKS:
         text = pattern.sub(replacement, text)
     return _SPACES.sub(" ", text).strip()

@@ -58,6 +58,16 @@ def counts_table(title: str, evaluation: Evaluation) -> Table:
     return table
 
 
+def notes_table(notes: dict[str, str]) -> Table:
+    """Per service: the evidence, what its threshold does and, where it suppresses little, why."""
+    table = Table(title="thresholds per service (validation evidence)")
+    table.add_column("service")
+    table.add_column("why", overflow="fold")
+    for service, note in sorted(notes.items()):
+        table.add_row(service or "(none)", note)
+    return table
+
+
 @app.command()
 def simulate(
     out_path: Annotated[Path, typer.Option("--out", help="JSONL file of labelled history to write")],
@@ -65,16 +75,25 @@ def simulate(
     seed: Annotated[int, typer.Option(help="random seed; the output is deterministic per seed")] = 7,
     holdout_days: Annotated[int, typer.Option(min=0, help="write the last N days to --holdout-out")] = 0,
     holdout_out: Annotated[Path | None, typer.Option(help="JSONL for the held-out last days")] = None,
+    profile: Annotated[
+        str,
+        typer.Option(
+            metavar="default|sparse",
+            help="default: a busy fleet, ~16% actionable; sparse: shaped like real streams, 1-2% actionable",
+        ),
+    ] = "default",
 ) -> None:
     """Write simulated labelled alert history (see alertsieve/simulate.py for what it models)."""
     from datetime import timedelta
 
-    from alertsieve.simulate import DEFAULT_START, simulate_history
+    from alertsieve.simulate import DEFAULT_START, PROFILES, simulate_history
 
     if holdout_days and (holdout_out is None or holdout_days >= days):
         raise fail("--holdout-days needs --holdout-out and must be fewer than --days")
+    if profile not in PROFILES:
+        raise fail(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     with steps("simulating"):
-        history = simulate_history(days=days, seed=seed)
+        history = simulate_history(days=days, seed=seed, profile=profile)
     cut = DEFAULT_START + timedelta(days=days - holdout_days)
     parts = [(out_path, [a for a in history if a.startsAt < cut])]
     if holdout_days and holdout_out is not None:
@@ -100,8 +119,8 @@ def train(
     from alertsieve import registry
     from alertsieve.embedding import EmbeddingCache, load_encoder
     from alertsieve.featurize import FeatureConfig
+    from alertsieve.policy import ThresholdParams
     from alertsieve.training import load_fit_backend, train_bundle
-    from thresholds.optimize import ThresholdParams
 
     settings = get_settings()
     try:
@@ -127,6 +146,9 @@ def train(
             raise fail(str(exc)) from None
         bar.update(task, description="done", completed=6)
     out.print(counts_table("validation (later history, unseen in training)", report.validation))
+    out.print(notes_table(report.notes))
+    if report.environment_labels:
+        out.print(f"environment labels (features, not identity): {', '.join(report.environment_labels)}")
     passed = report.validation.overall.fnr <= settings.fnr_budget
     out.print(f"training time {report.train_seconds:.1f}s on {report.fit_rows} rows ({report.backend}); "
               f"expected FNR {report.expected_fnr:.2%} (upper bound {report.fnr_upper_bound:.2%}); "

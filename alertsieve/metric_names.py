@@ -22,6 +22,8 @@ EMBED_CACHE_LOOKUPS = "alertsieve_embedding_cache_lookups"  # (none)
 EMBED_CACHE_HITS = "alertsieve_embedding_cache_hits"  # (none)
 FEEDBACK = "alertsieve_feedback"  # service, decision, actionable ("true"/"false"), arm, model_version
 FORWARDED = "alertsieve_forwarded"  # outcome ("ok"/"error")
+UNSCORED = "alertsieve_unscored"  # reason: alerts the webhook forwarded undecided (1 per unreadable body)
+CLOCK_SKEW = "alertsieve_clock_skew"  # service: alerts dated too far ahead, seen by the stream context as now
 
 # Histogram (seconds)
 SCORE_LATENCY = "alertsieve_score_latency_seconds"  # route
@@ -32,7 +34,8 @@ MODEL_INFO = "alertsieve_model_info"  # model_version, arm; value 1 for the vers
 THRESHOLD = "alertsieve_threshold"  # service, source ("optimised"/"override")
 TRAINING_LAST_RUN = "alertsieve_training_last_run_timestamp_seconds"
 TRAINING_LAST_DURATION = "alertsieve_training_last_duration_seconds"
-TRAINING_LAST_SUCCESS = "alertsieve_training_last_success"  # 1 ok, 0 failed
+TRAINING_LAST_SUCCESS = "alertsieve_training_last_success"  # 1 ok, 0 failed (the last run)
+TRAINING_LAST_SUCCESS_TIME = "alertsieve_training_last_success_timestamp_seconds"  # the last run that succeeded
 TRAINING_ROWS = "alertsieve_training_rows"
 
 
@@ -45,6 +48,8 @@ COUNTERS: tuple[str, ...] = (
     EMBED_CACHE_HITS,
     FEEDBACK,
     FORWARDED,
+    UNSCORED,
+    CLOCK_SKEW,
 )
 HISTOGRAMS: tuple[str, ...] = (SCORE_LATENCY,)
 GAUGES: tuple[str, ...] = (
@@ -53,6 +58,7 @@ GAUGES: tuple[str, ...] = (
     TRAINING_LAST_RUN,
     TRAINING_LAST_DURATION,
     TRAINING_LAST_SUCCESS,
+    TRAINING_LAST_SUCCESS_TIME,
     TRAINING_ROWS,
 )
 

@@ -22,20 +22,29 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # dense, embedding, lab
 class TrainParams(BaseModel):
     epochs: int = Field(default=25, ge=1)
     batch_size: int = Field(default=256, ge=8)
-    learning_rate: float = Field(default=2e-3, gt=0)
-    weight_decay: float = Field(default=1e-4, ge=0)
-    hidden: int = Field(default=64, ge=4)
+    learning_rate: float = Field(default=1e-2, gt=0)
+    weight_decay: float = Field(default=1e-6, ge=0, description="L2 penalty on the weights")
+    hidden: int = Field(default=0, ge=0, description="0: logistic regression (the default); else an MLP's width")
     embedding_projection: int = Field(default=16, ge=1)
     dropout: float = Field(default=0.1, ge=0, lt=1)
     seed: int = 0
 
 
 class AlertClassifier(nn.Module):
-    """Dense context features plus a low-rank projection of the text embedding, into a small MLP."""
+    """Logistic regression over the dense features and the text embedding (``hidden`` 0, the default),
+    or a small MLP over the dense features and a low-rank projection of the embedding.
+
+    Logistic outputs are calibrated probabilities, which the thresholds rely on (``alertsieve.optimize``):
+    an MLP's scores shifted between fits and its thresholds did not carry over."""
 
     def __init__(self, n_dense: int, n_embedding: int, params: TrainParams) -> None:
         super().__init__()
         self.n_embedding = n_embedding
+        self.logistic = params.hidden == 0
+        self.project: nn.Module | None = None
+        if self.logistic:
+            self.body: nn.Module = nn.Linear(n_dense + n_embedding, 1)
+            return
         projected = params.embedding_projection if n_embedding else 0
         self.project = nn.Linear(n_embedding, projected) if n_embedding else None
         self.body = nn.Sequential(
@@ -51,6 +60,8 @@ class AlertClassifier(nn.Module):
         parts = [dense]
         if self.project is not None:
             parts.append(self.project(embedding))
+        elif self.logistic:
+            parts.append(embedding)
         return self.body(torch.cat(parts, dim=1)).squeeze(1)
 
 
@@ -91,12 +102,19 @@ def fit(
     params: TrainParams,
     hooks: FitHooks | None = None,
 ) -> nn.Module:
-    """Binary cross-entropy with Adam for ``params.epochs``; returns the trained (prepared) model."""
+    """Binary cross-entropy for ``params.epochs``; returns the trained (prepared) model.
+
+    A logistic model is fitted to convergence by full-batch L-BFGS with an L2 penalty of ``weight_decay``
+    on its weights (each "epoch" is up to LBFGS_STEPS iterations; it stops early once converged): its
+    small probabilities are evidence for the thresholds, and minibatch steps stop short of them. An MLP
+    takes minibatch AdamW steps."""
     hooks = hooks or FitHooks()
     torch.manual_seed(params.seed)
     model = hooks.prepare_model(model)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
+    if getattr(getattr(model, "module", model), "logistic", False):
+        return _fit_logistic(model, batches, params, hooks, loss_fn)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     for epoch in range(params.epochs):
         model.train()
         total, count = 0.0, 0
@@ -109,6 +127,38 @@ def fit(
             total += float(loss.detach()) * len(labels)
             count += len(labels)
         hooks.report(epoch, total / max(count, 1))
+    return model
+
+
+LBFGS_STEPS = 20
+
+
+def _fit_logistic(
+    model: nn.Module,
+    batches: Callable[[int], Iterable[Batch]],
+    params: TrainParams,
+    hooks: FitHooks,
+    loss_fn: nn.Module,
+) -> nn.Module:
+    parts = list(batches(0))
+    if not parts:
+        return model
+    dense, embedding, labels = (torch.cat(column).to(hooks.device) for column in zip(*parts, strict=True))
+    weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    optimiser = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=LBFGS_STEPS, history_size=20,
+                                  line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-10)  # fmt: skip
+    model.train()
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = loss_fn(model(dense, embedding), labels)
+        loss = loss + params.weight_decay * sum((w**2).sum() for w in weights)
+        loss.backward()
+        return loss
+
+    for epoch in range(params.epochs):
+        loss = optimiser.step(closure)
+        hooks.report(epoch, float(loss.detach()))
     return model
 
 

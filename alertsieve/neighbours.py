@@ -19,7 +19,9 @@ from pydantic import BaseModel
 
 from alertsieve.schema import Neighbour
 
-FEATURE_NAMES: tuple[str, ...] = ("nn_rate", "nn_top_rate", "nn_top_similarity", "nn_support")
+FEATURE_NAMES: tuple[str, ...] = (
+    "nn_rate", "nn_top_rate", "nn_top_similarity", "nn_support", "nn_rate_logit", "nn_top_rate_logit",
+)  # fmt: skip
 PRIOR_WEIGHT = 2.0
 SIMILARITY_TEMPERATURE = 0.05
 
@@ -93,7 +95,8 @@ class PrototypeIndex:
 def outcome_features(
     sims: np.ndarray, ids: np.ndarray, counts: np.ndarray, actionable: np.ndarray, prior: float
 ) -> np.ndarray:
-    """Per row: weighted smoothed rate, top prototype's rate, top similarity, log weighted support."""
+    """Per row: weighted smoothed rate, top prototype's rate, top similarity, log weighted support, and the
+    two rates' log-odds (a linear model reads "0 of 5000" and "0 of 50" apart only on that scale)."""
     if len(counts) == 0:  # an empty index: every id is -1, but indexing needs one slot
         counts, actionable = np.zeros(1), np.zeros(1)
     valid = ids >= 0
@@ -107,7 +110,8 @@ def outcome_features(
     top_rate = np.where(n[:, 0] > 0, rate[:, 0], prior)
     support = np.log1p((weight * n).sum(axis=1))
     top_sim = np.where(valid[:, 0], sims[:, 0], 0.0)
-    return np.stack([nn_rate, top_rate, top_sim, support], axis=1).astype(np.float32)
+    logits = [np.log(np.clip(r, 1e-9, 1.0) / np.clip(1.0 - r, 1e-9, 1.0)) for r in (nn_rate, top_rate)]
+    return np.stack([nn_rate, top_rate, top_sim, support, *logits], axis=1).astype(np.float32)
 
 
 def build_prototypes(

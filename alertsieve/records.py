@@ -34,9 +34,13 @@ def _field_of(err: ValidationError) -> tuple[str, str]:
 
 
 def iter_jsonl(path: Path, model: type[T]) -> Iterator[T]:
-    """Yield one validated record per non-empty line."""
-    with path.open(encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
+    """Yield one validated record per non-empty line (binary or invalid UTF-8 is a RecordError too)."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                raw = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise RecordError(str(path), number, "(encoding)", f"not UTF-8 text (byte {exc.start + 1})") from None
             if not raw.strip():
                 continue
             try:

@@ -2,9 +2,11 @@
 
 Tracking defaults to a sqlite store under $ALERTSIEVE_HOME with local artifacts; MLFLOW_TRACKING_URI
 and an artifact root (s3://bucket/prefix, honouring MLFLOW_S3_ENDPOINT_URL) switch to production
-counterparts without code changes. A bundle is logged as the run's ``bundle`` artifact directory and
-registered as a version of ``Settings.model_name``; ``champion`` is set only when the version passed
-its gates, ``challenger`` marks the candidate for shadow and A/B traffic.
+counterparts without code changes. A bundle is logged in a run as an MLflow pyfunc model named ``bundle``
+(``mlflow_model``: the bundle directory is its artifacts) and registered as a version of
+``Settings.model_name``; ``champion`` is set only when the version passed its gates, ``challenger`` marks
+the candidate for shadow and A/B traffic. ``models:/NAME@alias`` and ``models:/NAME/3`` name the model;
+another model than the configured one is read only if it is registered (else ``RegistryError``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from alertsieve.bundle import ModelBundle, load_bundle
+from alertsieve.mlflow_model import bundle_dir_of, log_bundle_model
 from alertsieve.settings import Settings
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
@@ -58,16 +61,44 @@ def register(
         client.get_registered_model(settings.model_name)
     except MlflowException:
         client.create_registered_model(settings.model_name, description="alertsieve page/suppress models")
+    # the pyfunc answers with the bundle's own version: record the number this version will get (one
+    # writer at a time: the retrain job runs alone); load_registered overrides it with the registry's anyway
+    expected = str(_next_version(client, settings.model_name))
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.log_params(params)
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # drop NaN
-        bundle.save(Path(tmp) / ARTIFACT_PATH)
-        mlflow.log_artifacts(str(Path(tmp) / ARTIFACT_PATH), artifact_path=ARTIFACT_PATH)
-        source = f"{run.info.artifact_uri}/{ARTIFACT_PATH}"
-        version = client.create_model_version(settings.model_name, source=source, run_id=run.info.run_id)
+        saved = ModelBundle(meta=bundle.meta.model_copy(update={"version": expected}), classifier=bundle.classifier,
+                            index=bundle.index)  # fmt: skip
+        saved.save(Path(tmp) / ARTIFACT_PATH)
+        info = log_bundle_model(Path(tmp) / ARTIFACT_PATH, name=ARTIFACT_PATH)
+        # the source is where the model's files are (s3://... under the artifact root), not its models:/m-... id
+        source = client.get_logged_model(info.model_id).artifact_location
+        version = client.create_model_version(settings.model_name, source=source, run_id=run.info.run_id,
+                                              model_id=info.model_id)  # fmt: skip
+        if str(version.version) != expected:
+            client.set_model_version_tag(settings.model_name, version.version, "bundle_version", expected)
     for alias in aliases:
         set_alias(settings, alias, version.version)
     return str(version.version)
+
+
+def _next_version(client: MlflowClient, name: str) -> int:
+    versions = client.search_model_versions(f"name='{name}'")
+    return max((int(v.version) for v in versions), default=0) + 1
+
+
+def parse_uri(uri: str, default_name: str) -> tuple[str, str]:
+    """(model name, version or alias) of ``models:/NAME@alias``, ``models:/NAME/3`` or a bare reference."""
+    if not uri.startswith("models:/"):
+        return default_name, uri
+    rest = uri[len("models:/") :].strip("/")
+    if "@" in rest:
+        name, _, ref = rest.rpartition("@")
+    else:
+        name, _, ref = rest.rpartition("/")
+    if not name or not ref or "/" in name:
+        raise RegistryError(f"not a model URI: {uri!r} (expected models:/NAME@ALIAS or models:/NAME/VERSION)")
+    return name, ref
 
 
 def set_alias(settings: Settings, alias: str, version: str) -> None:
@@ -90,14 +121,17 @@ def alias_version(settings: Settings, alias: str) -> str | None:
 def resolve(settings: Settings, model: str | None) -> tuple[str, str]:
     """A model reference to (version, artifact source): an alias, a version number or models:/ URI."""
     client = configure(settings)
-    ref = model or CHAMPION
-    if ref.startswith("models:/"):
-        ref = ref.split("/", 3)[-1].split("@")[-1] if "@" in ref else ref.rsplit("/", 1)[-1]
+    name, ref = parse_uri(model or CHAMPION, settings.model_name)
+    if name != settings.model_name:
+        try:
+            client.get_registered_model(name)
+        except MlflowException as exc:
+            raise RegistryError(f"no registered model named {name!r} (this registry serves {settings.model_name!r})") \
+                from exc  # fmt: skip
     try:
-        mv = client.get_model_version(settings.model_name, ref) if ref.isdigit() else \
-            client.get_model_version_by_alias(settings.model_name, ref)  # fmt: skip
+        mv = client.get_model_version(name, ref) if ref.isdigit() else client.get_model_version_by_alias(name, ref)
     except MlflowException as exc:
-        raise RegistryError(f"no model version {ref!r} of {settings.model_name!r}: {exc.message}") from exc
+        raise RegistryError(f"no model version {ref!r} of {name!r}: {exc.message}") from exc
     return str(mv.version), str(mv.source)
 
 
@@ -108,4 +142,4 @@ def load_registered(settings: Settings, model: str | None = None) -> ModelBundle
     version, source = resolve(settings, model)
     configure(settings)
     local = mlflow.artifacts.download_artifacts(artifact_uri=source)
-    return load_bundle(Path(local), version=version)
+    return load_bundle(bundle_dir_of(Path(local)), version=version)

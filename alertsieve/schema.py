@@ -7,8 +7,10 @@ sorted label set). A labelled history record adds ``actionable``. A decision is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -38,6 +40,19 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """The text with lone surrogates (valid JSON escapes, invalid Unicode) replaced by U+FFFD, so that
+    it can be encoded, hashed, logged and stored like any other."""
+    return _SURROGATES.sub("\ufffd", value)
+
+
+def _clean_map(value: dict[str, str]) -> dict[str, str]:
+    return {clean_text(k): clean_text(v) for k, v in value.items()}
+
+
 class Alert(BaseModel):
     """One alert as Alertmanager's webhook sends it."""
 
@@ -55,6 +70,16 @@ class Alert(BaseModel):
     @classmethod
     def _starts_aware(cls, value: datetime) -> datetime:
         return _aware(value)
+
+    @field_validator("labels", "annotations")
+    @classmethod
+    def _clean_maps(cls, value: dict[str, str]) -> dict[str, str]:
+        return _clean_map(value)
+
+    @field_validator("fingerprint", "generatorURL")
+    @classmethod
+    def _clean_strings(cls, value: str) -> str:
+        return clean_text(value)
 
     @field_validator("endsAt")
     @classmethod
@@ -105,6 +130,16 @@ class Neighbour(BaseModel):
 Verdict = Literal["page", "suppress"]
 
 
+class Reason(StrEnum):
+    """Why a decision came out as it did (``Decision.reason`` says it in words)."""
+
+    BELOW_THRESHOLD = "below_threshold"
+    AT_OR_ABOVE_THRESHOLD = "at_or_above_threshold"
+    NOVEL = "novel"
+    UNKNOWN_SERVICE = "unknown_service"
+    FAIL_OPEN = "fail_open"
+
+
 class Decision(BaseModel):
     """What alertsieve answers for one alert."""
 
@@ -116,6 +151,7 @@ class Decision(BaseModel):
     model_version: str
     neighbours: list[Neighbour] = Field(default_factory=list)
     reason: str
+    reason_code: Reason = Field(default=Reason.AT_OR_ABOVE_THRESHOLD, description="the reason, as a code")
     arm: str = "champion"
     startsAt: datetime | None = None
 
@@ -145,3 +181,8 @@ class Feedback(BaseModel):
     @classmethod
     def _starts_aware(cls, value: datetime) -> datetime:
         return _aware(value)
+
+    @field_validator("fingerprint", "by", "comment", mode="before")
+    @classmethod
+    def _clean_strings(cls, value: object) -> object:
+        return clean_text(value) if isinstance(value, str) else value

@@ -17,9 +17,9 @@ import numpy as np
 from alertsieve.bundle import ModelBundle
 from alertsieve.context import FEATURE_NAMES, StreamState, time_order
 from alertsieve.embedding import EmbeddingCache
-from alertsieve.featurize import dense_rows, model_inputs, texts_of
-from alertsieve.model import predict
-from alertsieve.schema import Alert, Decision, Neighbour
+from alertsieve.featurize import dense_rows, identities_of, model_inputs, texts_of
+from alertsieve.policy import decide
+from alertsieve.schema import Alert, Decision, Neighbour, Reason
 from alertsieve.text_features import TextFeatures, TextRows
 
 
@@ -27,35 +27,9 @@ def fail_open(alert: Alert, service: str, model_version: str, reason: str, arm: 
     """The decision when we cannot decide: page."""
     return Decision(
         fingerprint=alert.fingerprint, service=service, score=1.0, threshold=0.0, decision="page",
-        model_version=model_version, reason=f"fail-open: {reason}", arm=arm, startsAt=alert.startsAt,
+        model_version=model_version, reason=f"fail-open: {reason}", reason_code=Reason.FAIL_OPEN, arm=arm,
+        startsAt=alert.startsAt,
     )  # fmt: skip
-
-
-NOVEL_TEXT_REASON = "alert text never seen in training: paged until a model has learnt it"
-
-
-def verdict(
-    score: float,
-    service: str,
-    bundle: ModelBundle,
-    overrides: Mapping[str, float] | None = None,
-    novel: bool = False,
-) -> tuple[str, float, str]:
-    """(decision, threshold, reason) for one score under the bundle's thresholds or an override.
-
-    An alert whose canonical text the model never saw is paged whatever its score: there is no
-    evidence about it, and incidents look like unfamiliar alerts."""
-    found = bundle.meta.policy.threshold_for(service)
-    if overrides and service in overrides:
-        found = (overrides[service], "override")
-    if found is None:
-        return "page", 0.0, "unknown service: paged until the model has seen it"
-    threshold, source = found
-    if novel:
-        return "page", threshold, NOVEL_TEXT_REASON
-    if score < threshold:
-        return "suppress", threshold, f"score {score:.3f} below {source} threshold {threshold:.3f}"
-    return "page", threshold, f"score {score:.3f} at or above {source} threshold {threshold:.3f}"
 
 
 class StreamContext:
@@ -129,10 +103,10 @@ class Scorer:
         overrides: Mapping[str, float] | None = None,
     ) -> list[Decision]:
         meta = self.bundle.meta
-        novel = [not self.text_features.known(text) for text in texts]
+        novel = [self.bundle.is_novel(identity) for identity in identities_of(alerts, meta.features)]
         dense = dense_rows(meta.features, context_rows, text_rows.neighbour_rows)
         inputs = model_inputs(meta.features, meta.scaler, dense, text_rows.embeddings)
-        scores = predict(self.bundle.classifier, *inputs)
+        scores = self.bundle.predict(*inputs)
         decisions = []
         for i, alert in enumerate(alerts):
             service = self.service_of(alert)
@@ -140,12 +114,12 @@ class Scorer:
             if not np.isfinite(score):
                 decisions.append(fail_open(alert, service, self.version, "non-finite score", arm))
                 continue
-            decision, threshold, reason = verdict(score, service, self.bundle, overrides, novel[i])
+            ruling = decide(score, service, meta.policy, overrides, novel[i])
             neighbours: list[Neighbour] = self.bundle.index.explain(text_rows.sims[i], text_rows.ids[i])
             decisions.append(Decision(
-                fingerprint=alert.fingerprint, service=service, score=score, threshold=threshold,
-                decision=decision, model_version=self.version, neighbours=neighbours, reason=reason,
-                arm=arm, startsAt=alert.startsAt,
+                fingerprint=alert.fingerprint, service=service, score=score, threshold=ruling.threshold,
+                decision=ruling.decision, model_version=self.version, neighbours=neighbours, reason=ruling.text,
+                reason_code=ruling.reason, arm=arm, startsAt=alert.startsAt,
             ))  # fmt: skip
         return decisions
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,10 +28,23 @@ class Settings(BaseSettings):
     fnr_budget: float = Field(default=0.015, gt=0.0, lt=1.0)
     api_token: SecretStr | None = Field(default=None, description="bearer token for every write")
     state_uri: str | None = Field(default=None, description="decision log and feedback: a dir or s3://bucket/prefix")
+    host: str = Field(
+        default="127.0.0.1", min_length=1, description="where Serve's HTTP proxy binds (0.0.0.0 in a pod)"
+    )
+    port: int = Field(default=8000, ge=1, le=65535, description="Serve's HTTP port")
+    encoder_runtime: Literal["auto", "onnx", "torch"] = Field(
+        default="auto", description="MiniLM runtime: auto = ONNX Runtime on CPU, torch on GPU"
+    )
+    encoder_cache: Path | None = Field(default=None, description="where the ONNX encoder is cached (home/encoders)")
 
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser()
+
+    @property
+    def encoder_dir(self) -> Path:
+        """Where the ONNX export of the encoder is cached."""
+        return self.encoder_cache.expanduser() if self.encoder_cache else self.home_dir / "encoders"
 
     @property
     def tracking_uri(self) -> str:

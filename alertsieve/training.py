@@ -18,15 +18,17 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from alertsieve.bundle import BundleMeta, ModelBundle
+from alertsieve.calibrate import Calibration
 from alertsieve.context import StreamState, replay, time_order
 from alertsieve.embedding import EmbeddingCache
 from alertsieve.evaluation import Evaluation, evaluate
-from alertsieve.featurize import FeatureConfig, Scaler, dense_rows, model_inputs, texts_of
+from alertsieve.featurize import FeatureConfig, Scaler, dense_rows, identities_of, model_inputs, texts_of
+from alertsieve.identity import detect_environment_labels
 from alertsieve.model import AlertClassifier, TrainParams, fit, make_classifier, numpy_batches, predict
 from alertsieve.neighbours import PrototypeIndex, build_prototypes, past_only_features
+from alertsieve.optimize import choose_thresholds
+from alertsieve.policy import ThresholdParams, decide
 from alertsieve.schema import LabelledAlert
-from alertsieve.scoring import verdict
-from thresholds.optimize import ThresholdParams, choose_thresholds
 
 Progress = Callable[[str], None]
 
@@ -72,6 +74,8 @@ class TrainReport(BaseModel):
     expected_fnr: float
     fnr_upper_bound: float
     services_with_own_threshold: int = Field(description="services with enough support for their own")
+    environment_labels: tuple[str, ...] = Field(default=(), description="labels left out of alert identity")
+    notes: dict[str, str] = Field(default_factory=dict, description="per service: why it suppresses what it does")
 
 
 def train_bundle(
@@ -98,14 +102,18 @@ def train_bundle(
     if split < 20 or len(alerts) - split < 20 or labels[:split].sum() < 2:
         raise ValueError("history too small: need at least 40 alerts and some actionable ones before validation")
 
+    fit_alerts = alerts[:split]
+    found = detect_environment_labels(fit_alerts, (*features.service_labels, *features.instance_labels))
+    features = features.model_copy(update={"environment_labels": tuple(sorted({*features.environment_labels, *found}))})
     progress("context features")
-    context_rows, state = replay(alerts, StreamState(features.service_labels))
+    context_rows, state = replay(alerts, StreamState(features.service_labels, features.environment_labels))
+    identities = identities_of(alerts, features)
+    known_identities = set(identities[:split])
     progress("embeddings")
     texts = texts_of(alerts, features)
     embeddings = cache.embed(texts)
 
     progress("neighbour index")
-    fit_alerts = alerts[:split]
     distinct, row_ids, prototypes = build_prototypes(
         texts[:split],
         [a.fingerprint for a in fit_alerts],
@@ -126,25 +134,30 @@ def train_bundle(
     classifier.eval()
 
     progress("thresholds")
-    val_scores = predict(classifier, x_dense[split:], x_emb[split:])
+    raw = predict(classifier, x_dense[split:], x_emb[split:])
+    calibration = Calibration.fit(raw, labels[split:])
+    val_scores = calibration.apply(raw)
     val_alerts = alerts[split:]
     val_services = [a.service(features.service_labels) for a in val_alerts]
-    val_novel = [text not in index.known_texts for text in texts[split:]]
+    val_novel = [identity not in known_identities for identity in identities[split:]]
     known = sorted({a.service(features.service_labels) for a in fit_alerts})
-    # novel texts are paged whatever their score: they never count against a threshold
+    # novel alerts are paged whatever their score: they never count against a threshold
     guarded = np.where(val_novel, 1.0, val_scores)
     val_times = [a.startsAt.timestamp() for a in val_alerts]
-    policy = choose_thresholds(guarded, labels[split:], val_services, threshold_params, known_services=known,
-                               times=val_times)  # fmt: skip
+    policy = choose_thresholds(
+        guarded, labels[split:], val_services, threshold_params, known_services=known, times=val_times,
+        prior_rate=float(labels.mean()),
+    )  # fmt: skip
     meta = BundleMeta(
         features=features, params=params, scaler=scaler, n_dense=x_dense.shape[1], n_embedding=x_emb.shape[1],
         prior=prior, prototypes=prototypes, policy=policy, stream=state.snapshot(),
+        known_identities=sorted(known_identities), calibration=calibration,
         validation=[(svc, round(float(sc), 6), bool(y)) for svc, sc, y in zip(val_services, guarded, labels[split:],
                                                                            strict=True)],
     )  # fmt: skip
     bundle = ModelBundle(meta=meta, classifier=classifier, index=index)
     verdicts = [
-        verdict(float(s), svc, bundle, novel=nov)[0]
+        decide(float(s), svc, policy, novel=nov).decision
         for s, svc, nov in zip(val_scores, val_services, val_novel, strict=True)
     ]
     validation = evaluate(labels[split:].tolist(), verdicts, val_services, val_scores.tolist())
@@ -157,6 +170,7 @@ def train_bundle(
         rows=len(alerts), fit_rows=split, validation_rows=len(alerts) - split, backend=backend.name,
         train_seconds=round(time.perf_counter() - started, 2), validation=validation,
         expected_fnr=policy.expected_fnr, fnr_upper_bound=policy.fnr_upper_bound,
-        services_with_own_threshold=len(policy.services),
+        services_with_own_threshold=len(policy.services), environment_labels=features.environment_labels,
+        notes=policy.notes,
     )  # fmt: skip
     return bundle, report

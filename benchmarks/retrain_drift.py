@@ -23,10 +23,10 @@ from rich.table import Table
 from alertsieve.embedding import MINILM, EmbeddingCache, load_encoder
 from alertsieve.featurize import FeatureConfig
 from alertsieve.model import TrainParams
+from alertsieve.policy import ThresholdParams
 from alertsieve.schema import LabelledAlert
 from alertsieve.simulate import DEFAULT_START, simulate_history
 from alertsieve.training import FitBackend, LocalFit, train_bundle
-from thresholds.optimize import ThresholdParams
 from train_app.offline import Caches, evaluate_bundle
 from train_app.promotion import GateConfig, assess
 from train_app.tables import assessment_table, side_by_side

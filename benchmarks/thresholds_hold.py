@@ -5,8 +5,8 @@ first ``--train-days`` with ``alertsieve.training.train_bundle`` (in process; it
 last quarter of those days, which the model did not fit), then scores every later alert with the core
 ``Scorer`` (the stream continuing from training) and compares, week by week and per service:
 
-- per-service thresholds: the bundle's policy (``thresholds.optimize.choose_thresholds``), as served;
-- one global threshold: ``thresholds.optimize.global_threshold`` on the same validation slice and rule.
+- per-service thresholds: the bundle's policy (``alertsieve.optimize.choose_thresholds``), as served;
+- one global threshold: ``alertsieve.optimize.global_threshold`` on the same validation slice and rule.
 
 Services the model never saw, and alerts whose text it never saw, are paged under both (as in serving).
 "FNR upper" is the one-sided 95% Clopper-Pearson bound of the FNR.
@@ -31,10 +31,11 @@ from alertsieve.embedding import EmbeddingCache, load_encoder
 from alertsieve.evaluation import Counts
 from alertsieve.featurize import FeatureConfig
 from alertsieve.model import TrainParams
+from alertsieve.optimize import global_threshold
+from alertsieve.policy import ThresholdParams, decide
 from alertsieve.schema import LabelledAlert
 from alertsieve.simulate import DEFAULT_START, simulate_history
 from alertsieve.training import train_bundle
-from thresholds.optimize import ThresholdParams, global_threshold
 from thresholds.scored import decide_alerts, rows_of
 
 Rule = Callable[[str, float], bool]  # (service, score) -> suppressed
@@ -89,8 +90,7 @@ def main() -> None:
     elapsed = time.perf_counter() - started
 
     def per_service(service: str, score: float) -> bool:
-        found = policy.threshold_for(service)
-        return found is not None and score < found[0]
+        return decide(score, service, policy).decision == "suppress"
 
     def one_global(service: str, score: float) -> bool:
         return policy.threshold_for(service) is not None and score < single.threshold

@@ -1,6 +1,6 @@
 """alertsieve's Grafana 11 dashboards as code.
 
-Three dashboards, every panel querying Prometheus through one fixed datasource uid:
+Three dashboards, every panel querying Prometheus through the ``$datasource`` variable:
 
 * ``alertsieve-overview``: SLOs at a glance, noise-reduction and FNR trends, latency, request and
   error rates, fail-open events, embedding-cache hit rate, forwarding, thresholds;
@@ -8,17 +8,20 @@ Three dashboards, every panel querying Prometheus through one fixed datasource u
   feedback FNR per arm and per version, training pipeline status;
 * ``alertsieve-slo``: error budget remaining and burn rates per SLO, from the recording rules.
 
-Queries use fixed ranges (no Grafana variables) so that ``all_panel_queries()`` hands an
-integration test expressions it can send to Prometheus as they are. ``alertsieve dashboards
+Every scraped series is selected by the ``$cluster``, ``$namespace`` and ``$job`` variables (multi-value,
+All = ``.*``); the SLO series recorded by the rules carry none of those labels and are selected by their
+``sloth_*`` labels. Ranges are fixed, so ``all_panel_queries(values)`` hands an integration test
+expressions it can send to Prometheus once the variables are substituted. ``alertsieve dashboards
 generate`` writes the JSON (see ``dashboards.generate``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from alertsieve import metric_names as m
-from dashboards.grafana import Query, dashboard_json
+from dashboards.grafana import DATASOURCE, Query, dashboard_json
 from dashboards.queries import (
     ACTIONABLE,
     BELOW_BAD,
@@ -28,15 +31,17 @@ from dashboards.queries import (
     NON_ACTIONABLE,
     PERCENT,
     REQUESTS,
+    SCOPE,
     SCORED,
     SUPPRESSED,
     p95,
     ratio,
+    scope_variables,
     slo_sel,
     stat,
+    substitute,
     ts,
 )
-from dashboards.rules import DATASOURCE_UID
 from dashboards.slo import SLOSpec, load_slos
 from dashboards.slo_board import slo_dashboard
 
@@ -178,7 +183,9 @@ def overview(spec: SLOSpec) -> dict[str, Any]:
         "alertsieve / Overview",
         "Noise reduction, false negatives, latency and traffic of the alertsieve scoring service.",
         [("SLOs at a glance", glance), ("Outcomes (from feedback)", outcomes), ("Serving", serving)],
-        DATASOURCE_UID,
+        DATASOURCE,
+        variables=scope_variables(),
+        scope=SCOPE,
     )
 
 
@@ -241,23 +248,26 @@ def models(spec: SLOSpec) -> dict[str, Any]:
             "1": {"text": "ok", "color": "green", "index": 1},
         },
     }
+    last_success = m.prom(m.TRAINING_LAST_SUCCESS_TIME)
     training = [
-        stat("Last training run", Query(f"max({last_run}) * 1000"), unit="dateTimeFromNow"),
+        stat("Last training run", Query(f"max({last_run}) * 1000"), unit="dateTimeFromNow", width=5),
         stat(
             "Last run outcome",
             Query(f"min({m.prom(m.TRAINING_LAST_SUCCESS)})"),
             thresholds=(("red", None), ("green", 1)),
             mappings=(outcome_map,),
+            width=4,
         ),
-        stat("Last run duration", Query(f"max({m.prom(m.TRAINING_LAST_DURATION)})"), unit="s"),
-        stat("Training rows (last run)", Query(f"max({m.prom(m.TRAINING_ROWS)})")),
+        stat("Last successful training run", Query(f"max({last_success}) * 1000"), unit="dateTimeFromNow", width=5),
+        stat("Last run duration", Query(f"max({m.prom(m.TRAINING_LAST_DURATION)})"), unit="s", width=5),
+        stat("Training rows (last run)", Query(f"max({m.prom(m.TRAINING_ROWS)})"), width=5),
         ts(
-            "Hours since the last training run",
-            Query(f"(time() - max({last_run})) / 3600", "hours"),
+            "Hours since the last successful training run",
+            Query(f"(time() - max({last_success})) / 3600", "hours"),
             unit="h",
             thresholds=(("green", None), ("red", 192)),
             width=24,
-            description="The loop is weekly: red after 8 days without a run.",
+            description="The loop is weekly: red after 8 days without a successful run (alert AlertsieveRetrainingStale).",
         ),
     ]
     return dashboard_json(
@@ -265,8 +275,10 @@ def models(spec: SLOSpec) -> dict[str, Any]:
         "alertsieve / Models and training",
         "Champion and challenger side by side (decisions, suppress rate, feedback FNR) and training status.",
         [("Model versions and A/B arms", arms), ("Training pipeline", training)],
-        DATASOURCE_UID,
+        DATASOURCE,
         time_from="now-7d",
+        variables=scope_variables(),
+        scope=SCOPE,
     )
 
 
@@ -277,11 +289,12 @@ def build_dashboards(spec: SLOSpec | None = None) -> dict[str, dict[str, Any]]:
     return {f"{dashboard['uid']}.json": dashboard for dashboard in built}
 
 
-def all_panel_queries(spec: SLOSpec | None = None) -> list[tuple[str, str]]:
-    """("dashboard title/panel title", expr) for every target of every panel."""
+def all_panel_queries(spec: SLOSpec | None = None, values: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """("dashboard title/panel title", expr) for every target of every panel, the variables substituted
+    by ``values`` (All where not given), so Prometheus can run them as they are."""
     found: list[tuple[str, str]] = []
     for dashboard in build_dashboards(spec).values():
         for panel in dashboard["panels"]:
             for target in panel.get("targets", []):
-                found.append((f"{dashboard['title']}/{panel['title']}", target["expr"]))
+                found.append((f"{dashboard['title']}/{panel['title']}", substitute(target["expr"], values)))
     return found

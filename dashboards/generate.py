@@ -55,7 +55,9 @@ def dump_json(data: Any) -> str:
 
 
 def datasource_provisioning() -> dict[str, Any]:
-    """Grafana datasource provisioning: Prometheus with a fixed uid, URL from $PROMETHEUS_URL."""
+    """Grafana datasource provisioning: Prometheus with a fixed uid, URL from $PROMETHEUS_URL. Never the
+    default datasource: a Grafana that has one already (kube-prometheus-stack's) refuses a second and
+    crash-loops; the dashboards pick a datasource through their ``$datasource`` variable."""
     return {
         "apiVersion": 1,
         "datasources": [
@@ -65,7 +67,7 @@ def datasource_provisioning() -> dict[str, Any]:
                 "type": "prometheus",
                 "access": "proxy",
                 "url": "${PROMETHEUS_URL}",
-                "isDefault": True,
+                "isDefault": False,
                 "editable": False,
                 "jsonData": {"httpMethod": "POST", "timeInterval": "15s"},
             }

@@ -2,7 +2,9 @@
 
 Only what alertsieve's dashboards use: Prometheus targets, time series, stat and gauge panels, and
 rows. Panels are placed left to right on Grafana's 24-column grid, wrapping to a new line, and
-every panel and target carries an explicit datasource reference.
+every panel and target carries an explicit datasource reference: the ``$datasource`` variable, so the
+dashboards query whichever Prometheus the Grafana already has. ``label_variable`` makes the
+``cluster``/``namespace``/``job`` selectors, which ``scope`` adds to every scraped series.
 """
 
 from __future__ import annotations
@@ -10,9 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dashboards.promql import add_matchers
+
 SCHEMA_VERSION = 39
 PLUGIN_VERSION = "11.0.0"
 GRID_WIDTH = 24
+DATASOURCE_VARIABLE = "datasource"
+DATASOURCE = "${datasource}"
+ALL = ".*"
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,54 @@ class Panel:
 def datasource_ref(uid: str) -> dict[str, str]:
     """A Prometheus datasource reference."""
     return {"type": "prometheus", "uid": uid}
+
+
+def datasource_variable() -> dict[str, Any]:
+    """The ``$datasource`` variable: any Prometheus datasource of the Grafana (its default first)."""
+    return {
+        "type": "datasource",
+        "name": DATASOURCE_VARIABLE,
+        "label": "Prometheus",
+        "query": "prometheus",
+        "current": {},
+        "hide": 0,
+        "includeAll": False,
+        "multi": False,
+        "options": [],
+        "refresh": 1,
+        "regex": "",
+        "skipUrlSync": False,
+    }
+
+
+def label_variable(label: str, metric: str, parents: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A multi-value ``$label`` from the values ``metric`` has under the ``parents`` selected so far;
+    All is ``.*`` (which also matches a series without the label)."""
+    selector = ", ".join(f'{p}=~"${p}"' for p in parents)
+    query = f"label_values({metric}{{{selector}}}, {label})" if selector else f"label_values({metric}, {label})"
+    return {
+        "type": "query",
+        "name": label,
+        "label": label,
+        "datasource": datasource_ref(DATASOURCE),
+        "definition": query,
+        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery", "qryType": 1},
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "hide": 0,
+        "includeAll": True,
+        "allValue": ALL,
+        "multi": True,
+        "options": [],
+        "refresh": 2,
+        "regex": "",
+        "skipUrlSync": False,
+        "sort": 1,
+    }
+
+
+def scope_matchers(labels: tuple[str, ...]) -> str:
+    """Label matchers selecting each of ``labels`` by its dashboard variable."""
+    return ", ".join(f'{label}=~"${label}"' for label in labels)
 
 
 def _options(kind: str) -> dict[str, Any]:
@@ -102,15 +157,15 @@ def _field_defaults(panel: Panel) -> dict[str, Any]:
     return defaults
 
 
-def panel_json(panel: Panel, panel_id: int, x: int, y: int, datasource_uid: str) -> dict[str, Any]:
-    """The JSON of a placed panel."""
+def panel_json(panel: Panel, panel_id: int, x: int, y: int, datasource_uid: str, scope: str = "") -> dict[str, Any]:
+    """The JSON of a placed panel; ``scope`` matchers are added to every scraped series it queries."""
     ref = datasource_ref(datasource_uid)
     targets = [
         {
             "refId": chr(ord("A") + index),
             "datasource": ref,
             "editorMode": "code",
-            "expr": query.expr,
+            "expr": add_matchers(query.expr, scope),
             "legendFormat": query.legend,
             "instant": query.instant,
             "range": not query.instant,
@@ -133,7 +188,7 @@ def panel_json(panel: Panel, panel_id: int, x: int, y: int, datasource_uid: str)
     }
 
 
-def layout(rows: list[tuple[str, list[Panel]]], datasource_uid: str) -> list[dict[str, Any]]:
+def layout(rows: list[tuple[str, list[Panel]]], datasource_uid: str, scope: str = "") -> list[dict[str, Any]]:
     """Rows and their panels, placed on the grid with ids 1, 2, ... in reading order."""
     placed: list[dict[str, Any]] = []
     y = 0
@@ -158,7 +213,7 @@ def layout(rows: list[tuple[str, list[Panel]]], datasource_uid: str) -> list[dic
                 raise ValueError(f"panel width out of range: {panel.title}")
             if x + panel.width > GRID_WIDTH:
                 x, y, line_height = 0, y + line_height, 0
-            placed.append(panel_json(panel, next_id, x, y, datasource_uid))
+            placed.append(panel_json(panel, next_id, x, y, datasource_uid, scope))
             next_id += 1
             x += panel.width
             line_height = max(line_height, panel.height)
@@ -173,8 +228,10 @@ def dashboard_json(
     rows: list[tuple[str, list[Panel]]],
     datasource_uid: str,
     time_from: str = "now-24h",
+    variables: tuple[dict[str, Any], ...] = (),
+    scope: str = "",
 ) -> dict[str, Any]:
-    """A complete Grafana 11 dashboard."""
+    """A complete Grafana 11 dashboard with ``variables`` (after ``$datasource``) and ``scope`` matchers."""
     return {
         "id": None,
         "uid": uid,
@@ -205,6 +262,6 @@ def dashboard_json(
                 }
             ]
         },
-        "templating": {"list": []},
-        "panels": layout(rows, datasource_uid),
+        "templating": {"list": [datasource_variable(), *variables]},
+        "panels": layout(rows, datasource_uid, scope),
     }

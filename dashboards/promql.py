@@ -5,7 +5,8 @@ dashboards and the Grafana alert rules can be checked against the metrics alerts
 (``alertsieve.metric_names``) and the recording rules generated here. It is a lexical scan, not a
 parser: string literals, label matchers, range selectors and grouping clauses are blanked out, and
 what is left that looks like an identifier, is not a keyword and is not called like a function is a
-series name.
+series name. ``add_matchers`` scopes every selector of a scraped series (``ray_*``) to extra label
+matchers (the dashboards' ``$cluster``/``$namespace``/``$job`` variables).
 """
 
 from __future__ import annotations
@@ -58,6 +59,22 @@ def series_in(expr: str) -> set[str]:
             continue
         found.add(name)
     return found
+
+
+_SCRAPED_SELECTOR = re.compile(r"(?<![\w:])(ray_[A-Za-z0-9_:]*)(\{[^{}]*\})?")
+
+
+def add_matchers(expr: str, matchers: str) -> str:
+    """``expr`` with ``matchers`` added to the selector of every scraped series (names ``ray_*``); the
+    recorded ``slo:*`` series, which aggregate those labels away, are left as they are."""
+    if not matchers:
+        return expr
+
+    def scoped(match: re.Match[str]) -> str:
+        inner = (match.group(2) or "{}")[1:-1].strip().rstrip(",")
+        return f"{match.group(1)}{{{inner + ', ' if inner else ''}{matchers}}}"
+
+    return _SCRAPED_SELECTOR.sub(scoped, expr)
 
 
 def label_values(expr: str, label: str) -> set[str]:

@@ -1,21 +1,41 @@
 """PromQL and panel helpers shared by alertsieve's dashboards.
 
 Series names come from ``alertsieve.metric_names`` (Ray's exported names); ratios are written so
-that a missing numerator reads as 0 and a zero denominator as no data, never as NaN.
+that a missing numerator reads as 0 and a zero denominator as no data, never as NaN. The scope
+variables (``$cluster``, ``$namespace``, ``$job``) and their substitution for running queries live here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from alertsieve import metric_names as m
-from dashboards.grafana import Panel, Query
+from dashboards.grafana import ALL, Panel, Query, label_variable, scope_matchers
 from dashboards.slo import SLOSpec
 
 FEEDBACK = m.prom(m.FEEDBACK, counter=True)
 SCORED = m.prom(m.ALERTS_SCORED, counter=True)
 REQUESTS = m.prom(m.REQUESTS, counter=True)
 LATENCY_BUCKET = f"{m.prom(m.SCORE_LATENCY)}_bucket"
+# The selectors of every scraped series, outermost first (each variable's values depend on the ones before).
+SCOPE_LABELS: tuple[str, ...] = ("cluster", "namespace", "job")
+SCOPE = scope_matchers(SCOPE_LABELS)
+
+
+def scope_variables() -> tuple[dict[str, Any], ...]:
+    """``$cluster``, ``$namespace``, ``$job`` from the labels of alertsieve's request counter."""
+    return tuple(label_variable(label, REQUESTS, SCOPE_LABELS[:i]) for i, label in enumerate(SCOPE_LABELS))
+
+
+def substitute(expr: str, values: Mapping[str, str] | None = None) -> str:
+    """``expr`` with the scope variables replaced by ``values`` (All, ``.*``, for any not given)."""
+    values = values or {}
+    for label in sorted(SCOPE_LABELS, key=len, reverse=True):
+        expr = expr.replace(f"${label}", values.get(label, ALL))
+    return expr
+
+
 PERCENT = "percentunit"
 NON_ACTIONABLE = 'actionable="false"'
 ACTIONABLE = 'actionable="true"'

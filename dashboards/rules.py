@@ -5,13 +5,17 @@ The rules follow Sloth's layout and series names so that Sloth's dashboards and 
 * SLI recordings ``slo:sli_error:ratio_rate<window>`` for 5m, 30m, 1h, 2h, 6h, 1d and 3d, and the
   period window (``ratio_rate30d``) as the mean of the 5m ratios;
 * meta recordings ``slo:objective:ratio``, ``slo:error_budget:ratio``, ``slo:time_period:days``,
-  ``slo:current_burn_rate:ratio``, ``slo:period_burn_rate:ratio`` and
-  ``slo:period_error_budget_remaining:ratio``;
+  ``slo:current_burn_rate:ratio``, ``slo:period_burn_rate:ratio``,
+  ``slo:period_error_budget_remaining:ratio`` and ``sloth_slo_info`` (1, labelled with the SLO's
+  objective, as Sloth's dashboards list SLOs by it);
 * labels ``sloth_id``, ``sloth_service``, ``sloth_slo`` (and ``sloth_window`` on SLI recordings);
 * one alert per SLO and severity (Sloth names both the same, ``sloth_severity`` tells them apart):
   multiwindow multi-burn-rate as in the Google SRE workbook, page at 14.4x over 1h and 5m or 6x
   over 6h and 30m, ticket at 3x over 1d and 2h or 1x over 3d and 6h. A threshold SLO tickets when
   its error ratio exceeds the budget (burn rate > 1) over both 1d and 2h.
+
+Besides the SLOs, ``training_rules`` alerts when the weekly retraining has not succeeded for 8 days
+(from the last-success timestamp gauge).
 
 The Grafana alert rules (file provisioning format of Grafana 11) evaluate the same expressions
 against the recording rules, for setups that alert from Grafana instead of Prometheus.
@@ -22,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from alertsieve import metric_names as m
 from dashboards.slo import SLO, SLOKind, SLOSpec
 
 SLI_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -36,8 +41,11 @@ RECORDED_SERIES: frozenset[str] = frozenset(
         "slo:current_burn_rate:ratio",
         "slo:period_burn_rate:ratio",
         "slo:period_error_budget_remaining:ratio",
+        "sloth_slo_info",
     }
 )
+TRAINING_RULES_FILE = "alertsieve-training.yaml"
+RETRAIN_STALE_AFTER_DAYS = 8
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,16 @@ def meta_rules(spec: SLOSpec, slo: SLO) -> list[dict[str, Any]]:
             "expr": f"1 - slo:period_burn_rate:ratio{{{sel}}}",
             "labels": labels,
         },
+        {
+            "record": "sloth_slo_info",
+            "expr": "vector(1)",
+            "labels": {
+                **labels,
+                "sloth_mode": "cli-gen-prom",
+                "sloth_spec": "prometheus/v1",
+                "sloth_objective": _num(slo.objective),
+            },
+        },
     ]
 
 
@@ -187,9 +205,29 @@ def prometheus_rules(spec: SLOSpec, slo: SLO) -> dict[str, Any]:
     }
 
 
+def training_rules(spec: SLOSpec) -> dict[str, Any]:
+    """The retraining alert: no successful run for RETRAIN_STALE_AFTER_DAYS (the loop is weekly)."""
+    last_success = f"{m.RAY_PREFIX}{m.TRAINING_LAST_SUCCESS_TIME}"
+    days = RETRAIN_STALE_AFTER_DAYS
+    rule = {
+        "alert": "AlertsieveRetrainingStale",
+        "expr": f"time() - max by (cluster, namespace, job) ({last_success}) > {days} * 86400\n",
+        "for": "15m",
+        "labels": {"severity": "ticket", **spec.labels},
+        "annotations": {
+            "title": f"(ticket) {spec.service}: no successful retraining for {days} days.",
+            "summary": f"The weekly retraining of {spec.service} has not succeeded for more than {days} days.",
+            "description": "The model in service is getting stale: look at the last runs of the retrain job "
+            "(CronJob alertsieve-retrain, its RayJobs) and the pipeline record in the state store.",
+        },
+    }
+    return {"groups": [{"name": f"{spec.service}-training", "rules": [rule]}]}
+
+
 def prometheus_rule_files(spec: SLOSpec) -> dict[str, dict[str, Any]]:
-    """One rule file per SLO (``<sloth_id>.yaml``), as Sloth writes one per spec."""
-    return {f"{spec.slo_id(slo)}.yaml": prometheus_rules(spec, slo) for slo in spec.slos}
+    """One rule file per SLO (``<sloth_id>.yaml``), as Sloth writes one per spec, and the training rules."""
+    files = {f"{spec.slo_id(slo)}.yaml": prometheus_rules(spec, slo) for slo in spec.slos}
+    return {**files, TRAINING_RULES_FILE: training_rules(spec)}
 
 
 def _grafana_rule(spec: SLOSpec, slo: SLO, severity: str, datasource_uid: str) -> dict[str, Any]:

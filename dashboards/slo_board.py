@@ -1,16 +1,16 @@
 """The SLO dashboard: error budget remaining and burn rates per SLO, from the recording rules.
 
 Reads only the Sloth-style series of ``dashboards.rules`` (``slo:period_error_budget_remaining:ratio``,
-``slo:current_burn_rate:ratio``, ``slo:sli_error:ratio_rate<window>``, ``slo:error_budget:ratio``).
+``slo:current_burn_rate:ratio``, ``slo:sli_error:ratio_rate<window>``, ``slo:error_budget:ratio``), through
+the ``$datasource`` variable; those series carry no cluster/namespace/job labels, so it has no such selectors.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dashboards.grafana import Panel, Query, dashboard_json
+from dashboards.grafana import DATASOURCE, Panel, Query, dashboard_json
 from dashboards.queries import BURN_STEPS, PERCENT, slo_sel, stat, ts
-from dashboards.rules import DATASOURCE_UID
 from dashboards.slo import SLOSpec
 
 
@@ -65,6 +65,6 @@ def slo_dashboard(spec: SLOSpec) -> dict[str, Any]:
         "alertsieve / SLOs and error budgets",
         f"Error budget remaining over {spec.period} and multiwindow burn rates of alertsieve's SLOs.",
         rows,
-        DATASOURCE_UID,
+        DATASOURCE,
         time_from="now-7d",
     )

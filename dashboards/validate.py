@@ -5,7 +5,7 @@
 * ``layout_errors``: what a JSON Schema cannot say: unique panel ids, panels inside the 24-column
   grid and not overlapping;
 * ``query_errors``: every target's PromQL selects only series alertsieve exports or the SLO rules
-  record, and queries the datasource the provisioning file defines.
+  record, and queries through the dashboard's ``$datasource`` variable.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from alertsieve.metric_names import scraped_series
+from dashboards.grafana import DATASOURCE
 from dashboards.promql import is_balanced, series_in
-from dashboards.rules import DATASOURCE_UID, RECORDED_SERIES
+from dashboards.rules import RECORDED_SERIES
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema" / "grafana11-dashboard.schema.json"
 
@@ -76,7 +77,7 @@ def layout_errors(dashboard: dict[str, Any]) -> list[str]:
     return errors
 
 
-def query_errors(dashboard: dict[str, Any], datasource_uid: str = DATASOURCE_UID) -> list[str]:
+def query_errors(dashboard: dict[str, Any], datasource_uid: str = DATASOURCE) -> list[str]:
     """Targets without expr, unknown series, unbalanced brackets, other datasources."""
     errors: list[str] = []
     known = known_series()

@@ -1,9 +1,9 @@
 """The typed app builder that serve_config.yaml names: ``serve_app.app:build_app``.
 
 It wires Ingress (HTTP, and the router: stream context and champion/challenger split) -> Scorer
-(champion, optional challenger) -> Embedder and NeighbourLookup (for texts a scorer has not seen) from
-``AppArgs``; the models, the split and the mode become user_config, so `serve deploy` with new args
-updates them in place. ``build_app_with`` takes the model loader (and threshold overrides
+(champion, optional challenger) -> Embedder (embedding and neighbour lookup of texts a scorer has not
+seen, in one call) from ``AppArgs``; the models, the split and the mode become user_config, so
+`serve deploy` with new args updates them in place. ``build_app_with`` takes the model loader (and threshold overrides
 reader) as arguments, so tests can serve a small model through the same graph.
 
 No ``from __future__ import annotations`` here: Serve validates the args into ``AppArgs`` only when the
@@ -21,7 +21,6 @@ from serve_app.config import AppArgs, ScorerConfig
 from serve_app.embedder import Embedder
 from serve_app.ingress import Ingress
 from serve_app.loading import load_model
-from serve_app.lookup import NeighbourLookup
 from serve_app.scorer import ModelScorer, OverridesReader, no_overrides
 
 
@@ -30,15 +29,14 @@ def build_app_with(
     loader: Callable[[str], ModelBundle] = load_model,
     overrides: OverridesReader = no_overrides,
 ) -> Application:
-    embedder = _deployment(Embedder).bind()
-    lookup = _deployment(NeighbourLookup).bind(loader)
+    embedder = _deployment(Embedder).bind(loader)
 
     def scorer(arm: str, model: str) -> Application:
         config = ScorerConfig.model_validate({"model": model, "arm": arm})
         return (
             _deployment(ModelScorer)
             .options(name=f"{arm.capitalize()}Scorer", user_config=config.model_dump())
-            .bind(embedder, lookup, loader, overrides, args.overrides_refresh_s)
+            .bind(embedder, loader, overrides, args.overrides_refresh_s)
         )
 
     champion = scorer("champion", args.champion)

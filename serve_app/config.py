@@ -51,3 +51,10 @@ class AppArgs(IngressConfig):
 
     def ingress_config(self) -> IngressConfig:
         return IngressConfig.model_validate(self.model_dump(include=set(IngressConfig.model_fields)))
+
+
+def config_problem(config: IngressConfig, token: str | None) -> str | None:
+    """Why an Ingress with this config cannot accept alerts (it then reports not ready), or None."""
+    if config.protect_scoring and not token:
+        return "protect_scoring is on but ALERTSIEVE_API_TOKEN is not set: no caller could be accepted"
+    return None

@@ -1,11 +1,12 @@
-"""The Ingress deployment: alertsieve's HTTP API (FastAPI, OpenAPI at /docs).
+"""The Ingress deployment: alertsieve's HTTP API (FastAPI, OpenAPI at /docs, served offline).
 
 POST /v1/score and POST /v1/alertmanager score alerts through the router (``serve_app/router.py``, held
 here: the one writer of the stream context, hence one replica) and the model deployments; the webhook
 forwards what was paged to the team's real receiver. Anything that goes wrong while scoring, a timeout included,
-pages every alert (fail open) and, on the webhook, forwards everything. POST /v1/feedback is stored
-durably before it is acknowledged. Writes need the bearer token; client mistakes get a 4xx that names
-the field; bodies over the limit get 413.
+pages every alert (fail open, and logged) and, on the webhook, forwards everything; what the webhook cannot
+score at all is forwarded as it came (``serve_app/relay.py``). POST /v1/feedback is stored durably before
+it is acknowledged. Writes need the bearer token; client mistakes get a 4xx that names the field; bodies
+over the limit get 413 (except on the webhook, which never refuses alerts).
 """
 
 import asyncio
@@ -19,46 +20,52 @@ import httpx
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from alertsieve import __version__
 from alertsieve import metric_names as m
 from alertsieve.bundle import ModelBundle
-from alertsieve.pipeline import latest_status, status_gauges
+from alertsieve.pipeline import store_gauges
 from alertsieve.schema import Alert, Decision, Feedback
 from alertsieve.scoring import fail_open
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
 from serve_app import ui
-from serve_app.config import IngressConfig
+from serve_app.config import IngressConfig, config_problem
 from serve_app.loading import load_model
+from serve_app.relay import Body, ForwardError, NothingToScore, Relay, parse_payload, read_bounded
 from serve_app.router import Router
 from serve_app.telemetry import telemetry
 from serve_app.webhook import (
     AlertmanagerWebhook,
     AuthError,
     BodyLimit,
+    SafeJSONResponse,
     ScoreRequest,
     ScoreResponse,
     WebhookResponse,
     check_bearer,
-    forward_indices,
-    forwarded_payload,
+    documented,
+    validation_problems,
 )
 
 logger = logging.getLogger("ray.serve")
-api = FastAPI(title="alertsieve", version=__version__, description="Page or suppress every alert, under an FNR budget.")
+WEBHOOK = "/v1/alertmanager"
+# The webhook reads its own body (to forward what it cannot parse); its schema is documented here.
+_webhook_schema = AlertmanagerWebhook.model_json_schema(ref_template="#/components/schemas/{model}")
+_webhook_schema.pop("$defs", None)
+WEBHOOK_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": _webhook_schema}}}}
+# /docs and /redoc from the assets fastapi-offline ships (not a CDN): air-gapped networks get their docs too
+api: FastAPI = FastAPIOffline(title="alertsieve", version=__version__, static_url="/docs/static",
+                              description="Page or suppress every alert, under an FNR budget.")  # fmt: skip
 api.include_router(ui.router)
 
 
 @api.exception_handler(RequestValidationError)
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-    return JSONResponse(
-        status_code=422,
-        content={"message": "; ".join(problems), "detail": exc.errors()},
-    )
+    return SafeJSONResponse(status_code=422, content=validation_problems(exc.errors()))
 
 
 @api.exception_handler(AuthError)
@@ -94,7 +101,7 @@ class Ingress:
         ui.bind(self.router.describe, self.store, self.token, loader)
         self.http = httpx.AsyncClient(timeout=self.args.forward_timeout_s)
         threading.Thread(target=self._export_pipeline_status, daemon=True, name="pipeline-status").start()
-        api.add_middleware(BodyLimit, limit=lambda: self.args.max_body_bytes)
+        api.add_middleware(BodyLimit, limit=lambda: self.args.max_body_bytes, exempt=frozenset({WEBHOOK}))
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         config = IngressConfig.model_validate(user_config)
@@ -111,14 +118,15 @@ class Ingress:
         store (a local file or S3 listing) is read every ``read_every_s``."""
         gauges = {m.TRAINING_LAST_RUN: telemetry().training_last_run, m.TRAINING_ROWS: telemetry().training_rows,
                   m.TRAINING_LAST_DURATION: telemetry().training_duration,
-                  m.TRAINING_LAST_SUCCESS: telemetry().training_success}  # fmt: skip
+                  m.TRAINING_LAST_SUCCESS: telemetry().training_success,
+                  m.TRAINING_LAST_SUCCESS_TIME: telemetry().training_last_success_time}  # fmt: skip
         values: dict[str, float] = {}
         read_at = 0.0
         while True:
             try:
                 if time.monotonic() - read_at >= read_every_s:
                     read_at = time.monotonic()
-                    values = status_gauges(latest_status(self.store))
+                    values = store_gauges(self.store)
                 for name, value in values.items():
                     gauges[name].set(value)
             except Exception:  # noqa: BLE001 - a status we cannot read is not worth a crash
@@ -154,12 +162,21 @@ class Ingress:
         if reason:
             telemetry().fail_open.inc(len(alerts), tags={"reason": "timeout" if reason == "timeout" else "error"})
             decisions = [fail_open(a, a.service(get_settings().service_labels), "none", reason) for a in alerts]
+            try:  # the record of what was paged has no holes, and their resolutions are forwarded
+                await self.router.record(alerts, decisions)
+            except Exception:  # noqa: BLE001 - the pages are answered even if the log cannot take them
+                telemetry().errors.inc(tags={"stage": "fail-open-log"})
+                logger.exception("fail-open decisions could not be logged", extra={"route": route})
         telemetry().latency.observe(time.perf_counter() - started, tags={"route": route})
         return decisions, bool(reason)
 
     # ---- routes ---------------------------------------------------------------------------------
-    @api.post("/v1/score", response_model=ScoreResponse, summary="Decide page or suppress for alerts")
+    @api.post("/v1/score", response_model=ScoreResponse, summary="Decide page or suppress for alerts",
+              responses=documented(401, 403, 413, 422, 503))  # fmt: skip
     async def score(self, body: ScoreRequest, authorization: str | None = Header(default=None)) -> Any:
+        problem = config_problem(self.args, self.token)
+        if problem:
+            return SafeJSONResponse(status_code=503, content={"detail": problem})
         if self.args.protect_scoring:
             self._require_token(authorization)
         too_large = self._check_size(body.alerts)
@@ -168,39 +185,40 @@ class Ingress:
         decisions, _ = await self._score(body.alerts, "/v1/score")
         return ScoreResponse(decisions=decisions)
 
-    @api.post("/v1/alertmanager", response_model=WebhookResponse, summary="Alertmanager webhook (version 4)")
-    async def alertmanager(
-        self, body: AlertmanagerWebhook, request: Request, authorization: str | None = Header(default=None)
-    ) -> Any:
-        if self.args.protect_scoring:
-            self._require_token(authorization)
-        too_large = self._check_size(body.alerts)
-        if too_large:
-            return too_large
-        firing = [i for i, a in enumerate(body.alerts) if a.status == "firing"]
-        resolved = [i for i, a in enumerate(body.alerts) if a.status == "resolved"]
-        decisions, failed = await self._score([body.alerts[i] for i in firing], "/v1/alertmanager") if firing \
-            else ([], False)  # fmt: skip
-        paged: list[bool | None] = [None] * len(resolved)
-        if resolved and not failed:
-            paged = self.router.resolve([body.alerts[i] for i in resolved])
-        by_position = dict(zip(firing, decisions, strict=True))
-        keep = list(range(len(body.alerts))) if failed else \
-            forward_indices(body.alerts, by_position, dict(zip(resolved, paged, strict=True)))  # fmt: skip
-        forwarded = 0
-        payload = forwarded_payload(await request.json(), keep)
-        if self.args.downstream_url and payload is not None:
-            try:
-                reply = await self.http.post(self.args.downstream_url, json=payload)
-                reply.raise_for_status()
-                forwarded = len(keep)
-                telemetry().forwarded.inc(tags={"outcome": "ok"})
-            except httpx.HTTPError as exc:
-                telemetry().forwarded.inc(tags={"outcome": "error"})
-                return JSONResponse(status_code=502, content={"detail": f"downstream receiver failed: {exc}"})
-        return WebhookResponse(decisions=decisions, forwarded=forwarded, fail_open=failed)
+    @api.post(WEBHOOK, response_model=WebhookResponse, summary="Alertmanager webhook (version 4)",
+              openapi_extra=WEBHOOK_BODY, responses=documented(422, 502))  # fmt: skip
+    async def alertmanager(self, request: Request, authorization: str | None = Header(default=None)) -> Any:
+        """Score what can be scored; forward the pages and everything that cannot be scored, as it came."""
+        relay = Relay(self.http, self.args.downstream_url, self.args.max_alerts_per_request)
+        body = await read_bounded(request.stream(), self.args.max_body_bytes)
+        content_type = request.headers.get("content-type", "application/json")
+        length = request.headers.get("content-length")
+        try:
+            problem = self._webhook_problem(authorization, body)
+            if problem:
+                return await relay.forward_raw(body, content_type, problem, length)
+            raw = parse_payload(body.head)
+            if raw is None:
+                return await relay.forward_raw(body, content_type, "malformed", length)
+            return await relay.relay(raw, lambda alerts: self._score(alerts, WEBHOOK), self.router.resolve)
+        except NothingToScore as exc:
+            return SafeJSONResponse(status_code=422, content={"message": str(exc), "detail": []})
+        except ForwardError as exc:
+            return SafeJSONResponse(status_code=502, content={"detail": str(exc)})
 
-    @api.post("/v1/feedback", status_code=202, summary="Was this alert actionable? (needs the write token)")
+    def _webhook_problem(self, authorization: str | None, body: Body) -> str | None:
+        """Why this notification cannot be scored at all (it is then forwarded as it came), or None."""
+        if config_problem(self.args, self.token):
+            return "config"
+        if self.args.protect_scoring:
+            try:
+                self._require_token(authorization)
+            except AuthError:
+                return "auth"
+        return "too_large" if body.rest is not None else None
+
+    @api.post("/v1/feedback", status_code=202, summary="Was this alert actionable? (needs the write token)",
+              responses=documented(401, 403, 413, 422))  # fmt: skip
     async def feedback(self, body: Feedback, authorization: str | None = Header(default=None)) -> dict[str, Any]:
         self._require_token(authorization)
         await asyncio.to_thread(self.store.append, "feedback", [body])
@@ -217,8 +235,11 @@ class Ingress:
     async def healthz(self) -> dict[str, str]:
         return {"status": "alive"}
 
-    @api.get("/readyz", summary="Ready: every deployment can score")
+    @api.get("/readyz", summary="Ready: every deployment can score", responses=documented(503))
     async def readyz(self) -> Any:
+        problem = config_problem(self.args, self.token)
+        if problem:
+            return JSONResponse(status_code=503, content={"status": "not ready", "detail": problem})
         try:
             described = await asyncio.wait_for(self.router.describe(), 30)
         except Exception as exc:  # noqa: BLE001 - not ready, whatever the reason

@@ -1,33 +1,54 @@
-"""The NeighbourLookup deployment: FAISS search of each served model version's prototype index,
-returning neighbour features and the ids that explain a decision."""
+"""The neighbour side of the Embedder deployment: each served model version's prototype index (FAISS),
+loaded on first use and kept for the last few versions, turning a batch of texts and the embeddings of
+those the model never saw into neighbour features and the ids that explain a decision."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 
 import numpy as np
-from ray import serve
 
 from alertsieve.bundle import ModelBundle
-from alertsieve.neighbours import PrototypeIndex
+from alertsieve.text_features import Pending, TextFeatures
 
 Loader = Callable[[str], ModelBundle]
+FeatureRows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # vectors, neighbour rows, sims, ids
 
 
-@serve.deployment(
-    name="NeighbourLookup",
-    ray_actor_options={"num_cpus": 0.1},
-    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 16},
-)
-class NeighbourLookup:
-    def __init__(self, loader: Loader) -> None:
-        self.loader = loader
-        self.indexes: dict[str, PrototypeIndex] = {}
+class ModelIndexes:
+    """Prototype indexes by model reference, least recently used out past ``keep`` (champion, challenger
+    and the versions a rollout passes through)."""
 
-    def _index(self, model: str) -> PrototypeIndex:
-        if model not in self.indexes:
-            self.indexes[model] = self.loader(model).index
-        return self.indexes[model]
+    def __init__(self, loader: Loader, keep: int = 4) -> None:
+        self.loader, self.keep = loader, keep
+        self._models: OrderedDict[str, TextFeatures] = OrderedDict()
 
-    async def lookup(self, model: str, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self._index(model).features(embeddings)
+    def model(self, ref: str) -> TextFeatures:
+        if ref not in self._models:
+            self._models[ref] = TextFeatures(self.loader(ref).index, capacity=0)
+            while len(self._models) > self.keep:
+                self._models.popitem(last=False)
+        self._models.move_to_end(ref)
+        return self._models[ref]
+
+    def pending(self, ref: str, texts: Sequence[str]) -> Pending:
+        """``texts`` (distinct) as work: all to look up, those the model never saw to embed."""
+        model = self.model(ref)
+        return Pending(lookup=list(texts), embed=[t for t in texts if not model.known(t)])
+
+    def features(self, ref: str, parts: Sequence[tuple[Pending, np.ndarray | None]]) -> list[FeatureRows]:
+        """Vectors (prototype or embedded) and neighbour features for several batches of one model, in one
+        FAISS search; one result per batch, rows in ``lookup`` order."""
+        model = self.model(ref)
+        vectors = [model.vectors(pending, embedded) for pending, embedded in parts]
+        if not any(len(block) for block in vectors):
+            empty = model.rows([])
+            return [(block, empty.neighbour_rows, empty.sims, empty.ids) for block in vectors]
+        rows, sims, ids = model.index.features(np.concatenate(vectors))
+        out, start = [], 0
+        for block in vectors:
+            end = start + len(block)
+            out.append((block, rows[start:end], sims[start:end], ids[start:end]))
+            start = end
+        return out

@@ -1,10 +1,10 @@
 """The model deployments: one per served version (champion, challenger). Each turns alerts and their
 context rows into decisions with the core ``Scorer.decide``. Per-text features come from the core
 ``TextFeatures``: remembered per text, filled at model load with every text the model knows (one
-batched NeighbourLookup call), so a familiar alert is decided here without another hop; only a text
-not seen before goes to the Embedder (batched) and NeighbourLookup deployments, once. The model
-reference comes from user_config, so `serve deploy` with a new version swaps the model in place;
-threshold overrides are re-read every few seconds."""
+batched Embedder call), so a familiar alert is decided here without another hop; a text not seen
+before costs one Embedder call, once, which embeds it and looks up its neighbours (batched with the
+other scorers' and requests' new texts). The model reference comes from user_config, so `serve deploy`
+with a new version swaps the model in place; threshold overrides are re-read every few seconds."""
 
 from __future__ import annotations
 
@@ -36,18 +36,18 @@ def no_overrides() -> dict[str, float]:
 @serve.deployment(
     name="Scorer",
     ray_actor_options={"num_cpus": 0.2},
+    max_ongoing_requests=32,  # at least the autoscaling target, or Serve never scales (its default is 5)
     autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 8},
 )
 class ModelScorer:
     def __init__(
         self,
         embedder: DeploymentHandle,
-        lookup: DeploymentHandle,
         loader: Loader = load_model,
         overrides: OverridesReader = no_overrides,
         overrides_refresh_s: float = 2.0,
     ) -> None:
-        self.embedder, self.lookup = embedder, lookup
+        self.embedder = embedder
         self.loader, self.read_overrides, self.refresh_s = loader, overrides, overrides_refresh_s
         self.config: ScorerConfig | None = None
         self.core: Scorer | None = None
@@ -94,19 +94,15 @@ class ModelScorer:
             return
         policy = self.core.bundle.meta.policy
         for service in policy.known_services:
-            if service in self.overrides:
-                threshold, source = self.overrides[service], "override"
-            else:
-                threshold, source = policy.threshold_for(service) or (0.0, "unknown")
+            threshold, source = policy.threshold_for(service, self.overrides) or (0.0, "unknown")
             telemetry().threshold.set(threshold, tags={"service": service or "unknown", "source": source})
 
     async def _fill(self, core: Scorer, ref: str, pending: Pending, chunk: int = 4096) -> None:
-        """Embed (texts never seen) and look up (all pending) remotely, and remember the result."""
+        """Features of every pending text in one Embedder call per chunk (it embeds the texts the model
+        never saw and looks up all of them), remembered."""
+        encoder = core.bundle.meta.features.encoder
         for part in pending.chunks(chunk):
-            encoder = core.bundle.meta.features.encoder
-            embedded = await self.embedder.embed.remote((encoder, part.embed)) if part.embed else None
-            vectors = core.text_features.vectors(part, embedded)
-            neighbour_rows, sims, ids = await self.lookup.lookup.remote(ref, vectors)
+            vectors, neighbour_rows, sims, ids = await self.embedder.features.remote((encoder, ref, part.lookup))
             core.text_features.remember(part.lookup, vectors, neighbour_rows, sims, ids)
 
     async def _loaded(self) -> tuple[Scorer, ScorerConfig, str]:
@@ -120,7 +116,7 @@ class ModelScorer:
             try:
                 await self._fill(core, ref, core.text_features.prefill())
                 # the Embedder loads the model's encoder now, not on the first new text (under a timeout)
-                await self.embedder.embed.remote((core.bundle.meta.features.encoder, [PROBE_TEXT]))
+                await self.embedder.features.remote((core.bundle.meta.features.encoder, ref, [PROBE_TEXT]))
             except BaseException:
                 self.filled = None
                 raise
@@ -144,4 +140,5 @@ class ModelScorer:
         return {"model_version": core.version, "arm": config.arm, "ref": ref,
                 "pooled_threshold": policy.pooled.threshold,
                 "thresholds": {s: c.threshold for s, c in policy.services.items()},
-                "known_services": policy.known_services, "overrides": self._current_overrides()}  # fmt: skip
+                "known_services": policy.known_services, "overrides": self._current_overrides(),
+                "notes": policy.notes}  # fmt: skip

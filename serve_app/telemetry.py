@@ -24,6 +24,10 @@ class Telemetry:
         self.feedback = metrics.Counter(m.FEEDBACK, "feedback received",
                                         tag_keys=("service", "decision", "actionable", "arm", "model_version"))  # fmt: skip
         self.forwarded = metrics.Counter(m.FORWARDED, "webhook forwards downstream", tag_keys=("outcome",))
+        self.unscored = metrics.Counter(m.UNSCORED, "alerts the webhook forwarded without a decision",
+                                        tag_keys=("reason",))  # fmt: skip
+        self.clock_skew = metrics.Counter(m.CLOCK_SKEW, "alerts dated too far ahead for the stream context",
+                                          tag_keys=("service",))  # fmt: skip
         self.latency = metrics.Histogram(m.SCORE_LATENCY, "scoring latency in seconds",
                                          boundaries=list(m.LATENCY_BUCKETS_S), tag_keys=("route",))  # fmt: skip
         self.model_info = metrics.Gauge(m.MODEL_INFO, "model versions in service", tag_keys=("model_version", "arm"))
@@ -31,6 +35,9 @@ class Telemetry:
         self.training_last_run = metrics.Gauge(m.TRAINING_LAST_RUN, "last retraining start (unix seconds)")
         self.training_duration = metrics.Gauge(m.TRAINING_LAST_DURATION, "last retraining duration (seconds)")
         self.training_success = metrics.Gauge(m.TRAINING_LAST_SUCCESS, "last retraining succeeded (1) or not (0)")
+        self.training_last_success_time = metrics.Gauge(
+            m.TRAINING_LAST_SUCCESS_TIME, "finish of the last successful retraining (unix seconds)"
+        )
         self.training_rows = metrics.Gauge(m.TRAINING_ROWS, "rows in the last training window")
 
 

@@ -11,6 +11,7 @@ per replica with the router's describe, its record store and the write token.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,13 +19,14 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from alertsieve.bundle import ModelBundle
 from alertsieve.settings import get_settings
 from alertsieve.store import RecordStore
-from serve_app.webhook import AuthError, check_bearer
+from serve_app.webhook import AuthError, check_bearer, documented
 from thresholds.overrides import OverrideChange, OverrideLog
 from thresholds.preview import LiveThresholds, Preview, preview
 from thresholds.trends import ALL, TrendRow, production_trends
@@ -33,6 +35,8 @@ router = APIRouter()
 STATIC_TYPES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 Loader = Callable[[str], ModelBundle]
 Describe = Callable[[], Awaitable[dict[str, Any]]]
+READ_ONLY = frozenset({"audit", "trends", "preview"})  # routes under /v1/thresholds/, never service names
+ServiceName = Annotated[str, PathParam(min_length=1, max_length=200)]
 
 
 @dataclass
@@ -43,6 +47,10 @@ class UIContext:
     loader: Loader | None = None
     budget: float = 0.015
     bundles: dict[str, ModelBundle] = field(default_factory=dict)
+    # /trends reads the whole decision log: at most once a TRENDS_TTL_S, however many pages are open
+    trends_rows: list[TrendRow] = field(default_factory=list)
+    trends_at: float | None = None
+    trends_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def log(self) -> OverrideLog:
@@ -50,6 +58,15 @@ class UIContext:
 
 
 _context: UIContext | None = None
+TRENDS_TTL_S = 300.0  # weekly trends: five minutes old is fresh enough, and scoring shares this replica
+
+
+async def _trend_rows(ctx: UIContext) -> list[TrendRow]:
+    async with ctx.trends_lock:  # parallel callers wait for one read rather than each doing their own
+        if ctx.trends_at is None or time.monotonic() - ctx.trends_at > TRENDS_TTL_S:
+            ctx.trends_rows = await asyncio.to_thread(production_trends, ctx.store, True)
+            ctx.trends_at = time.monotonic()
+    return ctx.trends_rows
 
 
 def bind(describe: Describe, store: RecordStore, token: str | None, loader: Loader | None = None) -> None:
@@ -72,6 +89,7 @@ class ServiceThreshold(BaseModel):
     optimised: float | None
     optimised_source: str | None
     override: float | None
+    note: str = Field(default="", description="why it suppresses what it does, from training's validation")
 
 
 class ThresholdsView(BaseModel):
@@ -83,7 +101,7 @@ class ThresholdsView(BaseModel):
 
 
 class OverrideRequest(BaseModel):
-    threshold: float = Field(ge=0.0, le=1.0, description="suppress scores below this")
+    threshold: float = Field(ge=0.0, le=1.0, strict=True, description="suppress scores below this (a number)")
     by: str = Field(min_length=1, max_length=200)
     reason: str = Field(min_length=1, max_length=2000)
 
@@ -105,15 +123,21 @@ def live_thresholds(champion: dict[str, Any], overrides: dict[str, float]) -> Li
                           known_services=list(champion.get("known_services", [])), overrides=overrides)  # fmt: skip
 
 
-def service_rows(live: LiveThresholds) -> list[ServiceThreshold]:
+def service_rows(live: LiveThresholds, notes: dict[str, str] | None = None) -> list[ServiceThreshold]:
+    notes = notes or {}
     rows = []
     for service in live.all_services():
         now, optimised = live.in_force(service), live.optimised(service)
         rows.append(ServiceThreshold(service=service, in_force=now[0] if now else None, source=now[1] if now else None,
                                      optimised=optimised[0] if optimised else None,
                                      optimised_source=optimised[1] if optimised else None,
-                                     override=live.overrides.get(service)))  # fmt: skip
+                                     override=live.overrides.get(service), note=notes.get(service, "")))  # fmt: skip
     return rows
+
+
+def _writable(service: str) -> None:
+    if service in READ_ONLY:
+        raise HTTPException(status_code=405, detail=f"/v1/thresholds/{service} is read-only", headers={"Allow": "GET"})
 
 
 def _authorise(ctx: UIContext, authorization: str | None) -> None:
@@ -163,17 +187,28 @@ async def ui_static(name: str) -> Response:
     return Response(static_text(name), media_type=STATIC_TYPES[name])
 
 
-@router.get("/v1/thresholds", response_model=ThresholdsView, summary="Services and their thresholds in force")
+@router.get(
+    "/v1/thresholds",
+    response_model=ThresholdsView,
+    summary="Services and their thresholds in force",
+    responses=documented(503),
+)
 async def list_thresholds() -> ThresholdsView:
     ctx = context()
     champion = await _champion(ctx)
     live = live_thresholds(champion, await asyncio.to_thread(ctx.log.current))
     serving = dict(champion.get("overrides", {}))
     return ThresholdsView(model_version=live.model_version, budget=ctx.budget, pooled=live.pooled,
-                          services=service_rows(live), serving_overrides=serving)  # fmt: skip
+                          services=service_rows(live, dict(champion.get("notes", {}))),
+                          serving_overrides=serving)  # fmt: skip
 
 
-@router.get("/v1/thresholds/preview", response_model=Preview, summary="Noise reduction and FNR of a candidate")
+@router.get(
+    "/v1/thresholds/preview",
+    response_model=Preview,
+    summary="Noise reduction and FNR of a candidate",
+    responses=documented(422, 503),
+)
 async def preview_threshold(
     service: Annotated[str, Query(min_length=1, max_length=200)],
     threshold: Annotated[float, Query(ge=0.0, le=1.0)],
@@ -183,23 +218,27 @@ async def preview_threshold(
     live = live_thresholds(champion, await asyncio.to_thread(ctx.log.current))
     bundle = await _bundle(ctx, str(champion.get("ref") or champion.get("model_version")))
     policy = bundle.meta.policy
-    return preview(bundle.meta.validation, live, service, threshold, budget=ctx.budget,
-                   confidence=policy.params.confidence, design_effect=policy.group_for(service).design_effect)  # fmt: skip
+    params = policy.params.model_copy(update={"budget": ctx.budget})
+    return preview(bundle.meta.validation, live, service, threshold, params)
 
 
-@router.put("/v1/thresholds/{service}", response_model=OverrideChange, summary="Override (needs the write token)")
+@router.put("/v1/thresholds/{service}", response_model=OverrideChange, summary="Override (needs the write token)",
+            responses=documented(401, 403, 405, 413, 422, 503))  # fmt: skip
 async def set_override(
-    service: str, body: OverrideRequest, authorization: Annotated[str | None, Header()] = None
+    service: ServiceName, body: OverrideRequest, authorization: Annotated[str | None, Header()] = None
 ) -> OverrideChange:
+    _writable(service)
     ctx = context()
     _authorise(ctx, authorization)
     return await asyncio.to_thread(ctx.log.set, service, body.threshold, body.by, body.reason)
 
 
-@router.delete("/v1/thresholds/{service}", response_model=OverrideChange, summary="Revert to the optimised one")
+@router.delete("/v1/thresholds/{service}", response_model=OverrideChange, summary="Revert to the optimised one",
+               responses=documented(401, 403, 404, 405, 413, 422, 503))  # fmt: skip
 async def revert_override(
-    service: str, body: RevertRequest, authorization: Annotated[str | None, Header()] = None
+    service: ServiceName, body: RevertRequest, authorization: Annotated[str | None, Header()] = None
 ) -> OverrideChange:
+    _writable(service)
     ctx = context()
     _authorise(ctx, authorization)
     log = ctx.log
@@ -208,7 +247,12 @@ async def revert_override(
     return await asyncio.to_thread(log.set, service, None, body.by, body.reason)
 
 
-@router.get("/v1/thresholds/audit", response_model=list[OverrideChange], summary="Override changes, newest first")
+@router.get(
+    "/v1/thresholds/audit",
+    response_model=list[OverrideChange],
+    summary="Override changes, newest first",
+    responses=documented(422, 503),
+)
 async def audit(
     service: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
@@ -218,7 +262,12 @@ async def audit(
     return sorted(chosen, key=lambda c: c.at, reverse=True)[:limit]
 
 
-@router.get("/v1/thresholds/trends", response_model=TrendsView, summary="Weekly trends from decisions and feedback")
+@router.get(
+    "/v1/thresholds/trends",
+    response_model=TrendsView,
+    summary="Weekly trends from decisions and feedback",
+    responses=documented(422, 503),
+)
 async def trends(service: Annotated[str | None, Query(max_length=200)] = None) -> TrendsView:
-    rows = await asyncio.to_thread(production_trends, context().store, True)
+    rows = await _trend_rows(context())
     return TrendsView(rows=[r for r in rows if service is None or r.service in (service, ALL)])

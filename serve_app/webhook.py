@@ -1,16 +1,19 @@
 """The HTTP side of scoring, free of Ray: request and response models, bearer-token checks, the body
-size limit, and what to forward of an Alertmanager webhook (version 4) to the team's real receiver."""
+size limit, error bodies that always render (and the status codes the OpenAPI documents), and what to
+forward of an Alertmanager webhook (version 4) to the team's real receiver."""
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alertsieve.schema import Alert, Decision
+from alertsieve.schema import Alert, Decision, clean_text
 
 
 class ScoreRequest(BaseModel):
@@ -40,8 +43,41 @@ class AlertmanagerWebhook(BaseModel):
 
 class WebhookResponse(BaseModel):
     decisions: list[Decision]
-    forwarded: int
+    forwarded: int = Field(description="alerts forwarded downstream (0 when the body went as it came)")
     fail_open: bool = False
+    unscored: dict[str, int] = Field(default_factory=dict, description="alerts forwarded undecided, by reason")
+    as_received: bool = Field(default=False, description="the notification was forwarded as it came, unscored")
+
+
+_DESCRIPTIONS = {
+    401: "missing bearer token", 403: "wrong bearer token, or writes disabled", 404: "not found",
+    405: "method not allowed", 413: "request body or alert count over the limit",
+    422: "invalid input: the message names the field", 502: "the downstream receiver failed (retry)",
+    503: "not ready, or misconfigured",
+}  # fmt: skip
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: the error codes it can answer, so the OpenAPI lists every one."""
+    return {code: {"description": _DESCRIPTIONS[code]} for code in codes}
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that renders whatever the content: lone surrogates escaped, never NaN, unknown types as text."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, default=str, separators=(",", ":")).encode()
+
+
+def validation_problems(errors: Sequence[Any]) -> dict[str, Any]:
+    """A 422 body from pydantic's errors: where and what, without echoing the input (which may be bytes,
+    NaN or text that cannot be encoded)."""
+    detail = []
+    for error in errors:
+        loc = [p if isinstance(p, int) else clean_text(str(p)) for p in error.get("loc", ())]
+        detail.append({"loc": loc, "msg": clean_text(str(error.get("msg", ""))), "type": str(error.get("type", ""))})
+    message = "; ".join(f"{'.'.join(str(p) for p in d['loc'])}: {d['msg']}" for d in detail)
+    return {"message": message, "detail": detail}
 
 
 class AuthError(Exception):
@@ -60,37 +96,26 @@ def check_bearer(header: str | None, token: str | None) -> None:
         raise AuthError(403, "invalid bearer token")
 
 
-def forward_indices(
-    alerts: list[Alert], firing_decisions: dict[int, Decision], resolved_paged: dict[int, bool | None]
-) -> list[int]:
-    """Positions to forward: firing alerts decided "page", and resolved alerts whose firing was paged
-    (or is unknown here: when in doubt, forward)."""
-    keep = []
-    for i, alert in enumerate(alerts):
-        if alert.status == "firing" and firing_decisions[i].decision == "page":
-            keep.append(i)
-        elif alert.status == "resolved" and resolved_paged.get(i) is not False:
-            keep.append(i)
-    return keep
-
-
 def forwarded_payload(raw: dict[str, Any], keep: list[int]) -> dict[str, Any] | None:
     """The original payload with only the kept alerts (their JSON untouched); None if none is kept."""
     if not keep:
         return None
     alerts = [raw["alerts"][i] for i in keep]
-    statuses = {a.get("status", "firing") for a in alerts}
+    statuses = {a.get("status", "firing") if isinstance(a, dict) else "firing" for a in alerts}
     return {**raw, "alerts": alerts, "status": "firing" if "firing" in statuses else "resolved"}
 
 
 class BodyLimit:
-    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
+    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, declared or streamed
+    (chunked): the body is read up to the limit before the route runs. Paths in ``exempt`` (the webhook,
+    which streams what it cannot hold through to the receiver) read their own bodies."""
 
-    def __init__(self, app: ASGIApp, limit: Callable[[], int]) -> None:
-        self.app, self.limit_of = app, limit
+    def __init__(self, app: ASGIApp, limit: Callable[[], int], exempt: frozenset[str] = frozenset()) -> None:
+        self.app, self.limit_of, self.exempt = app, limit, exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        path, root = scope.get("path", ""), scope.get("root_path", "")
+        if scope["type"] != "http" or (path[len(root) :] if root and path.startswith(root) else path) in self.exempt:
             await self.app(scope, receive, send)
             return
         limit = self.limit_of()
@@ -98,31 +123,24 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)
             return
+        messages: list[Message] = []
         seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise _TooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
                 await _too_large(send, limit)
+                return
+            if not message.get("more_body", False):
+                break
 
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
 
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 async def _too_large(send: Send, limit: int) -> None:

@@ -28,8 +28,8 @@ def small_training(small_history: list[LabelledAlert]):  # -> tuple[ModelBundle,
     from alertsieve.embedding import EmbeddingCache
     from alertsieve.featurize import FeatureConfig
     from alertsieve.model import TrainParams
+    from alertsieve.policy import ThresholdParams
     from alertsieve.training import train_bundle
-    from thresholds.optimize import ThresholdParams
 
     return train_bundle(
         small_history,
@@ -49,6 +49,15 @@ def small_bundle(small_training) -> ModelBundle:
 
 # ---- real servers, started once per test session -------------------------------------------------
 TOKEN = "test-token"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ray on 127.0.0.1 only. Ray 2.60 turns a node IP of 127.0.0.1 into the machine's reachable address,
+    and its agents, GCS and workers then listen on every interface, unless single-node mode is on (the
+    flag is read when ray is first imported, so it is set before any test module imports it)."""
+    import os
+
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 def free_port() -> int:
@@ -84,7 +93,7 @@ def ray_cluster(alertsieve_home):  # -> int (the Prometheus metrics export port)
 
     metrics_port = free_port()
     ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
-             _metrics_export_port=metrics_port)  # fmt: skip
+             _metrics_export_port=metrics_port, _node_ip_address="127.0.0.1")  # fmt: skip
     yield metrics_port
     from ray import serve
 
@@ -143,8 +152,14 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("content-length", 0))
-                receiver.bodies.append(json.loads(self.rfile.read(length) or b"{}"))
+                if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                    data = b""
+                    while size := int(self.rfile.readline().split(b";")[0], 16):
+                        data += self.rfile.read(size + 2)[:-2]
+                    self.rfile.readline()
+                else:
+                    data = self.rfile.read(int(self.headers.get("content-length", 0)))
+                receiver.bodies.append(json.loads(data or b"{}"))
                 self.send_response(500 if receiver.fail else 200)
                 self.end_headers()
 

@@ -175,7 +175,7 @@ def tune_command(
     seed: Annotated[int, typer.Option(help="search seed")] = 0,
 ) -> None:
     """Ray Tune for validation window, margin, min support and confidence, judged on later windows."""
-    from thresholds.optimize import ThresholdParams
+    from alertsieve.policy import ThresholdParams
     from thresholds.scored import ScoredRow, decide_alerts, rows_of
     from thresholds.tune import TuneSettings, run_tune
 

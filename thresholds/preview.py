@@ -3,21 +3,23 @@
 The validation slice (``BundleMeta.validation``: service, score, actionable of alerts the model did not
 train on) is replayed under the thresholds in force and under the same thresholds with the candidate
 for one service, giving noise reduction and FNR for that service and for the fleet. For the service it
-also gives the expected FNR on future alerts the way the optimiser budgets it: a threshold above j of n
-actionable validation scores misses a Beta(j+1, n-j) share of future ones (mean (j+1)/(n+1)), with its
-upper bound at ``confidence``; as in the optimiser, the bound counts incidents, not alerts (the Beta over
-j and n divided by the group's design effect). A threshold of 0 suppresses nothing. Alerts whose text the
-model never saw are recorded with score 1.0, as training chose thresholds: serving pages them.
+also gives the expected FNR on future alerts the way the optimiser budgets it
+(``alertsieve.optimize.expected_misses``: the validation misses below the threshold weighed against the
+model's own probabilities of the alerts below it), with its upper bound at ``confidence``. A threshold
+of 0 suppresses nothing. Alerts the model never saw are recorded with score 1.0, as training chose
+thresholds: serving pages them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from pydantic import BaseModel, Field, computed_field
-from scipy.stats import beta
+from scipy.stats import norm
 
-from thresholds.optimize import ThresholdPolicy
+from alertsieve.optimize import expected_misses
+from alertsieve.policy import ThresholdParams, ThresholdPolicy, threshold_in_force
 
 ValidationRow = tuple[str, float, bool]
 
@@ -40,17 +42,11 @@ class LiveThresholds(BaseModel):
 
     def optimised(self, service: str) -> tuple[float, str] | None:
         """(threshold, "service" | "pooled") as optimised; None for a service the model never saw (paged)."""
-        if service in self.services:
-            return self.services[service], "service"
-        if service in self.known_services:
-            return self.pooled, "pooled"
-        return None
+        return threshold_in_force(service, self.services, self.pooled, self.known_services)
 
     def in_force(self, service: str) -> tuple[float, str] | None:
-        """What decides now, the same rule as ``alertsieve.scoring.verdict``: an override wins."""
-        if service in self.overrides:
-            return self.overrides[service], "override"
-        return self.optimised(service)
+        """What decides now: ``alertsieve.policy.threshold_in_force``, the one rule (an override wins)."""
+        return threshold_in_force(service, self.services, self.pooled, self.known_services, self.overrides)
 
     def all_services(self) -> list[str]:
         return sorted(set(self.known_services) | set(self.services) | set(self.overrides))
@@ -123,22 +119,19 @@ def outcome(rows: Sequence[ValidationRow], threshold_of: dict[str, float | None]
 
 
 def expected_miss(
-    scores_actionable: Sequence[float], threshold: float | None, confidence: float, design_effect: float = 1.0
+    rows: Sequence[ValidationRow], threshold: float | None, params: ThresholdParams, expected_actionable: float
 ) -> Expected:
-    """Beta(j+1, n-j) mean, and its upper bound with j and n counted in incidents (divided by the design
-    effect: actionable alerts per incident), for a threshold above j of the n actionable scores."""
+    """The optimiser's estimate (``alertsieve.optimize.expected_misses``) of the share of this service's
+    future actionable alerts that ``threshold`` misses, and its upper bound at the confidence level."""
     if threshold is None or threshold <= 0:
         return Expected(fnr=0.0, upper=0.0)
-    n = len(scores_actionable)
-    if n == 0:
+    if expected_actionable <= 0:
         return Expected(fnr=None, upper=None)
-    j = sum(1 for s in scores_actionable if s < threshold)
-    a, b = j + 1, n - j
-    if b <= 0:
-        return Expected(fnr=1.0, upper=1.0)
-    d = max(design_effect, 1.0)
-    upper = float(beta.ppf(confidence, 1 + j / d, (n - j) / d))
-    return Expected(fnr=a / (a + b), upper=max(upper, a / (a + b)))
+    scores = np.array([score for _, score, _ in rows], dtype=np.float64)
+    labels = np.array([actionable for _, _, actionable in rows], dtype=bool)
+    misses, variance = expected_misses(scores, labels, threshold)
+    z = float(norm.ppf(params.confidence))
+    return Expected(fnr=misses / expected_actionable, upper=(misses + z * variance**0.5) / expected_actionable)
 
 
 def curve(rows: Sequence[ValidationRow], steps: int = 40) -> list[CurvePoint]:
@@ -156,9 +149,7 @@ def preview(
     live: LiveThresholds,
     service: str,
     threshold: float,
-    budget: float = 0.015,
-    confidence: float = 0.9,
-    design_effect: float = 1.0,
+    params: ThresholdParams | None = None,
 ) -> Preview:
     """Noise reduction and FNR on the validation slice now and with ``threshold`` for ``service``."""
     if not 0.0 <= threshold <= 1.0:
@@ -170,14 +161,15 @@ def preview(
         now[name] = found[0] if found else None
     candidate = {**now, service: threshold}
     own = [row for row in validation if row[0] == service]
-    positives = [score for _, score, actionable in own if actionable]
+    params = params or ThresholdParams()
+    expected = max(float(sum(actionable for _, _, actionable in own)), 1.0) if own else 0.0
     current = live.in_force(service)
     return Preview(
         service=service, threshold=threshold, current=current[0] if current else None,
-        current_source=current[1] if current else None, budget=budget,
+        current_source=current[1] if current else None, budget=params.budget,
         service_now=outcome(own, now), service_candidate=outcome(own, candidate),
         fleet_now=outcome(validation, now), fleet_candidate=outcome(validation, candidate),
-        expected_now=expected_miss(positives, now[service], confidence, design_effect),
-        expected_candidate=expected_miss(positives, threshold, confidence, design_effect),
+        expected_now=expected_miss(own, now[service], params, expected),
+        expected_candidate=expected_miss(own, threshold, params, expected),
         curve=curve(own),
     )  # fmt: skip

@@ -24,7 +24,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from alertsieve.evaluation import Counts
-from thresholds.optimize import ThresholdParams, ThresholdPolicy, choose_thresholds
+from alertsieve.optimize import choose_thresholds
+from alertsieve.policy import ThresholdParams, ThresholdPolicy, decide
 from thresholds.scored import DAY_S, ScoredRow, ScoredRows
 
 SLACK_S = DAY_S / 2  # a validation window may start this much before the first row
@@ -105,8 +106,7 @@ def apply_policy(policy: ThresholdPolicy, rows: ScoredRows) -> Counts:
     counts = Counts()
     for service, score, label in zip(rows.services.tolist(), rows.scores.tolist(), rows.labels.tolist(),
                                      strict=True):  # fmt: skip
-        found = policy.threshold_for(service)
-        counts.add(bool(label), found is not None and score < found[0])
+        counts.add(bool(label), decide(score, service, policy).decision == "suppress")
     return counts
 
 

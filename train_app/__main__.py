@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
 
 def build() -> typer.Typer:
-    from train_app import cli
+    from train_app import cli, manifests
 
     app = typer.Typer(help="alertsieve retraining loop (Ray Job entrypoint).", no_args_is_help=True)
-    for command in (cli.retrain, cli.schedule, cli.promote, cli.rollback, cli.compare):
-        app.command(command.__name__)(command)
+    commands: list[Callable[..., None]] = [cli.retrain, cli.schedule, cli.promote, cli.rollback, cli.compare]
+    commands += [manifests.serve, manifests.serve_config, manifests.rayservice]
+    for command in commands:
+        app.command(command.__name__.replace("_", "-"))(command)
     return app
 
 

@@ -33,9 +33,12 @@ Gpu = Annotated[bool, typer.Option("--gpu", help="train (and embed) on GPU worke
 Backend = Annotated[str, typer.Option(help="'ray' (Ray Train workers) or 'local' (this process)")]
 ServeConfig = Annotated[Path, typer.Option(help="the Serve config whose app args a rollout updates")]
 AppName = Annotated[str, typer.Option("--app", help="the application's name in the Serve config")]
-DeployWith = Annotated[str, typer.Option("--deployer", help="'serve-deploy' (the config + `serve deploy`) or "
-                                         "'serve-run' (serve.run on the connected Ray cluster)")]  # fmt: skip
+DeployWith = Annotated[str, typer.Option("--deployer", help="'serve-deploy' (the config + `serve deploy`), "
+                                         "'serve-run' (serve.run on the connected Ray cluster) or 'rayservice' "
+                                         "(kubectl patch of the RayService's serveConfigV2)")]  # fmt: skip
 Address = Annotated[str | None, typer.Option(help="Ray dashboard address for `serve deploy`")]
+RayServiceName = Annotated[str, typer.Option("--rayservice", help="the RayService to patch (--deployer rayservice)")]
+Namespace = Annotated[str | None, typer.Option(help="its namespace; the pod's own by default")]
 
 
 def _retrain_config(
@@ -113,23 +116,27 @@ def schedule(
         raise typer.Exit(1)
 
 
-def _deployer(kind: str, serve_config: Path, app_name: str, address: str | None) -> Deployer:
-    from train_app.deploy import ServeConfigDeployer, ServeRunDeployer
+def _deployer(kind: str, serve_config: Path, app_name: str, address: str | None, rayservice: str = "alertsieve",
+              namespace: str | None = None) -> Deployer:  # fmt: skip
+    from train_app.deploy import RayServiceDeployer, ServeConfigDeployer, ServeRunDeployer
 
     if kind == "serve-deploy":
         return ServeConfigDeployer(serve_config, app_name, address)
+    if kind == "rayservice":
+        return RayServiceDeployer(rayservice, app_name, namespace)
     if kind == "serve-run":
         import ray
 
         if not ray.is_initialized():  # the running cluster (RAY_ADDRESS or a local `ray start`), never a new one
             ray.init(address="auto", log_to_driver=False)
         return ServeRunDeployer.from_config(serve_config, app_name)
-    raise fail(f"unknown deployer {kind!r}: serve-deploy or serve-run")
+    raise fail(f"unknown deployer {kind!r}: serve-deploy, serve-run or rayservice")
 
 
 def promote(
     serve_config: ServeConfig = Path("serve_config.yaml"), app_name: AppName = "alertsieve",
     deployer: DeployWith = "serve-deploy", address: Address = None, state: State = None,
+    rayservice: RayServiceName = "alertsieve", namespace: Namespace = None,
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="one-sided confidence of the bounds")] = 0.9,
     nr_margin: Annotated[float, typer.Option(min=0.0, max=0.5, help="allowed noise reduction loss")] = 0.02,
     min_stage_feedback: Annotated[int, typer.Option(min=0, help="challenger decisions with feedback per stage")] = 50,
@@ -148,7 +155,7 @@ def promote(
     settings = get_settings()
     gates = GateConfig(budget=settings.fnr_budget, confidence=confidence, nr_margin=nr_margin,
                        min_stage_feedback=min_stage_feedback, max_stage_hours=max_stage_hours)  # fmt: skip
-    target = _deployer(deployer, serve_config, app_name, address)
+    target = _deployer(deployer, serve_config, app_name, address, rayservice, namespace)
     while True:
         try:
             outcome = promote_step(settings, target, gates, state)
@@ -171,6 +178,7 @@ def promote(
 def rollback(
     serve_config: ServeConfig = Path("serve_config.yaml"), app_name: AppName = "alertsieve",
     deployer: DeployWith = "serve-deploy", address: Address = None, state: State = None,
+    rayservice: RayServiceName = "alertsieve", namespace: Namespace = None,
     reason: Annotated[str, typer.Option(help="recorded with the rollout")] = "manual rollback",
 ) -> None:  # fmt: skip
     """Abort the running rollout, or restore the previous champion when none is running."""
@@ -179,7 +187,8 @@ def rollback(
     from train_app.rollout import rollback as do_rollback
 
     try:
-        outcome = do_rollback(get_settings(), _deployer(deployer, serve_config, app_name, address), state, reason)
+        target = _deployer(deployer, serve_config, app_name, address, rayservice, namespace)
+        outcome = do_rollback(get_settings(), target, state, reason)
     except (RolloutError, DeployError) as exc:
         raise fail(str(exc)) from None
     out.print(outcome.message)
@@ -195,8 +204,8 @@ def compare(
 ) -> None:  # fmt: skip
     """Evaluate registered versions and featurisation variants on the same window; print one table."""
     from alertsieve.model import TrainParams
+    from alertsieve.policy import ThresholdParams
     from alertsieve.training import load_fit_backend
-    from thresholds.optimize import ThresholdParams
     from train_app.compare import compare_table, compare_variants, compare_versions, parse_variant
     from train_app.data import load_window
     from train_app.window import WindowSpec

@@ -23,9 +23,9 @@ from alertsieve.embedding import HASHING, MINILM
 from alertsieve.evaluation import Evaluation
 from alertsieve.featurize import FeatureConfig, texts_of
 from alertsieve.model import TrainParams
+from alertsieve.policy import ThresholdParams
 from alertsieve.settings import Settings
 from alertsieve.training import FitBackend, train_bundle
-from thresholds.optimize import ThresholdParams
 from train_app.offline import Caches, evaluate_bundle, p95_latency_ms
 from train_app.window import TrainingWindow
 

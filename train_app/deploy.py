@@ -4,8 +4,12 @@
 serve_config.yaml (only the changed values, so the file's comments survive) and runs ``serve deploy``;
 Serve updates the running app in place. ``ServeRunDeployer`` calls ``serve.run`` on the Ray cluster this
 process is connected to, with the app builder that the config's ``import_path`` names (or one passed in),
-which is what tests and single-machine setups use. train_app never imports serve_app: the builder is
-found by name, as ``serve deploy`` finds it.
+which is what tests and single-machine setups use. ``RayServiceDeployer`` is Kubernetes': it reads the
+RayService's ``serveConfigV2`` with ``kubectl get``, sets the stage in its app args the same way and writes
+it back with ``kubectl patch`` (guarded by the object's resourceVersion); KubeRay then updates the Serve
+apps in place. ``set_http_options`` puts the bind host and port (Settings: ALERTSIEVE_HOST/PORT) into a
+config's ``http_options``. train_app never imports serve_app: the builder is found by name, as ``serve
+deploy`` finds it.
 """
 
 from __future__ import annotations
@@ -75,6 +79,25 @@ def _scalar_edits(node: yaml.Node | None, updates: dict[str, Any]) -> list[tuple
     return edits
 
 
+def _apply_edits(text: str, edits: list[tuple[int, int, str]]) -> str:
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def set_http_options(text: str, host: str, port: int) -> str:
+    """The config text with ``http_options`` host and port set, comments kept where possible."""
+    data = yaml.safe_load(text) or {}
+    updates = {"http_options": {"host": host, "port": port}}
+    expected = merge(data, updates)
+    edits = _scalar_edits(yaml.compose(text), updates)
+    if edits is not None:
+        out = _apply_edits(text, edits)
+        if yaml.safe_load(out) == expected:
+            return out
+    return yaml.safe_dump(expected, sort_keys=False)
+
+
 def set_app_args(text: str, app_name: str, updates: dict[str, Any]) -> str:
     """The config text with ``updates`` merged into the app's args, comments kept where possible."""
     data = yaml.safe_load(text) or {}
@@ -86,9 +109,7 @@ def set_app_args(text: str, app_name: str, updates: dict[str, Any]) -> str:
         if isinstance(apps, yaml.SequenceNode) else None  # fmt: skip
     edits = _scalar_edits(_child(app_node, "args"), updates) if app_node is not None else None
     if edits is not None:
-        out = text
-        for start, end, replacement in sorted(edits, reverse=True):
-            out = out[:start] + replacement + out[end:]
+        out = _apply_edits(text, edits)
         if (find_app(yaml.safe_load(out), app_name).get("args") or {}) == expected:
             return out
     find_app(data, app_name)["args"] = expected  # a key not there yet: write the whole file
@@ -113,6 +134,40 @@ class ServeConfigDeployer:
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise DeployError(f"{' '.join(argv)} failed ({done.returncode}): {(done.stderr or done.stdout)[-2000:]}")
+
+
+class RayServiceDeployer:
+    """Sets the stage in the RayService's ``serveConfigV2`` through ``kubectl get`` / ``kubectl patch``.
+
+    Runs in the cluster with a service account that may get and patch ``rayservices`` (infra/); kubectl
+    finds the API server and the namespace from the pod's service account unless ``namespace`` is given."""
+
+    def __init__(self, name: str, app_name: str = "alertsieve", namespace: str | None = None,
+                 command: Sequence[str] = ("kubectl",)) -> None:  # fmt: skip
+        self.name, self.app_name, self.namespace, self.command = name, app_name, namespace, command
+
+    def _kubectl(self, *args: str) -> str:
+        argv = [*self.command, *args, *(["--namespace", self.namespace] if self.namespace else [])]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise DeployError(f"{argv[0]} {args[0]} failed: {exc}") from exc
+        if done.returncode != 0:
+            raise DeployError(f"kubectl {' '.join(args[:3])} failed ({done.returncode}): "
+                              f"{(done.stderr or done.stdout)[-2000:]}")  # fmt: skip
+        return done.stdout
+
+    def deploy(self, target: ServeTarget) -> None:
+        try:
+            current = json.loads(self._kubectl("get", "rayservice", self.name, "--output", "json"))
+            text = current["spec"]["serveConfigV2"]
+            version = current["metadata"]["resourceVersion"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DeployError(f"RayService {self.name!r} has no readable spec.serveConfigV2: {exc}") from exc
+        updated = set_app_args(text, self.app_name, target.app_args())
+        # a merge patch with the resourceVersion read: refused (409) if someone changed the object since
+        patch = {"metadata": {"resourceVersion": version}, "spec": {"serveConfigV2": updated}}
+        self._kubectl("patch", "rayservice", self.name, "--type", "merge", "--patch", json.dumps(patch))
 
 
 Builder = Callable[[dict[str, Any]], Any]

@@ -23,10 +23,10 @@ from alertsieve.evaluation import Evaluation
 from alertsieve.featurize import FeatureConfig
 from alertsieve.model import TrainParams
 from alertsieve.pipeline import PipelineStatus, now, record_status
+from alertsieve.policy import ThresholdParams
 from alertsieve.settings import Settings
 from alertsieve.store import open_store
 from alertsieve.training import FitBackend, TrainReport, load_fit_backend, train_bundle
-from thresholds.optimize import ThresholdParams
 from train_app.data import SourceCounts, load_window
 from train_app.offline import Caches, evaluate_bundle, evaluation_metrics
 from train_app.window import TrainingWindow, WindowSpec

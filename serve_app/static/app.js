@@ -74,6 +74,7 @@ async function select(service) {
   $("detail-title").textContent = service;
   $("detail-current").textContent = s.in_force === null ? "unknown to the model: every alert is paged"
     : "in force " + num(s.in_force) + " (" + s.source + ")" + (s.override !== null ? ", optimised " + num(s.optimised) : "");
+  $("detail-note").textContent = s.note || "";
   $("revert").disabled = s.override === null;
   setCandidate(s.in_force === null ? 0 : s.in_force);
   await Promise.all([loadTrends(service), loadPreview()]);

@@ -98,3 +98,24 @@ def test_no_text_annotation():
 def test_annotation_truncated():
     text = canonical_text(from_labels({"alertname": "A"}, annotations={"summary": "word " * 100}))
     assert len(text.split("summary: ", 1)[1]) == MAX_ANNOTATION_CHARS
+
+
+def test_masking_is_linear_and_bounded_on_hostile_labels():
+    """A 48 KB `a-a-a-...` label made the pod-suffix patterns backtrack quadratically (33 s of blocked
+    scoring in the probe). Masking now looks at MAX_FIELD_CHARS per field, with linear-time patterns."""
+    import time
+
+    from alertsieve import canonical
+
+    hostile = "a-" * 24_000
+    started = time.perf_counter()
+    masked = mask_volatile(hostile)
+    assert time.perf_counter() - started < 1.0
+    assert len(masked) <= canonical.MAX_FIELD_CHARS
+    # the patterns themselves are linear: the whole 48 KB, uncapped, in well under a second
+    started = time.perf_counter()
+    for pattern, replacement in canonical._MASKS:
+        hostile = pattern.sub(replacement, hostile)
+    assert time.perf_counter() - started < 1.0
+    text = canonical_text(from_labels({"alertname": "A", "team": "a-" * 24_000}))
+    assert len(text) < 600

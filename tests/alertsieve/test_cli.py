@@ -66,6 +66,29 @@ def test_simulate_train_score_evaluate(home: Path) -> None:
     assert f"{suppressed_actionable}/{sum(a.actionable for a in alerts)} actionable suppressed" in out
 
 
+@pytest.mark.slow
+def test_sparse_profile_end_to_end_suppresses_noise_and_explains_each_service(home: Path) -> None:
+    """A stream like a real one (1-2% actionable, a handful of incidents, clusters that appear later):
+    trained as a user would, it suppresses most noise of the later days and misses no incident alert."""
+    history, later = home / "history.jsonl", home / "later.jsonl"
+    code, out = invoke("simulate", "--profile", "sparse", "--out", str(history), "--days", "35", "--seed", "7",
+                       "--holdout-days", "7", "--holdout-out", str(later))  # fmt: skip
+    assert code == 0, out
+    code, out = invoke("train", "--history", str(history), "--backend", "local", "--encoder", "hashing-64")
+    assert code == 0, out
+    assert "thresholds per service" in out and "actionable validation alerts from" in out
+    assert "environment labels" in out and "cluster" in out
+    decisions = home / "decisions.jsonl"
+    assert invoke("score", "--alerts", str(later), "--out", str(decisions))[0] == 0
+    alerts, made = read_jsonl(later, LabelledAlert), read_jsonl(decisions, Decision)
+    noise = [d for a, d in zip(alerts, made, strict=True) if not a.actionable]
+    missed = [d for a, d in zip(alerts, made, strict=True) if a.actionable and d.decision == "suppress"]
+    assert sum(d.decision == "suppress" for d in noise) / len(noise) > 0.5
+    assert len(missed) <= 0.015 * sum(a.actionable for a in alerts)
+    # a cluster first seen in the later days is not novel: its alerts are decided by the model
+    assert sum(d.reason_code == "novel" for d in made) < 0.2 * len(made)
+
+
 def test_score_rejects_malformed_line_and_leaves_no_output(home: Path) -> None:
     bad = home / "bad.jsonl"
     good = {"labels": {"alertname": "A", "service": "s"}, "startsAt": "2026-01-05T00:00:00Z"}
@@ -107,3 +130,19 @@ def test_evaluate_rejects_mismatched_files(home: Path) -> None:
 def test_simulate_holdout_needs_its_file(home: Path) -> None:
     code, out = invoke("simulate", "--out", str(home / "h.jsonl"), "--days", "3", "--holdout-days", "1")
     assert code == 2 and "--holdout-out" in out
+
+
+@pytest.mark.parametrize("command", ["score", "train"])
+def test_binary_input_names_file_and_line_without_traceback(home: Path, command: str) -> None:
+    """Invalid UTF-8 used to escape as a traceback (score) or an unplaced error (train)."""
+    data = home / "input.jsonl"
+    line = {"labels": {"alertname": "A", "service": "s"}, "startsAt": "2026-01-05T00:00:00Z", "actionable": False}
+    data.write_bytes(json.dumps(line).encode() + b"\n\x89PNG\r\n\x1a\n\x00\xff\n")
+    out_path = home / "decisions.jsonl"
+    args = ["score", "--alerts", str(data), "--out", str(out_path), "--model", str(home)] if command == "score" \
+        else ["train", "--history", str(data), "--backend", "local"]  # fmt: skip
+    result = runner.invoke(cli_app(), args)
+    assert result.exit_code == 2, result.output  # the exit code of every other malformed input
+    assert "input.jsonl:2" in result.output and "UTF-8" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not out_path.exists()

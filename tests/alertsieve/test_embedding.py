@@ -1,11 +1,43 @@
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from alertsieve.canonical import canonical_text
 from alertsieve.embedding import HASHING, MINILM, EmbeddingCache, HashingEncoder, MiniLMEncoder, load_encoder
+from alertsieve.onnx_encoder import OnnxMiniLMEncoder, cache_paths
 from tests.factories import alert
+
+# Alert-like canonical texts, short and long (the last is over the 256-token limit, so truncation is checked).
+SAMPLE = [
+    "alert: HighLatency | service: checkout | severity: warning | summary: p99 latency <num>s on checkout",
+    "alert: HighLatency | service: payments | severity: warning | summary: p99 latency <num>s on payments",
+    "alert: DiskFull | service: postgres | severity: critical | summary: volume /var/lib/postgresql <num>% full",
+    "alert: PodCrashLooping | service: api | summary: pod api-<pod> restarted <num> times in <num> minutes",
+    "alert: CertificateExpiry | service: ingress | summary: TLS certificate for <host> expires in <num> days",
+    "alert: NodeNotReady | service: kubernetes | severity: critical | summary: node <ip> is NotReady",
+    "alert: HighErrorRate | service: search | summary: <num>% of requests return 5xx",
+    "alert: QueueBacklog | service: billing | summary: kafka consumer lag <num> messages on topic invoices",
+    "alert: MemoryPressure | service: cache | summary: redis used_memory above <num>% of maxmemory",
+    "alert: TargetDown | service: node-exporter | summary: <num>% of targets in job node are down",
+    "alert: SLOBurnRate | service: checkout | severity: page | summary: error budget burning <num>x too fast",
+    "alert: BackupFailed | service: postgres | summary: nightly backup job failed with exit code <num>",
+    "alert: CPUThrottling | service: recommendations | summary: container throttled <num>% of periods",
+    "alert: DNSResolutionFailures | service: coredns | summary: SERVFAIL responses increased",
+    "alert: ReplicationLag | service: mysql | summary: replica lag <num> seconds behind primary",
+    "alert: Watchdog | summary: this alert is always firing, to prove the pipeline works",
+    "alert: JobFailed | service: etl | summary: job ingest-<id> failed: OOMKilled",
+    "Ünïcödé summary — naïve café résumé 日本語",
+    "a",
+    " ".join(f"word{i} latency spike on pod checkout-<pod>" for i in range(120)),
+]
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
 class CountingEncoder:
@@ -133,3 +165,62 @@ def test_minilm(minilm):
                          "volume /var/lib/postgresql 97% full"])  # fmt: skip
     assert float(raw[0] @ raw[1]) > float(raw[0] @ raw[2])
     assert minilm.encode([]).shape == (0, 384)
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("encoders")
+
+
+@pytest.fixture(scope="module")
+def onnx_minilm(onnx_dir) -> OnnxMiniLMEncoder:
+    return OnnxMiniLMEncoder(onnx_dir)
+
+
+def test_onnx_encoder_gives_the_torch_vectors(onnx_minilm, minilm):
+    assert onnx_minilm.exported and onnx_minilm.name == MINILM and onnx_minilm.dim == 384
+    # The same tokens as the torch path: the same tokenizer, truncated at the same max length.
+    ours = [e.ids for e in onnx_minilm.session.tokenizer.encode_batch(SAMPLE)]
+    theirs = minilm.model.tokenizer(SAMPLE, truncation=True, max_length=minilm.model.max_seq_length)["input_ids"]
+    assert ours == theirs and len(ours[-1]) == minilm.model.max_seq_length == 256
+    torch_vectors = minilm.encode(SAMPLE)
+    batched = onnx_minilm.encode(SAMPLE)
+    one_by_one = np.concatenate([onnx_minilm.encode([text]) for text in SAMPLE])
+    assert batched.shape == (len(SAMPLE), 384) and batched.dtype == np.float32
+    assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+    assert _cosines(batched, torch_vectors).min() >= 0.9999
+    assert _cosines(one_by_one, torch_vectors).min() >= 0.9999
+    assert onnx_minilm.encode([]).shape == (0, 384)
+
+
+def test_onnx_export_is_cached(onnx_minilm, onnx_dir):
+    graph, probe = cache_paths(onnx_dir)
+    stamps = graph.stat().st_mtime_ns, probe.stat().st_mtime_ns
+    again = OnnxMiniLMEncoder(onnx_dir)
+    assert not again.exported
+    assert (graph.stat().st_mtime_ns, probe.stat().st_mtime_ns) == stamps
+    assert np.array_equal(again.encode(SAMPLE[:3]), onnx_minilm.encode(SAMPLE[:3]))
+
+
+def test_a_broken_cache_file_is_exported_again(tmp_path, onnx_minilm, caplog):
+    graph, _ = cache_paths(tmp_path)
+    first = OnnxMiniLMEncoder(tmp_path)
+    assert first.exported
+    graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])  # a half-written file
+    with caplog.at_level(logging.WARNING, logger="alertsieve.onnx_encoder"):
+        repaired = OnnxMiniLMEncoder(tmp_path)
+    assert repaired.exported and "unusable" in caplog.text
+    assert _cosines(repaired.encode(SAMPLE), onnx_minilm.encode(SAMPLE)).min() >= 0.9999
+
+
+def test_load_encoder_picks_the_runtime(onnx_minilm, onnx_dir, tmp_path, caplog):
+    assert isinstance(load_encoder(MINILM, cache_dir=onnx_dir, runtime="auto"), OnnxMiniLMEncoder)
+    assert isinstance(load_encoder(MINILM, cache_dir=onnx_dir, runtime="onnx"), OnnxMiniLMEncoder)
+    assert isinstance(load_encoder(MINILM, cache_dir=onnx_dir, runtime="torch"), MiniLMEncoder)
+    # No ONNX graph to be had (the cache directory cannot be created): torch, with a warning.
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    with caplog.at_level(logging.WARNING, logger="alertsieve.embedding"):
+        fallback = load_encoder(MINILM, cache_dir=blocked / "encoders", runtime="auto")
+    assert isinstance(fallback, MiniLMEncoder) and fallback.name == MINILM
+    assert "using torch" in caplog.text

@@ -81,7 +81,7 @@ def test_numpy_batches_cover_every_row_once_per_epoch():
         {"batch_size": 4},
         {"learning_rate": 0},
         {"weight_decay": -1},
-        {"hidden": 2},
+        {"hidden": -1},
         {"embedding_projection": 0},
         {"dropout": 1.0},
         {"dropout": -0.1},

@@ -140,3 +140,12 @@ def test_write_excludes_none(tmp_path):
     target = tmp_path / "a.jsonl"
     write_jsonl(target, [alert()])
     assert "endsAt" not in json.loads(target.read_text())
+
+
+@pytest.mark.parametrize("junk", [b"\xff\xfe\x00binary\x00", b'{"labels": {"alertname": "caf\xe9"}}'])
+def test_invalid_utf8_names_file_and_line(tmp_path, junk):
+    path = tmp_path / "alerts.jsonl"
+    path.write_bytes(b'{"labels": {"alertname": "A"}, "startsAt": "2026-01-05T00:00:00Z"}\n' + junk + b"\n")
+    with pytest.raises(RecordError) as info:
+        read_jsonl(path, Alert)
+    assert info.value.line == 2 and info.value.field == "(encoding)" and str(path) in str(info.value)

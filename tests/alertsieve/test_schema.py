@@ -156,3 +156,23 @@ def test_decision_score_bounds():
         Decision(score=1.5, **common)
     with pytest.raises(ValidationError):
         Decision(score=0.5, **{**common, "decision": "mute"})
+
+
+def test_lone_surrogates_are_replaced_at_the_boundary():
+    """JSON may escape a lone surrogate ("\\ud800"): valid JSON, invalid Unicode. Left in, it broke the
+    fingerprint hash, the decision log and the response for the whole request."""
+    import json
+
+    from alertsieve.schema import Feedback
+
+    raw = json.loads('{"labels": {"alertname": "A\\ud800", "k\\udc00": "v"}, "annotations": {"summary": "\\ud800"},'
+                     ' "fingerprint": "ab\\ud800", "generatorURL": "\\udfff", "startsAt": "2026-01-05T00:00:00Z"}')  # fmt: skip
+    a = Alert.model_validate(raw)
+    assert a.labels == {"alertname": "A\ufffd", "k\ufffd": "v"} and a.annotations == {"summary": "\ufffd"}
+    assert a.fingerprint == "ab\ufffd" and a.generatorURL == "\ufffd"
+    assert a.model_dump_json().encode("utf-8")
+    unfingerprinted = Alert.model_validate({**raw, "fingerprint": ""})
+    assert unfingerprinted.fingerprint == fingerprint_of({"alertname": "A\ufffd", "k\ufffd": "v"})
+    fb = Feedback.model_validate({"fingerprint": "f\ud800", "startsAt": "2026-01-05T00:00:00Z", "actionable": True,
+                                  "by": "\ud800", "comment": "x\udc00"})  # fmt: skip
+    assert (fb.fingerprint, fb.by, fb.comment) == ("f\ufffd", "\ufffd", "x\ufffd")

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import numpy as np
@@ -9,9 +8,8 @@ import pytest
 from alertsieve.context import StreamState
 from alertsieve.embedding import EmbeddingCache, HashingEncoder
 from alertsieve.schema import Neighbour
-from alertsieve.scoring import Scorer, StreamContext, fail_open, verdict
+from alertsieve.scoring import Scorer, StreamContext, fail_open
 from tests.factories import alert, pod_name
-from thresholds.optimize import GroupChoice, ThresholdParams, ThresholdPolicy
 
 END = 8 * 24 * 60  # the small history spans eight days from T0
 
@@ -158,40 +156,6 @@ def test_duplicates_in_one_batch_get_one_decision(scorer):
 def test_stream_state_counts_resent_occurrence_once(scorer):
     scorer.score([noise(), noise()])
     assert sum(1 for entry in scorer.stream.state.recent if entry[1] == noise().fingerprint) == 1
-
-
-def _with_policy(bundle):
-    choice = GroupChoice(threshold=0.3, actionable=20, noise=100, suppressed_actionable=0, suppressed_noise=50,
-                         expected_fnr=0.01)  # fmt: skip
-    policy = ThresholdPolicy(
-        params=ThresholdParams(), expected_fnr=0.01, fnr_upper_bound=0.012,
-        pooled=choice.model_copy(update={"threshold": 0.2}), services={"own": choice}, known_services=["own", "small"],
-    )  # fmt: skip
-    return dataclasses.replace(bundle, meta=bundle.meta.model_copy(update={"policy": policy}))
-
-
-@pytest.mark.parametrize(
-    ("score", "service", "decision", "threshold", "source"),
-    [
-        (0.29, "own", "suppress", 0.3, "below service threshold"),
-        (0.3, "own", "page", 0.3, "at or above service threshold"),
-        (0.9, "own", "page", 0.3, "at or above service threshold"),
-        (0.19, "small", "suppress", 0.2, "below pooled threshold"),
-        (0.25, "small", "page", 0.2, "at or above pooled threshold"),
-        (0.0, "never-seen", "page", 0.0, "unknown service"),
-    ],
-)
-def test_verdict(small_bundle, score, service, decision, threshold, source):
-    got = verdict(score, service, _with_policy(small_bundle))
-    assert got[:2] == (decision, threshold)
-    assert source in got[2]
-
-
-def test_verdict_override(small_bundle):
-    bundle = _with_policy(small_bundle)
-    assert verdict(0.29, "own", bundle, overrides={"own": 0.1})[:2] == ("page", 0.1)
-    assert verdict(0.05, "never-seen", bundle, overrides={"never-seen": 0.1})[0] == "suppress"
-    assert verdict(0.29, "own", bundle, overrides={"other": 0.9})[:2] == ("suppress", 0.3)
 
 
 def test_stream_context_remembers_a_bounded_number_of_rows():

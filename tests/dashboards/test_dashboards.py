@@ -11,6 +11,7 @@ import yaml
 
 from dashboards.build import all_panel_queries, build_dashboards
 from dashboards.generate import PACKAGE_DIR
+from dashboards.promql import add_matchers
 from dashboards.validate import dashboard_errors, layout_errors, query_errors, schema_errors
 
 DASHBOARDS = build_dashboards()
@@ -105,7 +106,49 @@ def test_every_panel_has_targets_with_expr_and_datasource() -> None:
             assert panel["targets"], panel["title"]
             for target in panel["targets"]:
                 assert target["expr"].strip()
-                assert target["datasource"] == {"type": "prometheus", "uid": "alertsieve-prometheus"}
+                assert target["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+
+
+@pytest.mark.parametrize("name", sorted(COMMITTED))
+def test_every_dashboard_has_a_prometheus_datasource_variable(name: str) -> None:
+    variables = {v["name"]: v for v in COMMITTED[name]["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    assert COMMITTED[name]["templating"]["list"][0]["name"] == "datasource"  # first: the others query through it
+
+
+@pytest.mark.parametrize("name", ["alertsieve-overview.json", "alertsieve-models.json"])
+def test_scraped_series_are_selected_by_cluster_namespace_and_job(name: str) -> None:
+    dashboard = COMMITTED[name]
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    for label in ("cluster", "namespace", "job"):
+        var = variables[label]
+        assert var["type"] == "query" and var["datasource"]["uid"] == "${datasource}"
+        assert var["includeAll"] and var["multi"] and var["allValue"] == ".*"
+        assert var["query"]["query"].startswith("label_values(ray_alertsieve_requests_total")
+    assert 'namespace=~"$namespace"' in variables["job"]["query"]["query"]  # chained: jobs of the namespace
+    scoped = 0
+    for panel in _panels(dashboard):
+        for target in panel["targets"]:
+            expr = target["expr"]
+            # every selector of a scraped series carries the three matchers (adding them again changes nothing
+            # but duplicates: count selectors instead)
+            selectors = expr.count("ray_alertsieve_")
+            for label in ("cluster", "namespace", "job"):
+                assert expr.count(f'{label}=~"${label}"') == selectors, (panel["title"], expr)
+            scoped += selectors
+    assert scoped > 20
+
+
+def test_add_matchers_scopes_scraped_selectors_only() -> None:
+    scope = 'job=~"$job"'
+    expr = 'sum(rate(ray_a_total{code=~"5.."}[5m])) / sum(rate(ray_a_total[5m])) + slo:x:ratio{sloth_slo="a"}'
+    assert add_matchers(expr, scope) == (
+        'sum(rate(ray_a_total{code=~"5..", job=~"$job"}[5m])) / sum(rate(ray_a_total{job=~"$job"}[5m]))'
+        ' + slo:x:ratio{sloth_slo="a"}'
+    )
+    assert add_matchers("max by (le) (ray_b_bucket{})", scope) == 'max by (le) (ray_b_bucket{job=~"$job"})'
+    assert add_matchers(expr, "") == expr
 
 
 def test_all_panel_queries_lists_every_target() -> None:
@@ -113,7 +156,10 @@ def test_all_panel_queries_lists_every_target() -> None:
     targets = sum(len(p["targets"]) for d in DASHBOARDS.values() for p in _panels(d))
     assert len(queries) == targets
     assert all("/" in where and expr for where, expr in queries)
-    assert "$" not in "".join(expr for _, expr in queries)  # no Grafana variables: runnable as they are
+    assert "$" not in "".join(expr for _, expr in queries)  # variables substituted: runnable as they are
+    assert 'job=~".*"' in "".join(expr for _, expr in queries)
+    picked = all_panel_queries(values={"job": "ray", "cluster": "eu-1"})
+    assert 'cluster=~"eu-1", namespace=~".*", job=~"ray"' in "".join(e for _, e in picked)
 
 
 @pytest.mark.parametrize(
@@ -134,6 +180,16 @@ def test_all_panel_queries_lists_every_target() -> None:
         ("alertsieve-models.json", "Last run duration", "ray_alertsieve_training_last_duration_seconds"),
         ("alertsieve-models.json", "Last run outcome", "ray_alertsieve_training_last_success"),
         ("alertsieve-models.json", "Training rows (last run)", "ray_alertsieve_training_rows"),
+        (
+            "alertsieve-models.json",
+            "Last successful training run",
+            "ray_alertsieve_training_last_success_timestamp_seconds",
+        ),
+        (
+            "alertsieve-models.json",
+            "Hours since the last successful training run",
+            "ray_alertsieve_training_last_success_timestamp_seconds",
+        ),
         ("alertsieve-slo.json", "Error budget remaining (30d) per SLO", "slo:period_error_budget_remaining:ratio"),
         ("alertsieve-slo.json", "False-negative rate: burn rate by window", "slo:sli_error:ratio_rate1h"),
         ("alertsieve-slo.json", "Noise reduction: current burn rate (5m)", "slo:current_burn_rate:ratio"),
@@ -153,6 +209,8 @@ def test_provisioning_points_grafana_at_the_dashboards_and_datasource() -> None:
     assert datasources["apiVersion"] == providers["apiVersion"] == 1
     assert source["uid"] == "alertsieve-prometheus" and source["type"] == "prometheus"
     assert source["url"] == "${PROMETHEUS_URL}"
+    # a second default datasource crash-loops a Grafana that has one (kube-prometheus-stack's)
+    assert source["isDefault"] is False
     [provider] = providers["providers"]
     assert provider["type"] == "file" and provider["options"]["path"].startswith("/")
     assert provider["folder"] == "alertsieve"

@@ -1,5 +1,6 @@
 """Every query of every dashboard panel returns data from a real Prometheus scraping the real Serve
-app's Ray metrics endpoint, with the generated recording rules loaded."""
+app's Ray metrics endpoint, with the generated recording rules loaded, the dashboards' $cluster,
+$namespace and $job variables set to the labels the scrape gives (and another job selects nothing)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from tests.conftest import TOKEN, free_port, running_server
 
 pytestmark = pytest.mark.slow
 RULES = Path(__file__).resolve().parents[2] / "dashboards" / "generated" / "prometheus-rules"
+# the scrape's labels, as a Prometheus in a cluster would attach them; the dashboards' variables select them
+SCOPE = {"job": "ray", "cluster": "ci", "namespace": "alertsieve"}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,17 @@ def prometheus(ray_cluster: int, tmp_path_factory):
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(p) for p in sorted(RULES.glob("*.yaml"))],
-        "scrape_configs": [{"job_name": "ray", "static_configs": [{"targets": [f"127.0.0.1:{ray_cluster}"]}]}],
+        "scrape_configs": [
+            {
+                "job_name": SCOPE["job"],
+                "static_configs": [
+                    {
+                        "targets": [f"127.0.0.1:{ray_cluster}"],
+                        "labels": {"cluster": SCOPE["cluster"], "namespace": SCOPE["namespace"]},
+                    }
+                ],
+            }
+        ],
     }
     (folder / "prometheus.yml").write_text(json.dumps(config))
     port = free_port()
@@ -81,7 +94,7 @@ def test_every_panel_query_returns_data(prometheus, serve_url, receiver, small_h
     by_fp = {a.fingerprint: a for a in small_history}
     noise = [d for d in decisions if not by_fp[d["fingerprint"]].actionable]
     actionable = [d for d in decisions if by_fp[d["fingerprint"]].actionable]
-    queries = all_panel_queries()
+    queries = all_panel_queries(values=SCOPE)
     assert len(queries) > 20
     missing: list[str] = []
     deadline = time.monotonic() + 120
@@ -99,3 +112,8 @@ def test_every_panel_query_returns_data(prometheus, serve_url, receiver, small_h
             break
         time.sleep(2)
     assert not missing, f"panels without data: {sorted(set(missing))}"
+    # the selectors do select: another job's scraped series are not there
+    other = dict(all_panel_queries(values={**SCOPE, "job": "someone-else"}))
+    expr = other["alertsieve / Overview/Requests by route and code"]
+    reply = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=30).json()
+    assert reply["status"] == "success" and reply["data"]["result"] == [], expr

@@ -101,6 +101,41 @@ def test_rules_use_sloth_series_names_and_labels() -> None:
             assert rule["labels"]["sloth_id"] == f"alertsieve-{slo.name}"
 
 
+def test_every_slo_records_sloth_slo_info() -> None:
+    spec = load_slos()
+    for slo in spec.slos:
+        meta = rules.prometheus_rules(spec, slo)["groups"][1]["rules"]
+        [info] = [rule for rule in meta if rule["record"] == "sloth_slo_info"]
+        assert info["expr"] == "vector(1)"
+        assert info["labels"]["sloth_id"] == f"alertsieve-{slo.name}" and info["labels"]["sloth_slo"] == slo.name
+        assert info["labels"]["sloth_objective"] == f"{slo.objective:g}"
+        assert info["labels"]["sloth_spec"] == "prometheus/v1" and info["labels"]["team"] == "alertsieve"
+
+
+def test_the_retraining_alert_reads_the_last_success_timestamp() -> None:
+    [group] = rules.training_rules(load_slos())["groups"]
+    [rule] = group["rules"]
+    assert rule["alert"] == "AlertsieveRetrainingStale"
+    assert "ray_alertsieve_training_last_success_timestamp_seconds" in rule["expr"]
+    assert "> 8 * 86400" in rule["expr"]
+
+
+def test_promtool_unit_tests_catch_a_wrong_staleness_limit(
+    promtool: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 9 days instead of 8: the job that last succeeded 8 days and 20 minutes ago must no longer alert.
+    monkeypatch.setattr(rules, "RETRAIN_STALE_AFTER_DAYS", 9)
+    generate(tmp_path)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "training.test.yaml").write_text((PACKAGE_DIR / "tests" / "training.test.yaml").read_text())
+
+    result = _run(promtool, "test", "rules", "training.test.yaml", cwd=tmp_path / "tests")
+
+    assert result.returncode != 0
+    assert "no successful retraining for 8 days" in result.stdout + result.stderr
+    assert "got:[]" in result.stdout + result.stderr  # it failed because the alert did not fire
+
+
 def test_burn_rate_alerts_follow_the_sre_workbook() -> None:
     spec = load_slos()
     availability = next(slo for slo in spec.slos if slo.name == "scoring-availability")

@@ -43,6 +43,26 @@ def test_unknown_service_is_paged(serve_url) -> None:
     assert decision["decision"] == "page" and "unknown service" in decision["reason"]
 
 
+def test_first_sightings_are_decided_with_neighbours(serve_url, small_history) -> None:
+    """Texts the model never saw, sent concurrently: each is embedded and looked up (one Embedder call,
+    batched across the requests) and decided by the model, not failed open."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    known = history_payloads(small_history, False, 1)[0]
+    fresh = [{**known, "annotations": {"summary": f"first sighting number {word} of this text"},
+              "fingerprint": f"first-{word}"} for word in ("one", "two", "three", "four", "five", "six")]  # fmt: skip
+
+    def score(body: dict) -> dict:
+        reply = httpx.post(f"{serve_url}/v1/score", json={"alerts": [body]}, timeout=30)
+        assert reply.status_code == 200, reply.text
+        return reply.json()["decisions"][0]
+
+    with ThreadPoolExecutor(len(fresh)) as pool:
+        decisions = list(pool.map(score, fresh))
+    assert [d["fingerprint"] for d in decisions] == [a["fingerprint"] for a in fresh]
+    assert all(d["neighbours"] and not d["reason"].startswith("fail-open") for d in decisions)
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -151,7 +171,7 @@ def test_serve_config_names_the_apps_deployments(serve_url) -> None:
     (app,) = config["applications"]
     configured = {d["name"] for d in app["deployments"]}
     running = set(serve.status().applications["alertsieve"].deployments)
-    assert configured == running == {"Ingress", "ChampionScorer", "Embedder", "NeighbourLookup"}
+    assert configured == running == {"Ingress", "ChampionScorer", "Embedder"}
     assert app["import_path"] == "serve_app.app:build_app"
 
 

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.stats import beta
+from scipy.stats import norm
 
-from thresholds.optimize import ThresholdParams, ThresholdPolicy, choose_thresholds
+from alertsieve.optimize import choose_thresholds
+from alertsieve.policy import ThresholdParams, ThresholdPolicy
 from thresholds.preview import LiveThresholds, curve, expected_miss, outcome, preview
 
 # service a: noise at 0.1..0.4, actionable at 0.6..0.9; service b: 4 noise, 1 actionable at 0.2.
@@ -40,28 +41,26 @@ def test_outcome_counts_and_rates():
     assert o.noise_reduction == 0.5 and o.fnr == pytest.approx(0.2)
 
 
-def test_expected_miss_is_the_beta_of_the_optimiser():
-    positives = [0.6, 0.7, 0.8, 0.9]
-    assert expected_miss(positives, 0.0, 0.9).fnr == 0.0
-    below_all = expected_miss(positives, 0.5, 0.9)
-    assert below_all.fnr == pytest.approx(1 / 5)  # j = 0 of n = 4
-    assert below_all.upper == pytest.approx(beta.ppf(0.9, 1, 4))
-    assert expected_miss(positives, 0.75, 0.9).fnr == pytest.approx(3 / 5)
-    assert expected_miss(positives, 1.0, 0.9).fnr == 1.0  # everything below: nothing left to bound
-    assert expected_miss([], 0.3, 0.9).fnr is None
+def test_expected_miss_is_the_optimisers_estimate():
+    rows = [row for row in VALIDATION if row[0] == "a"]
+    params = ThresholdParams()
+    assert expected_miss(rows, 0.0, params, 4).fnr == 0.0
+    # below every actionable score: the model's mass of the noise below (0.1 + 0.2 + 0.3 + 0.4) beats j = 0
+    below_all = expected_miss(rows, 0.5, params, 4)
+    assert below_all.fnr == pytest.approx(1.0 / 4)
+    assert below_all.upper == pytest.approx((1.0 + norm.ppf(0.9) * 1.0**0.5) / 4)
+    # 0.6 and 0.7 observed below: j = 2 is less than the mass 2.3
+    assert expected_miss(rows, 0.75, params, 4).fnr == pytest.approx(2.3 / 4)
+    assert expected_miss(rows, 0.3, params, 0).fnr is None
 
 
-def test_bursts_widen_the_previewed_bound_not_the_mean():
-    """Counted in incidents (design effect: 3 actionable alerts per incident), as the optimiser does."""
-    positives = [0.2 + 0.01 * i for i in range(60)]
-    alone, bursts = expected_miss(positives, 0.205, 0.9), expected_miss(positives, 0.205, 0.9, design_effect=3.0)
-    assert bursts.fnr == alone.fnr == pytest.approx(2 / 61)  # j = 1 of n = 60
-    assert bursts.upper == pytest.approx(beta.ppf(0.9, 1 + 1 / 3, 59 / 3))
-    assert bursts.upper > alone.upper
+def test_observed_misses_win_over_a_confident_model():
+    rows = [("a", 0.001, True), ("a", 0.002, True), ("a", 0.003, False)]
+    assert expected_miss(rows, 0.01, ThresholdParams(), 2).fnr == 1.0
 
 
 def test_the_policy_names_the_group_and_its_design_effect():
-    from thresholds.optimize import GroupChoice
+    from alertsieve.policy import GroupChoice
 
     own = GroupChoice(threshold=0.3, actionable=40, noise=100, suppressed_actionable=0, suppressed_noise=50,
                       expected_fnr=0.02, incidents=10)  # fmt: skip
@@ -83,10 +82,10 @@ def test_curve_is_monotone_from_nothing_to_everything():
 
 
 def test_preview_service_and_fleet_now_and_with_candidate():
-    p = preview(VALIDATION, LIVE, "a", 0.45, budget=0.015)
+    p = preview(VALIDATION, LIVE, "a", 0.45, ThresholdParams(budget=0.015))
     assert p.current == 0.25 and p.current_source == "service"
     assert p.service_now.suppressed_noise == 2 and p.service_candidate.suppressed_noise == 4
-    assert p.service_candidate.fnr == 0.0 and p.expected_candidate.fnr == pytest.approx(1 / 5)
+    assert p.service_candidate.fnr == 0.0 and p.expected_candidate.fnr == pytest.approx(1.0 / 4)
     # b keeps its pooled 0.15: 2 noise (0.05, 0.1) suppressed either way
     assert p.fleet_now.suppressed_noise == 4 and p.fleet_candidate.suppressed_noise == 6
     assert p.within_budget

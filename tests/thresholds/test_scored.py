@@ -32,13 +32,12 @@ def test_decide_alerts_is_the_scorer_path_in_input_order(small_bundle):
 
 
 def test_rows_of_guards_novel_texts():
-    from alertsieve.schema import Decision
-    from alertsieve.scoring import NOVEL_TEXT_REASON
+    from alertsieve.schema import Decision, Reason
     from tests.factories import labelled
 
     a, b = labelled(True, at=0), labelled(False, name="Other", at=1)
-    reasons = ((a, NOVEL_TEXT_REASON), (b, "score"))
+    reasons = ((a, Reason.NOVEL), (b, Reason.AT_OR_ABOVE_THRESHOLD))
     decisions = [Decision(fingerprint=x.fingerprint, service="checkout", score=0.01, threshold=0.5, decision="page",
-                          model_version="1", reason=reason) for x, reason in reasons]  # fmt: skip
+                          model_version="1", reason=str(code), reason_code=code) for x, code in reasons]  # fmt: skip
     rows = rows_of([a, b], decisions)
     assert [r.score for r in rows] == [1.0, 0.01]  # a novel text is never suppressible, as in serving

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from thresholds.optimize import ThresholdParams
+from alertsieve.policy import ThresholdParams
 from thresholds.scored import DAY_S, ScoredRow, ScoredRows
 from thresholds.tune import (
     TrialConfig,

@@ -20,11 +20,14 @@ from train_app import cli
 from train_app.__main__ import build
 
 COMMANDS = {"retrain", "schedule", "promote", "rollback", "compare"}
+MANIFEST_COMMANDS = {"serve": "serve", "serve-config": "serve_config", "rayservice": "rayservice"}
 
 
 def test_the_commands_are_registered_for_alertsieve() -> None:
     found = {ep.name: ep.value for ep in entry_points(group="alertsieve.commands") if ep.value.startswith("train_app")}
-    assert set(found) == COMMANDS and all(value == f"train_app.cli:{name}" for name, value in found.items())
+    assert set(found) == COMMANDS | set(MANIFEST_COMMANDS)
+    assert all(found[name] == f"train_app.cli:{name}" for name in COMMANDS)
+    assert all(found[name] == f"train_app.manifests:{attr}" for name, attr in MANIFEST_COMMANDS.items())
 
 
 def test_python_m_train_app_is_a_ray_job_entrypoint() -> None:

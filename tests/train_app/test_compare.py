@@ -13,10 +13,10 @@ from alertsieve.bundle import ModelBundle
 from alertsieve.embedding import HASHING, MINILM
 from alertsieve.featurize import FeatureConfig
 from alertsieve.model import TrainParams
+from alertsieve.policy import ThresholdParams
 from alertsieve.records import write_jsonl
 from alertsieve.settings import Settings
 from alertsieve.simulate import simulate_history
-from thresholds.optimize import ThresholdParams
 from train_app.compare import ComparisonRow, compare_table, compare_variants, compare_versions, parse_variant
 from train_app.window import TrainingWindow, WindowSpec, cut_window
 

@@ -12,11 +12,13 @@ import yaml
 
 from train_app.__main__ import build
 
-MANIFEST = Path(__file__).resolve().parents[2] / "infra" / "retrain-rayjob.yaml"
+INFRA = Path(__file__).resolve().parents[2] / "infra"
 
 
 def documents() -> dict[tuple[str, str], dict]:  # type: ignore[type-arg]
-    return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(MANIFEST.read_text()) if d}
+    """Every document of infra/*.yaml by (kind, name)."""
+    return {(d["kind"], d["metadata"]["name"]): d for path in sorted(INFRA.glob("*.yaml"))
+            for d in yaml.safe_load_all(path.read_text()) if d}  # fmt: skip
 
 
 def parses(argv: list[str]) -> Any:
@@ -34,7 +36,8 @@ def test_a_weekly_cronjob_creates_the_rayjob_from_its_template() -> None:
     assert cron["schedule"] == "0 3 * * 1" and cron["concurrencyPolicy"] == "Forbid"
     pod = cron["jobTemplate"]["spec"]["template"]["spec"]
     [container] = pod["containers"]
-    assert container["command"][:3] == ["kubectl", "create", "-f"]
+    assert container["command"][:3] == ["/bin/kubectl", "create", "-f"]
+    assert container["image"].startswith("registry.k8s.io/kubectl:v1.31.")
     mount = container["volumeMounts"][0]
     assert container["command"][3] == f"{mount['mountPath']}/rayjob.yaml"
     [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
@@ -70,4 +73,4 @@ def test_the_hourly_promotion_step_is_a_valid_command() -> None:
     [container] = cron["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert container["command"][:2] == ["alertsieve", "promote"]
     ctx = parses(container["command"][1:])
-    assert ctx.params["deployer"] == "serve-deploy" and ctx.params["address"].endswith(":8265")
+    assert ctx.params["deployer"] == "rayservice" and ("RayService", ctx.params["rayservice"]) in documents()

@@ -1,0 +1,222 @@
+"""Per-service suppression thresholds under the false-negative budget, from both sides of the evidence.
+
+Thresholds are chosen on validation scores of a model that did not train on them, and that model is
+kept as it is (a refit would move the scores under the thresholds). The scores are logistic
+probabilities P(actionable).
+
+**The estimate.** Suppressing the m validation alerts of a group scored below ``t`` is expected to miss
+the actionable alerts that a stream like them holds. Two pieces of evidence say how many:
+
+- the model: the sum of their probabilities, mu (the noise side: thousands of repetitions of alert
+  types that were never actionable score orders of magnitude below every actionable alert, and add
+  almost nothing);
+- validation: the j actionable alerts among them.
+
+Taking the model's mu as the prior mean of a Gamma prior on the count with ``prior_strength`` a (the
+weight of one actionable observation at a = 1), and j as a Poisson observation, the posterior mean is
+
+    misses(t) = max(j, (a + j) * mu / (a + mu))
+
+Where the model expects few misses (mu << a) this is about mu: a threshold in the gap between noise and
+the lowest actionable score costs almost nothing. Where it expects many (mu >> a) it is about j + a:
+observed misses plus one, the classic rule. Where the model cannot separate noise from actionable alerts
+(a service whose alerts all score near its actionable share), j tracks mu and every suppressed alert
+costs its probability, so little is suppressed. Its posterior variance is misses^2 / (a + j).
+
+**The budget.** The expected FNR is the sum of the groups' misses over the actionable alerts expected in
+validation: the observed ones, or the history's actionable share times the validation size if that is
+larger (a slice with one incident must not make each miss look huge). It must stay under
+``budget * (1 - margin)``. The upper bound at ``confidence`` is reported, not enforced: with a handful of
+incidents no bound certifies 1.5%, and the margin plus one pseudo-miss per group are the safety instead.
+A service with its own threshold keeps its own expected FNR under ``service_cap``.
+
+**Assumptions.** The actionability of an alert of a given identity in a given context is stable from
+validation to the weeks after it, and the model's small probabilities are not much too small (a
+logistic model fitted without reweighting; validation overrides it where it sees misses). Novel alerts
+(an identity never seen in training) are paged by the policy, and enter validation with score 1.0.
+
+Groups are the services with at least ``min_support`` actionable validation alerts (their own threshold)
+plus one pooled threshold for every other known service. One candidate per group, maximising suppressed
+noise within the budget, is a multiple-choice knapsack solved by dynamic programming in budget units.
+A threshold sits at the logit midpoint of the gap it is placed in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import norm
+
+from alertsieve.explain import service_notes
+from alertsieve.policy import POOLED, GroupChoice, ThresholdParams, ThresholdPolicy
+
+UNITS = 200  # DP resolution: the allowed misses are split into this many units
+
+
+def incidents(times: np.ndarray, services: np.ndarray, window_s: float) -> int:
+    """Bursts among actionable alerts: distinct (service, window of ``window_s``) pairs (0: each alert)."""
+    if window_s <= 0:
+        return len(times)
+    return len({(svc, int(t // window_s)) for t, svc in zip(times.tolist(), services.tolist(), strict=True)})
+
+
+def posterior_misses(observed: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expected misses, the larger of the j observed and the model's mass mu, and their (Poisson) variance."""
+    misses = np.maximum(observed, mass)
+    return misses, misses.astype(np.float64)
+
+
+def expected_misses(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
+    """``posterior_misses`` of suppressing the alerts scored below ``threshold``."""
+    below = scores < threshold
+    misses, variance = posterior_misses(np.array([labels[below].sum()]), np.array([scores[below].sum()]))
+    return float(misses[0]), float(variance[0])
+
+
+def _logit_midpoint(low: float, high: float) -> float:
+    eps = 1e-12
+    lo, hi = min(max(low, eps), 1 - eps), min(max(high, eps), 1 - eps)
+    mid = (math.log(lo / (1 - lo)) + math.log(hi / (1 - hi))) / 2
+    return 1.0 / (1.0 + math.exp(-mid))
+
+
+def candidates(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    max_misses: float,
+    unit: float,
+    n_incidents: int | None = None,
+) -> list[GroupChoice]:
+    """Suppress nothing, or the k lowest-scored alerts for every k at a gap between distinct scores.
+
+    Only cuts whose expected misses are within ``max_misses``; of the cuts that cost the same number of
+    ``unit`` (misses per DP unit), the one suppressing the most noise."""
+    y = labels.astype(bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    n_inc = n_pos if n_incidents is None else min(n_incidents, n_pos)
+    lowest = float(scores[y].min()) if n_pos else None
+    nothing = GroupChoice(
+        threshold=0.0,
+        actionable=n_pos,
+        noise=n_neg,
+        suppressed_actionable=0,
+        suppressed_noise=0,
+        incidents=n_inc,
+        lowest_actionable=lowest,
+    )
+    if len(scores) == 0:
+        return [nothing]
+    order = np.argsort(scores, kind="stable")
+    s, yy = scores[order], y[order]
+    observed = np.cumsum(yy)
+    misses, variance = posterior_misses(observed, np.cumsum(s))
+    noise = np.cumsum(~yy)
+    positives = observed
+    gap = np.append(s[1:] > s[:-1], True)  # a cut after position k-1 must fall between distinct scores
+    ok = gap & (misses <= max_misses)
+    best: dict[int, int] = {}
+    for cut in np.flatnonzero(ok).tolist():
+        bucket = math.ceil(misses[cut] / unit - 1e-9)
+        if bucket not in best or noise[cut] > noise[best[bucket]]:
+            best[bucket] = cut
+    out = [nothing]
+    for i in sorted(best.values()):
+        high = float(s[i + 1]) if i + 1 < len(s) else min(1.0, float(s[i]) * 2 + 1e-9)
+        out.append(
+            GroupChoice(
+                threshold=_logit_midpoint(float(s[i]), high),
+                actionable=n_pos,
+                noise=n_neg,
+                suppressed_actionable=int(positives[i]),
+                suppressed_noise=int(noise[i]),
+                expected_misses=float(misses[i]),
+                expected_fnr=float(misses[i]) / max(n_pos, 1),
+                variance=float(variance[i]),
+                incidents=n_inc,
+                lowest_actionable=lowest,
+            )
+        )
+    return out
+
+
+def _allocate(options: list[list[GroupChoice]], unit: float, budget_units: int) -> list[GroupChoice]:
+    """Multiple-choice knapsack: one option per group, total expected misses within the budget."""
+    best: dict[int, tuple[int, list[GroupChoice]]] = {0: (0, [])}
+    for group in options:
+        nxt: dict[int, tuple[int, list[GroupChoice]]] = {}
+        for used, (gain, picks) in best.items():
+            for option in group:
+                total = used + math.ceil(option.expected_misses / unit - 1e-9)
+                if total > budget_units:
+                    continue
+                value = gain + option.suppressed_noise
+                if total not in nxt or value > nxt[total][0]:
+                    nxt[total] = (value, [*picks, option])
+        best = nxt
+    # Most suppressed noise; of equal gains, the one using the least budget.
+    return max(best.items(), key=lambda item: (item[1][0], -item[0]))[1][1]
+
+
+def choose_thresholds(
+    scores: Sequence[float] | np.ndarray,
+    labels: Sequence[bool] | np.ndarray,
+    services: Sequence[str],
+    params: ThresholdParams,
+    known_services: Sequence[str] = (),
+    times: Sequence[float] | np.ndarray | None = None,
+    prior_rate: float = 0.0,
+) -> ThresholdPolicy:
+    """Per-service thresholds maximising suppressed noise with the expected FNR within budget.
+
+    ``known_services`` adds services the model saw in training but validation did not: they get the
+    pooled threshold. Any other service is unknown and paged. ``times`` (alert start, epoch seconds)
+    group actionable alerts into incidents; ``prior_rate`` is the actionable share of the whole history.
+    """
+    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
+    svc = np.asarray(services, dtype=object)
+    expected_pos = max(float(y.sum()), prior_rate * len(y))
+    names = sorted(set(svc.tolist()))
+    support = max(params.min_support, math.ceil(1 / params.service_cap - 1))
+    own = [n for n in names if int(y[svc == n].sum()) >= support]
+    pooled_mask = ~np.isin(svc, own)
+    groups = [(n, svc == n) for n in own] + [(POOLED, pooled_mask)]
+    allowed = params.budget * (1 - params.margin) * expected_pos
+    unit = max(allowed, 1e-9) / UNITS
+    window_s = params.incident_window_minutes * 60
+    t = None if times is None else np.asarray(times, dtype=np.float64)
+    options = []
+    for name, mask in groups:
+        cap = allowed if name == POOLED else min(allowed, params.service_cap * int(y[mask].sum()))
+        bursts = None if t is None else incidents(t[mask & y], svc[mask & y], window_s)
+        options.append(candidates(s[mask], y[mask], cap, unit, bursts))
+    picks = _allocate(options, unit, UNITS if allowed > 0 else 0)
+    z = float(norm.ppf(params.confidence))
+    mean = sum(p.expected_misses for p in picks) / max(expected_pos, 1e-9)
+    upper = mean + z * math.sqrt(sum(p.variance for p in picks)) / max(expected_pos, 1e-9)
+    chosen = dict(zip([name for name, _ in groups], picks, strict=True))
+    pooled = chosen.pop(POOLED)
+    policy = ThresholdPolicy(
+        params=params,
+        expected_fnr=mean,
+        fnr_upper_bound=upper,
+        pooled=pooled,
+        services={k: v for k, v in chosen.items()},
+        known_services=sorted(set(names) | set(known_services)),
+    )
+    policy.notes = service_notes(policy, s, y, svc, None if t is None else t)
+    return policy
+
+
+def global_threshold(
+    scores: Sequence[float] | np.ndarray,
+    labels: Sequence[bool] | np.ndarray,
+    params: ThresholdParams,
+    times: Sequence[float] | np.ndarray | None = None,
+    prior_rate: float = 0.0,
+) -> GroupChoice:
+    """The best single threshold for all services under the same rule (the baseline)."""
+    single = params.model_copy(update={"min_support": 10**9})
+    policy = choose_thresholds(scores, labels, ["all"] * len(scores), single, times=times, prior_rate=prior_rate)
+    return policy.pooled
