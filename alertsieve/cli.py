@@ -1,16 +1,20 @@
 """The `alertsieve` command line: simulate, train, score, evaluate; other packages mount more commands.
 
-This module is the output layer: it parses options, shows progress, prints tables and turns errors into
-messages with a non-zero exit. Command groups of the Ray layers (retraining, thresholds, dashboards)
+This module is the output layer: it parses options, shows progress, prints tables (or JSON with
+``--json``) and turns errors into messages with a non-zero exit. Exit codes: 0 done; 1 bad data or state
+(a malformed file, no model, nothing to compare); 2 usage (Click's convention: options that do not fit);
+3 a training gate failed (the model is registered but not made champion). Command groups of the Ray layers (retraining, thresholds, dashboards)
 plug in through the ``alertsieve.cli`` entry-point group, so the core never imports them.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import entry_points
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated
 
@@ -29,9 +33,38 @@ console = Console(stderr=True)
 out = Console(width=None if sys.stdout.isatty() else 120)
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
+EXIT_DATA, EXIT_USAGE, EXIT_GATE = 1, 2, 3
+
+
+def fail(message: str, code: int = EXIT_DATA) -> typer.Exit:
+    """An error message and the exit to raise: bad data or state unless ``code`` says otherwise."""
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
+
+
+def usage(message: str) -> typer.Exit:
+    """Options that do not fit together: Click's usage exit."""
+    return fail(message, EXIT_USAGE)
+
+
+def print_json(value: object) -> None:
+    """One JSON document on standard output, for scripts (``--json``)."""
+    out.print_json(json.dumps(value, default=str))
+
+
+def _version(show: bool) -> None:
+    if show:
+        out.print(f"alertsieve {package_version('alertsieve')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """alertsieve: page or suppress every alert under a false-negative budget."""
 
 
 @contextmanager
@@ -56,6 +89,16 @@ def counts_table(title: str, evaluation: Evaluation) -> Table:
     table.add_section()
     row("ALL", evaluation.overall)
     return table
+
+
+def _counts_json(c: Counts) -> dict[str, float | int]:
+    return {**c.model_dump(), "noise_reduction": c.noise_reduction, "fnr": c.fnr}
+
+
+def evaluation_json(evaluation: Evaluation) -> dict[str, object]:
+    """An evaluation as plain JSON: overall and per-service counts with their NR and FNR, and the AUC."""
+    return {"overall": _counts_json(evaluation.overall), "auc": evaluation.auc,
+            "services": {name: _counts_json(c) for name, c in evaluation.services.items()}}  # fmt: skip
 
 
 def notes_table(notes: dict[str, str]) -> Table:
@@ -89,9 +132,9 @@ def simulate(
     from alertsieve.simulate import DEFAULT_START, PROFILES, simulate_history
 
     if holdout_days and (holdout_out is None or holdout_days >= days):
-        raise fail("--holdout-days needs --holdout-out and must be fewer than --days")
+        raise usage("--holdout-days needs --holdout-out and must be fewer than --days")
     if profile not in PROFILES:
-        raise fail(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+        raise usage(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     with steps("simulating"):
         history = simulate_history(days=days, seed=seed, profile=profile)
     cut = DEFAULT_START + timedelta(days=days - holdout_days)
@@ -166,6 +209,9 @@ def train(
         metrics = {**bundle.meta.metrics, "train_seconds": report.train_seconds, "rows": float(report.rows)}
         version = registry.register(bundle, settings, params, metrics, aliases=("champion",) if passed else ())
         out.print(f"registered {settings.model_name} version {version}" + (" as champion" if passed else ""))
+    if not passed:
+        raise fail(f"validation FNR {report.validation.overall.fnr:.2%} is above the {settings.fnr_budget:.2%} "
+                   "budget: not made champion", EXIT_GATE)  # fmt: skip
 
 
 @app.command()
@@ -173,6 +219,7 @@ def score(
     alerts_path: Annotated[Path, typer.Option("--alerts", help="JSONL of alerts", exists=True, dir_okay=False)],
     out_path: Annotated[Path, typer.Option("--out", help="JSONL of decisions, one per input line, in order")],
     model: Annotated[str | None, typer.Option(help="alias, version, models:/ URI or bundle dir")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Decide page or suppress for every alert, with the champion unless --model says otherwise."""
     from alertsieve import registry
@@ -198,6 +245,10 @@ def score(
             bar.update(task, advance=len(rows))
     write_jsonl(out_path, [d for d in decisions if d is not None])
     suppressed = sum(d.decision == "suppress" for d in decisions if d is not None)
+    if as_json:
+        print_json({"decisions": len(alerts), "suppressed": suppressed, "paged": len(alerts) - suppressed,
+                    "out": str(out_path), "model_version": bundle.version})  # fmt: skip
+        return
     out.print(f"wrote {len(alerts)} decisions to {out_path}: {suppressed} suppressed, {len(alerts) - suppressed} paged")
 
 
@@ -205,6 +256,7 @@ def score(
 def evaluate_command(
     alerts_path: Annotated[Path, typer.Option("--alerts", help="labelled JSONL", exists=True, dir_okay=False)],
     decisions_path: Annotated[Path, typer.Option("--decisions", exists=True, dir_okay=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="print the evaluation as JSON")] = False,
 ) -> None:
     """Print noise reduction and FNR overall and per service."""
     try:
@@ -219,6 +271,9 @@ def evaluate_command(
             raise fail(f"{decisions_path}:{line}: field 'fingerprint': does not match the alert on that line")
     result = evaluate([a.actionable for a in labelled], [d.decision for d in decisions],
                       [d.service for d in decisions], [d.score for d in decisions])  # fmt: skip
+    if as_json:
+        print_json(evaluation_json(result))
+        return
     out.print(counts_table("evaluation", result))
     o = result.overall
     out.print(f"noise reduction {o.noise_reduction:.1%}  FNR {o.fnr:.2%}  "

@@ -38,7 +38,9 @@ def note_for(
     if len(neg) == 0 or suppressed >= LITTLE:
         return f"{evidence}; {effect}"
     noise_median = float(np.median(neg))
-    if len(pos) and noise_median >= 0.5 * float(np.median(pos)):
+    if noise_median >= 1.0:
+        cause = "most of its validation alerts were never seen in training (novel: paged, score 1)"
+    elif len(pos) and noise_median >= 0.5 * float(np.median(pos)):
         cause = (
             f"the model cannot tell its noise from its actionable alerts (median P(actionable) "
             f"{noise_median:.3f} for noise, {float(np.median(pos)):.3f} for actionable)"

@@ -14,7 +14,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from alertsieve.cli import fail, out, steps
+from alertsieve.cli import fail, out, print_json, steps, usage
 from alertsieve.records import RecordError, read_jsonl, write_jsonl
 from alertsieve.schema import Decision, LabelledAlert
 from alertsieve.settings import get_settings
@@ -82,12 +82,13 @@ def report(
     service: Annotated[str | None, typer.Option(help="only this service")] = None,
     fleet: Annotated[bool, typer.Option(help="add the weekly total over all services (ALL)")] = True,
     state: StateOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
 ) -> None:
     """Per service and ISO week: alert volume, actionable share, noise reduction, FNR, threshold in force.
 
     With --alerts and --decisions from files; otherwise from the decision log joined with feedback."""
     if (alerts is None) != (decisions is None):
-        raise fail("--alerts and --decisions go together")
+        raise usage("--alerts and --decisions go together")
     try:
         if alerts is not None and decisions is not None:
             rows = offline_trends(read_jsonl(alerts, LabelledAlert), read_jsonl(decisions, Decision), fleet)
@@ -100,6 +101,9 @@ def report(
         raise fail(str(exc)) from None
     if service is not None:
         rows = [r for r in rows if r.service == service]
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
     if not rows:
         out.print("no decisions to report")
         return
@@ -180,7 +184,7 @@ def tune_command(
     from thresholds.tune import TuneSettings, run_tune
 
     if (rows_path is None) == (alerts is None):
-        raise fail("give either --rows or --alerts (scored with --model)")
+        raise usage("give either --rows or --alerts (scored with --model)")
     try:
         if rows_path is not None:
             rows = read_jsonl(rows_path, ScoredRow)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
-from alertsieve.cli import console, fail, out
+from alertsieve.cli import console, fail, out, print_json, usage
 from alertsieve.settings import get_settings
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def schedule(
     try:
         validate_cron(cron)
     except ValueError as exc:
-        raise fail(str(exc)) from None
+        raise usage(str(exc)) from None
     config = _retrain_config(history, state, weeks, holdout_days, None, epochs, encoder, workers, gpu, backend)
     ticks = run_schedule(
         cron, lambda: _run_retrain(config), max_runs=1 if once else max_runs, run_now=once,
@@ -130,7 +130,7 @@ def _deployer(kind: str, serve_config: Path, app_name: str, address: str | None,
         if not ray.is_initialized():  # the running cluster (RAY_ADDRESS or a local `ray start`), never a new one
             ray.init(address="auto", log_to_driver=False)
         return ServeRunDeployer.from_config(serve_config, app_name)
-    raise fail(f"unknown deployer {kind!r}: serve-deploy, serve-run or rayservice")
+    raise usage(f"unknown deployer {kind!r}: serve-deploy, serve-run or rayservice")
 
 
 def promote(
@@ -201,6 +201,7 @@ def compare(
                                                       "neighbours=on|off,embedding=on|off (repeat)")] = None,
     epochs: Epochs = 25, backend: Annotated[str, typer.Option(help="variants train with: local or ray")] = "local",
     latency_sample: Annotated[int, typer.Option(min=1, help="alerts timed one by one")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
 ) -> None:  # fmt: skip
     """Evaluate registered versions and featurisation variants on the same window; print one table."""
     from alertsieve.model import TrainParams
@@ -212,7 +213,7 @@ def compare(
 
     settings = get_settings()
     if not version and not variant:
-        raise fail("nothing to compare: give --version and/or --variant")
+        raise usage("nothing to compare: give --version and/or --variant")
     try:
         variants = [parse_variant(v) for v in variant or []]
         end = datetime.fromisoformat(until) if until else None
@@ -230,5 +231,8 @@ def compare(
                                  latency_sample, progress)  # fmt: skip
     except (ValidationError, ValueError, RuntimeError) as exc:
         raise fail(str(exc)) from None
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
     title = f"{window.split:%Y-%m-%d} .. {window.end:%Y-%m-%d}: {len(window.holdout)} held-out alerts"
     out.print(compare_table(rows, settings.fnr_budget, title))

@@ -95,7 +95,7 @@ def test_score_rejects_malformed_line_and_leaves_no_output(home: Path) -> None:
     bad.write_text(json.dumps(good) + "\n" + json.dumps({"labels": {"alertname": "B"}}) + "\n")
     out_path = home / "decisions.jsonl"
     code, out = invoke("score", "--alerts", str(bad), "--out", str(out_path), "--model", str(home))
-    assert code == 2
+    assert code == 1  # bad data; 2 is for usage
     assert "bad.jsonl:2" in out and "startsAt" in out
     assert not out_path.exists()
 
@@ -104,7 +104,7 @@ def test_train_rejects_bad_json_naming_the_line(home: Path) -> None:
     bad = home / "history.jsonl"
     bad.write_text('{"labels": {"alertname": "A"}, "startsAt": "2026-01-05T00:00:00Z", "actionable": false}\n{oops\n')
     code, out = invoke("train", "--history", str(bad), "--backend", "local")
-    assert code == 2
+    assert code == 1
     assert "history.jsonl:2" in out
 
 
@@ -112,7 +112,7 @@ def test_score_without_any_model_fails_clearly(home: Path) -> None:
     alerts = home / "alerts.jsonl"
     alerts.write_text(json.dumps({"labels": {"alertname": "A"}, "startsAt": "2026-01-05T00:00:00Z"}) + "\n")
     code, out = invoke("score", "--alerts", str(alerts), "--out", str(home / "d.jsonl"))
-    assert code == 2
+    assert code == 1
     assert "no model version 'champion'" in out
     assert not (home / "d.jsonl").exists()
 
@@ -124,7 +124,7 @@ def test_evaluate_rejects_mismatched_files(home: Path) -> None:
     decisions = home / "decisions.jsonl"
     decisions.write_text("")
     code, out = invoke("evaluate", "--alerts", str(labelled), "--decisions", str(decisions))
-    assert code == 2 and "1 alerts but 0 decisions" in out
+    assert code == 1 and "1 alerts but 0 decisions" in out
 
 
 def test_simulate_holdout_needs_its_file(home: Path) -> None:
@@ -142,7 +142,44 @@ def test_binary_input_names_file_and_line_without_traceback(home: Path, command:
     args = ["score", "--alerts", str(data), "--out", str(out_path), "--model", str(home)] if command == "score" \
         else ["train", "--history", str(data), "--backend", "local"]  # fmt: skip
     result = runner.invoke(cli_app(), args)
-    assert result.exit_code == 2, result.output  # the exit code of every other malformed input
+    assert result.exit_code == 1, result.output  # the exit code of every other malformed input
     assert "input.jsonl:2" in result.output and "UTF-8" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert not out_path.exists()
+
+
+def test_version_and_usage_exit_codes(home: Path) -> None:
+    code, out = invoke("--version")
+    assert code == 0 and out.startswith("alertsieve ") and out.strip().split()[-1][0].isdigit()
+    assert invoke("score")[0] == 2  # a missing option: Click's usage error
+    assert invoke("simulate", "--out", str(home / "h.jsonl"), "--profile", "nope")[0] == 2
+
+
+@pytest.mark.slow
+def test_json_output_and_a_failed_gate_exits_3(home: Path) -> None:
+    history, later = home / "history.jsonl", home / "later.jsonl"
+    assert invoke("simulate", "--out", str(history), "--days", "14", "--seed", "3", "--holdout-days", "2",
+                  "--holdout-out", str(later))[0] == 0  # fmt: skip
+    code, out = invoke("train", "--history", str(history), "--backend", "local", "--encoder", "hashing-64")
+    assert code == 0, out
+    decisions = home / "decisions.jsonl"
+    scored = runner.invoke(cli_app(), ["score", "--alerts", str(later), "--out", str(decisions), "--json"])
+    assert scored.exit_code == 0, scored.output
+    summary = json.loads(scored.stdout)  # progress goes to stderr: stdout is the JSON alone
+    assert summary["decisions"] == len(read_jsonl(later, LabelledAlert)) and summary["model_version"] == "1"
+    evaluated = runner.invoke(cli_app(), ["evaluate", "--alerts", str(later), "--decisions", str(decisions), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    result = json.loads(evaluated.stdout)
+    assert result["overall"]["alerts"] == summary["decisions"]
+    assert result["overall"]["suppressed_noise"] + result["overall"]["suppressed_actionable"] == summary["suppressed"]
+    assert set(result["services"]) and 0.0 <= result["overall"]["fnr"] <= 1.0
+    # a model whose validation misses every actionable alert: registered, not champion, exit 3
+    from alertsieve import training
+    from alertsieve.policy import Ruling
+    from alertsieve.schema import Reason
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "decide", lambda *a, **k: Ruling("suppress", 1.0, Reason.BELOW_THRESHOLD, "test"))
+        code, out = invoke("train", "--history", str(history), "--backend", "local", "--encoder", "hashing-64")
+    assert code == 3, out
+    assert "registered alertsieve version 2" in out and "not made champion" in out

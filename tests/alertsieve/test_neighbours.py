@@ -90,7 +90,10 @@ def test_outcome_features_by_hand():
     assert out[0, 2] == pytest.approx(1.0)
     assert out[0, 3] == pytest.approx(np.log1p(w0 * 4 + w1 * 10), abs=1e-5)
     # Only an unsupported neighbour and missing ones: the prior, no support.
-    assert out[1].tolist() == pytest.approx([prior, prior, 0.5, 0.0])
+    logit = np.log(prior / (1 - prior))
+    assert out[1].tolist() == pytest.approx([prior, prior, 0.5, 0.0, logit, logit], abs=1e-6)
+    assert out[0, 4] == pytest.approx(np.log(out[0, 0] / (1 - out[0, 0])), abs=1e-4)  # the rates' log-odds
+    assert out[0, 5] == pytest.approx(np.log(r0 / (1 - r0)), abs=1e-4)
 
 
 def test_past_only_counts_outcomes_older_than_the_delay():
@@ -150,6 +153,6 @@ def test_empty_index():
     index = PrototypeIndex(np.zeros((0, DIM), dtype=np.float32), [], prior=0.25)
     rows, sims, ids = index.features(np.stack([unit(0), unit(1)]))
     assert rows.shape == (2, len(FEATURE_NAMES))
-    assert rows[0].tolist() == pytest.approx([0.25, 0.25, 0.0, 0.0])
+    assert rows[0].tolist() == pytest.approx([0.25, 0.25, 0.0, 0.0, np.log(1 / 3), np.log(1 / 3)], abs=1e-6)
     assert (ids == -1).all()
     assert index.explain(sims[0], ids[0]) == []

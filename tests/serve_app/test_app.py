@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -90,7 +91,9 @@ def test_malformed_json_and_oversized_bodies_are_4xx(serve_url) -> None:
 
 
 def test_alertmanager_webhook_forwards_only_pages(serve_url, receiver, small_history) -> None:
-    firing = history_payloads(small_history, False, 6) + history_payloads(small_history, True, 2)
+    # occurrences of their own (a second later): an occurrence paged in an earlier test keeps its resolution
+    picked = [a for a in small_history if not a.actionable][:6] + [a for a in small_history if a.actionable][:2]
+    firing = [payload(a.model_copy(update={"startsAt": a.startsAt + timedelta(seconds=1)})) for a in picked]
     body = {"version": "4", "groupKey": "{}:{alertname=\"x\"}", "status": "firing", "receiver": "alertsieve",
             "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
             "truncatedAlerts": 0, "newerField": {"kept": True},

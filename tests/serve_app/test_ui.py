@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from alertsieve.schema import Feedback, LoggedDecision
+from alertsieve.settings import get_settings
 from alertsieve.store import LocalStore
 from serve_app import ui
 from tests.conftest import TOKEN
@@ -103,8 +104,8 @@ def test_list_set_preview_revert_and_audit(client, small_bundle):
     p = client.get("/v1/thresholds/preview", params={"service": "checkout", "threshold": 0.4})
     assert p.status_code == 200
     live = LiveThresholds.from_policy(policy, {"checkout": 0.9})
-    expected = preview(small_bundle.meta.validation, live, "checkout", 0.4, confidence=policy.params.confidence,
-                       design_effect=policy.group_for("checkout").design_effect)  # fmt: skip
+    params = policy.params.model_copy(update={"budget": get_settings().fnr_budget})
+    expected = preview(small_bundle.meta.validation, live, "checkout", 0.4, params)
     assert p.json() == expected.model_dump(mode="json")
     assert p.json()["current"] == 0.9 and p.json()["current_source"] == "override"
     client.get("/v1/thresholds/preview", params={"service": "search", "threshold": 0.1})

@@ -22,13 +22,17 @@ from thresholds.tune import (
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def scored_rows(days: int = 28, per_day: int = 450, seed: int = 0, overlap: float = 0.0) -> list[ScoredRow]:
-    """Three services; actionable 10%; noise scores below 0.5, actionable above 0.5 - overlap."""
+def scored_rows(days: int = 28, per_day: int = 450, seed: int = 0, overlap: bool = False) -> list[ScoredRow]:
+    """Three services; actionable 10%; noise at P(actionable) 1e-6..1e-3, actionable above 0.5 (with
+    ``overlap``: log-uniform from 1e-5, down among the noise)."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(days * per_day):
         actionable = bool(rng.random() < 0.1)
-        score = rng.uniform(0.5 - overlap, 1.0) if actionable else rng.uniform(0.0, 0.5)
+        if actionable:
+            score = 10 ** rng.uniform(-5, 0) if overlap else rng.uniform(0.5, 1.0)
+        else:
+            score = 10 ** rng.uniform(-6, -3)
         rows.append(ScoredRow(time=START + timedelta(seconds=float(rng.uniform(0, days * DAY_S))),
                               service=("api", "db", "web")[i % 3], score=score, actionable=actionable))  # fmt: skip
     return rows
@@ -65,8 +69,8 @@ def test_evaluate_config_on_separable_rows_holds_the_budget_and_is_pure(rows: Sc
 
 
 def test_thresholds_come_from_the_window_before_the_evaluation_window():
-    # the first two weeks: actionable scores as low as 0.05; the three weeks after: separable.
-    early = scored_rows(days=14, seed=1, overlap=0.45)
+    # the first two weeks: actionable scores down among the noise; the three weeks after: separable.
+    early = scored_rows(days=14, seed=1, overlap=True)
     late = [r.model_copy(update={"time": r.time + timedelta(days=14)}) for r in scored_rows(days=21, seed=2)]
     data = ScoredRows.from_rows(early + late)
     eval_start = float(data.times[-1]) + 1 - 7 * DAY_S
@@ -74,8 +78,8 @@ def test_thresholds_come_from_the_window_before_the_evaluation_window():
     recent = policy_for_window(data, eval_start, TrialConfig(validation_days=14), base)
     longer = policy_for_window(data, eval_start, TrialConfig(validation_days=21), base)
     assert sorted(recent.services) == sorted(longer.services) == ["api", "db", "web"]
-    assert min(c.threshold for c in recent.services.values()) > 0.4
-    assert max(c.threshold for c in longer.services.values()) < 0.4
+    assert min(c.threshold for c in recent.services.values()) > 1e-3  # above all noise: in the gap
+    assert max(c.threshold for c in longer.services.values()) < 1e-3  # held down by the early misses
     later = data.between(eval_start, eval_start + 7 * DAY_S)
     assert apply_policy(recent, later).noise_reduction > apply_policy(longer, later).noise_reduction
 

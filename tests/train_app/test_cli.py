@@ -50,7 +50,7 @@ def test_retrain_command_registers_a_challenger(ray_cluster, isolated_model: Set
     assert "new NR" in result.output and "ALL" in result.output
     bad = CliRunner().invoke(build(), ["retrain", "--history", str(tmp_path / "none.jsonl"), "--backend", "local",
                                        "--state", str(tmp_path / "state")])  # fmt: skip
-    assert bad.exit_code == 2 and "no labelled alerts" in bad.output
+    assert bad.exit_code == 1 and "no labelled alerts" in bad.output
 
 
 def test_promote_and_rollback_commands(
@@ -69,4 +69,4 @@ def test_promote_and_rollback_commands(
     assert aborted.exit_code == 0 and "aborted" in aborted.output
     assert deployer.deployed[-1].champion == champion and deployer.deployed[-1].challenger is None
     again = CliRunner().invoke(build(), ["rollback", *state])
-    assert again.exit_code == 2 and "no previous champion" in again.output
+    assert again.exit_code == 1 and "no previous champion" in again.output

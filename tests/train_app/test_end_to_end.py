@@ -116,8 +116,9 @@ def test_retrain_promote_and_serve_the_new_version(serve_url: str, moto_s3: str,
     # the rollout: shadow -> 10% -> 50% -> 100% on a Serve app of its own (the session app keeps serving)
     deployer = ServeRunDeployer(EnvBuilder(env), {"score_timeout_s": 30.0}, APP, PREFIX)
     # A few hundred simulated alerts cannot show an FNR under 1.5% at any useful confidence (that takes
-    # ~150 actionable alerts without a miss): the gates' math is tested in test_promotion, here the loop.
-    gates = GateConfig(budget=0.05, confidence=0.8, nr_margin=0.1, min_stage_feedback=20)
+    # ~150 actionable alerts without a miss), nor tell two models' noise reduction apart within 10%: the
+    # gates' math is tested in test_promotion, here the loop.
+    gates = GateConfig(budget=0.05, confidence=0.8, nr_margin=0.25, min_stage_feedback=20)
     traffic = days(stream, 16, 21)
     stages = [traffic[: len(traffic) // 3], traffic[len(traffic) // 3 : 2 * len(traffic) // 3],
               traffic[2 * len(traffic) // 3 :]]  # fmt: skip
