@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from alertsieve.schema import DEFAULT_SERVICE_LABELS, Alert
+from alertsieve.seen import DEFAULT_CAPACITY, SeenSet
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 HISTORY_S = 7 * DAY
@@ -90,22 +91,26 @@ class StreamState:
     """The recent alert stream, one occurrence (fingerprint, startsAt) counted once."""
 
     def __init__(
-        self, service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS, environment_labels: Sequence[str] = ()
+        self,
+        service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS,
+        environment_labels: Sequence[str] = (),
+        capacity: int = DEFAULT_CAPACITY,
     ) -> None:
+        """``capacity``: how many fingerprints, alert names per host and per service each "seen" table keeps."""
         self.service_labels = tuple(service_labels)
         self.environment_labels = tuple(environment_labels)
         self.recent: deque[tuple[float, str, str, str, bool, str]] = deque()  # t, fp, name, svc, novel, instance
         self.novel_recent: deque[tuple[float, str]] = deque()  # t, environment of first-ever fingerprints
         self.envs: dict[tuple[str, float], str] = {}  # environment of each occurrence in ``recent``
-        self.seen_inst_names: set[str] = set()
+        self.seen_inst_names = SeenSet(capacity=capacity)
         self.fp_times: dict[str, deque[float]] = defaultdict(deque)
         self.name_times: dict[str, deque[float]] = defaultdict(deque)
         self.name_svc_times: dict[str, deque[float]] = defaultdict(deque)
         self.fp_short: dict[str, deque[float]] = defaultdict(deque)
         self.open_fps: dict[str, float] = {}
-        self.seen_fps: set[str] = set()
-        self.seen_names: set[str] = set()
-        self.seen_name_svc: set[str] = set()
+        self.seen_fps = SeenSet(capacity=capacity)
+        self.seen_names = SeenSet(capacity=capacity)
+        self.seen_name_svc = SeenSet(capacity=capacity)
         self.occurrences: dict[tuple[str, float], float | None] = {}
         self.ends: list[tuple[float, str, float]] = []  # heap of (end, fp, start) not yet applied
         self.now = 0.0
@@ -267,15 +272,15 @@ class StreamState:
                 (t, fp, n, s, nov, ends.get((fp, t)), inst, self.envs.get((fp, t), ""))
                 for t, fp, n, s, nov, inst in self.recent
             ],  # fmt: skip
-            seen_fingerprints=sorted(self.seen_fps),
-            seen_instance_names=sorted(self.seen_inst_names),
-            seen_names=sorted(self.seen_names),
-            seen_name_services=sorted(self.seen_name_svc),
+            seen_fingerprints=list(self.seen_fps),
+            seen_instance_names=list(self.seen_inst_names),
+            seen_names=list(self.seen_names),
+            seen_name_services=list(self.seen_name_svc),
         )
 
     @classmethod
-    def from_snapshot(cls, snap: StreamSnapshot) -> StreamState:
-        state = cls(snap.service_labels, snap.environment_labels)
+    def from_snapshot(cls, snap: StreamSnapshot, capacity: int = DEFAULT_CAPACITY) -> StreamState:
+        state = cls(snap.service_labels, snap.environment_labels, capacity)
         for t, fp, name, svc, novel, end, inst, env in snap.recent:
             state.now = max(state.now, t)
             state.recent.append((t, fp, name, svc, novel, inst))
@@ -289,10 +294,10 @@ class StreamState:
             state.occurrences[(fp, t)] = end
             if end is not None:
                 heapq.heappush(state.ends, (end, fp, t))
-        state.seen_fps = set(snap.seen_fingerprints)
-        state.seen_names = set(snap.seen_names)
-        state.seen_name_svc = set(snap.seen_name_services)
-        state.seen_inst_names = set(snap.seen_instance_names)
+        state.seen_fps = SeenSet(snap.seen_fingerprints, capacity)
+        state.seen_names = SeenSet(snap.seen_names, capacity)
+        state.seen_name_svc = SeenSet(snap.seen_name_services, capacity)
+        state.seen_inst_names = SeenSet(snap.seen_instance_names, capacity)
         state.advance(state.now)
         return state
 

@@ -4,31 +4,28 @@ Thresholds are chosen on validation scores of a model that did not train on them
 kept as it is (a refit would move the scores under the thresholds). The scores are logistic
 probabilities P(actionable).
 
-**The estimate.** Suppressing the m validation alerts of a group scored below ``t`` is expected to miss
-the actionable alerts that a stream like them holds. Two pieces of evidence say how many:
+**The estimate.** Suppressing the validation alerts of a group scored below ``t`` is expected to miss the
+actionable alerts that a stream like them holds. Two pieces of evidence say how many, and the larger wins:
 
-- the model: the sum of their probabilities, mu (the noise side: thousands of repetitions of alert
-  types that were never actionable score orders of magnitude below every actionable alert, and add
-  almost nothing);
-- validation: the j actionable alerts among them.
+    misses(t) = max(j, mu)
 
-Taking the model's mu as the prior mean of a Gamma prior on the count with ``prior_strength`` a (the
-weight of one actionable observation at a = 1), and j as a Poisson observation, the posterior mean is
+- ``j``, validation: the actionable alerts among them;
+- ``mu``, the model: the sum of their probabilities. This is the noise side of the evidence: thousands of
+  repetitions of alert types that were never actionable score orders of magnitude below every
+  actionable alert and add almost nothing, so a threshold in that gap costs almost nothing; where the
+  model cannot separate noise from actionable alerts (a service whose alerts all score near its
+  actionable share) every suppressed alert costs its probability, so little is suppressed.
 
-    misses(t) = max(j, (a + j) * mu / (a + mu))
-
-Where the model expects few misses (mu << a) this is about mu: a threshold in the gap between noise and
-the lowest actionable score costs almost nothing. Where it expects many (mu >> a) it is about j + a:
-observed misses plus one, the classic rule. Where the model cannot separate noise from actionable alerts
-(a service whose alerts all score near its actionable share), j tracks mu and every suppressed alert
-costs its probability, so little is suppressed. Its posterior variance is misses^2 / (a + j).
+``j`` alone is chosen where validation happens to hold few misses (the optimiser looks for exactly
+that), and it cannot certify anything with a handful of incidents; ``mu`` alone trusts the model where
+validation shows it wrong. The variance reported is Poisson (``misses``).
 
 **The budget.** The expected FNR is the sum of the groups' misses over the actionable alerts expected in
 validation: the observed ones, or the history's actionable share times the validation size if that is
-larger (a slice with one incident must not make each miss look huge). It must stay under
-``budget * (1 - margin)``. The upper bound at ``confidence`` is reported, not enforced: with a handful of
-incidents no bound certifies 1.5%, and the margin plus one pseudo-miss per group are the safety instead.
-A service with its own threshold keeps its own expected FNR under ``service_cap``.
+larger (a slice with one incident, or none, must not make each miss look huge or stop all suppression).
+It must stay under ``budget * (1 - margin)``. The upper bound at ``confidence`` is reported, not
+enforced: with a handful of incidents no bound certifies 1.5%; the margin is the safety instead. A
+service with its own threshold keeps its own expected FNR under ``service_cap``.
 
 **Assumptions.** The actionability of an alert of a given identity in a given context is stable from
 validation to the weeks after it, and the model's small probabilities are not much too small (a

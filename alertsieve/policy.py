@@ -58,7 +58,7 @@ class GroupChoice(BaseModel):
     suppressed_noise: int
     expected_misses: float = Field(
         default=0.0,
-        description="observed actionable below the threshold + the model's P(actionable) of the noise below",
+        description="max(actionable validation alerts below the threshold, sum of P(actionable) below it)",
     )
     expected_fnr: float = Field(default=0.0, description="expected_misses over the group's actionable alerts")
     variance: float = Field(default=0.0, description="variance of expected_misses, in alerts squared")

@@ -69,6 +69,7 @@ class Scorer:
         self.cache = cache
         self.stream = StreamContext(state or StreamState.from_snapshot(bundle.meta.stream))
         self.text_features = TextFeatures(bundle.index)
+        self._novel: OrderedDict[str, bool] = OrderedDict()  # canonical text -> novel (identity never seen)
 
     @property
     def version(self) -> str:
@@ -79,6 +80,17 @@ class Scorer:
 
     def texts(self, alerts: Sequence[Alert]) -> list[str]:
         return texts_of(alerts, self.bundle.meta.features)
+
+    def novel(self, alert: Alert, text: str) -> bool:
+        """Whether the model never saw this alert's identity; remembered by canonical text (the identity is
+        a function of it: the same labels and summary, less instance and environment labels)."""
+        found = self._novel.get(text)
+        if found is None:
+            found = self.bundle.is_novel(identities_of([alert], self.bundle.meta.features)[0])
+            self._novel[text] = found
+            if len(self._novel) > self.text_features.capacity:
+                self._novel.popitem(last=False)
+        return found
 
     def text_rows(self, texts: Sequence[str]) -> TextRows:
         """Per-text features, embedding (through the cache) and searching in process what is pending."""
@@ -103,7 +115,7 @@ class Scorer:
         overrides: Mapping[str, float] | None = None,
     ) -> list[Decision]:
         meta = self.bundle.meta
-        novel = [self.bundle.is_novel(identity) for identity in identities_of(alerts, meta.features)]
+        novel = [self.novel(alert, text) for alert, text in zip(alerts, texts, strict=True)]
         dense = dense_rows(meta.features, context_rows, text_rows.neighbour_rows)
         inputs = model_inputs(meta.features, meta.scaler, dense, text_rows.embeddings)
         scores = self.bundle.predict(*inputs)

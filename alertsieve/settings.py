@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     model_name: str = "alertsieve"
     service_labels: tuple[str, ...] = DEFAULT_SERVICE_LABELS
     fnr_budget: float = Field(default=0.015, gt=0.0, lt=1.0)
+    stream_memory: int = Field(
+        default=500_000,
+        ge=1_000,
+        description="fingerprints (and alert names per host, per service) the live stream context remembers",
+    )
     api_token: SecretStr | None = Field(default=None, description="bearer token for every write")
     state_uri: str | None = Field(default=None, description="decision log and feedback: a dir or s3://bucket/prefix")
     host: str = Field(

@@ -57,7 +57,7 @@ class Router:
     ) -> None:
         self.champion, self.challenger = champion, challenger
         snapshot = loader(champion_ref).meta.stream
-        self.stream = StreamContext(StreamState.from_snapshot(snapshot))
+        self.stream = StreamContext(StreamState.from_snapshot(snapshot, get_settings().stream_memory))
         self.store = open_store(state_location or get_settings().state_location)
         self.config = RouterConfig()
         self.decisions: OrderedDict[Key, Decision] = OrderedDict()

@@ -275,3 +275,17 @@ def test_replay_and_time_order():
     assert len(state.recent) == 3
     empty, _ = replay([])
     assert empty.shape == (0, len(FEATURE_NAMES))
+
+
+def test_the_seen_tables_are_bounded_and_forget_the_least_recent():
+    state = StreamState(capacity=2)
+    first, second, third = (alert(name=n, service="checkout", at=i) for i, n in enumerate(("A", "B", "C")))
+    for a in (first, second):
+        state.observe(a)
+    state.observe(first.model_copy(update={"startsAt": first.startsAt + timedelta(minutes=5)}))  # A again
+    state.observe(third)
+    assert len(state.seen_fps) == 2 and first.fingerprint in state.seen_fps and second.fingerprint not in state.seen_fps
+    later = second.model_copy(update={"startsAt": second.startsAt + timedelta(minutes=10)})
+    assert f(state.features(later), "fp_seen") == 0.0  # forgotten: new again
+    restored = StreamState.from_snapshot(state.snapshot(), capacity=2)
+    assert list(restored.seen_fps) == list(state.seen_fps)  # least recent first, as observed
