@@ -13,13 +13,13 @@ import numpy as np
 from alertsieve.policy import ThresholdPolicy
 
 LITTLE = 0.10  # a noise reduction below this gets a cause
-INCIDENT_WINDOW_S = 1800.0
 
 
-def _bursts(times: np.ndarray | None, count: int) -> int:
-    if times is None:
-        return count
-    return len({int(t // INCIDENT_WINDOW_S) for t in times.tolist()})
+def incidents(times: np.ndarray, services: np.ndarray, window_s: float) -> int:
+    """Bursts among actionable alerts: distinct (service, window of ``window_s``) pairs (0: each alert)."""
+    if window_s <= 0:
+        return len(times)
+    return len({(svc, int(t // window_s)) for t, svc in zip(times.tolist(), services.tolist(), strict=True)})
 
 
 def note_for(
@@ -31,7 +31,9 @@ def note_for(
     pos, neg = scores[labels], scores[~labels]
     if len(scores) == 0:
         return f"no validation alerts; {source} threshold {threshold:.4f}"
-    evidence = f"{len(pos)} actionable validation alerts from {_bursts(times, len(pos))} incidents, {len(neg)} noise"
+    window_s = policy.params.incident_window_minutes * 60
+    bursts = len(pos) if times is None else incidents(times, np.full(len(times), service, dtype=object), window_s)
+    evidence = f"{len(pos)} actionable validation alerts from {bursts} incidents, {len(neg)} noise"
     suppressed = float((neg < threshold).mean()) if len(neg) else 0.0
     missed = int((pos < threshold).sum())
     effect = f"{source} threshold {threshold:.4f} suppresses {suppressed:.0%} of its noise, {missed} actionable"

@@ -46,17 +46,10 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import norm
 
-from alertsieve.explain import service_notes
+from alertsieve.explain import incidents, service_notes
 from alertsieve.policy import POOLED, GroupChoice, ThresholdParams, ThresholdPolicy
 
 UNITS = 200  # DP resolution: the allowed misses are split into this many units
-
-
-def incidents(times: np.ndarray, services: np.ndarray, window_s: float) -> int:
-    """Bursts among actionable alerts: distinct (service, window of ``window_s``) pairs (0: each alert)."""
-    if window_s <= 0:
-        return len(times)
-    return len({(svc, int(t // window_s)) for t, svc in zip(times.tolist(), services.tolist(), strict=True)})
 
 
 def posterior_misses(observed: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from alertsieve.explain import incidents
 from alertsieve.optimize import (
     UNITS,
     _allocate,
@@ -14,7 +15,6 @@ from alertsieve.optimize import (
     choose_thresholds,
     expected_misses,
     global_threshold,
-    incidents,
     posterior_misses,
 )
 from alertsieve.policy import GroupChoice, Source, ThresholdParams, ThresholdPolicy
