@@ -138,6 +138,9 @@ class Reason(StrEnum):
     NOVEL = "novel"
     UNKNOWN_SERVICE = "unknown_service"
     FAIL_OPEN = "fail_open"
+    STILL_FIRING = "still_firing"  # suppressed, still firing after the service's delay: paged late
+    SHOULD_HAVE_PAGED = "should_have_paged"  # suppressed, then marked actionable by a person: paged late
+    PAGE_EVERYTHING = "page_everything"  # the "page everything" switch was on
 
 
 class Decision(BaseModel):

@@ -133,6 +133,10 @@ class Ingress:
                 telemetry().errors.inc(tags={"stage": "pipeline-status"})
             time.sleep(1.0)
 
+    def _relay(self) -> Relay:
+        """Where alerts go downstream: the one way pages, late pages and resolutions are delivered."""
+        return Relay(self.http, self.args.downstream_url, self.args.max_alerts_per_request)
+
     def _require_token(self, authorization: str | None) -> None:
         check_bearer(authorization, self.token)
 
@@ -189,7 +193,7 @@ class Ingress:
               openapi_extra=WEBHOOK_BODY, responses=documented(422, 502))  # fmt: skip
     async def alertmanager(self, request: Request, authorization: str | None = Header(default=None)) -> Any:
         """Score what can be scored; forward the pages and everything that cannot be scored, as it came."""
-        relay = Relay(self.http, self.args.downstream_url, self.args.max_alerts_per_request)
+        relay = self._relay()
         body = await read_bounded(request.stream(), self.args.max_body_bytes)
         content_type = request.headers.get("content-type", "application/json")
         length = request.headers.get("content-length")

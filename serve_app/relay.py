@@ -129,6 +129,15 @@ class Relay:
         await self._post(content(), content_type, length if length and length.isdigit() else None)
         return WebhookResponse(decisions=[], forwarded=0, fail_open=True, unscored={reason: 1}, as_received=True)
 
+    async def late_page(self, alerts: list[Alert], decisions: list[Decision]) -> None:
+        """Forward alerts that were suppressed as late pages (delayed paging, "should have paged"): a
+        webhook notification of their own. Raises ``ForwardError`` when delivery fails."""
+        payload = {"version": "4", "status": "firing", "receiver": "alertsieve-late-page",
+                   "groupKey": "alertsieve-late-page", "groupLabels": {}, "commonLabels": {},
+                   "commonAnnotations": {}, "externalURL": "", "truncatedAlerts": 0,
+                   "alerts": [a.model_dump(mode="json", exclude_none=True) for a in alerts]}  # fmt: skip
+        await self._post(json.dumps(payload).encode(), "application/json")
+
     async def relay(self, raw: dict[str, Any], score: Score, resolve: Resolve) -> WebhookResponse:
         items: list[Any] = raw["alerts"]
         valid, malformed = await asyncio.to_thread(split_alerts, items)
