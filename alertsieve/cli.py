@@ -1,10 +1,11 @@
-"""The `alertsieve` command line: simulate, train, score, evaluate; other packages mount more commands.
+"""The core commands of `alertsieve`: simulate, score, evaluate, and the output layer every command shares.
 
 This module is the output layer: it parses options, shows progress, prints tables (or JSON with
 ``--json``) and turns errors into messages with a non-zero exit. Exit codes: 0 done; 1 bad data or state
 (a malformed file, no model, nothing to compare); 2 usage (Click's convention: options that do not fit);
-3 a training gate failed (the model is registered but not made champion). Command groups of the Ray layers (retraining, thresholds, dashboards)
-plug in through the ``alertsieve.cli`` entry-point group, so the core never imports them.
+3 a training gate failed (the model is registered but not made champion). The `alertsieve` command
+itself is assembled in ``cli.main``, which imports these and the commands of the outer rooms (training,
+thresholds, dashboards) explicitly: the core never imports them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib.metadata import entry_points
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from alertsieve.evaluation import Counts, Evaluation, evaluate
-from alertsieve.records import RecordError, iter_jsonl, read_jsonl, write_jsonl
+from alertsieve.records import RecordError, iter_jsonl, paired, read_jsonl, write_jsonl
 from alertsieve.schema import Alert, Decision, LabelledAlert
 from alertsieve.settings import get_settings
 
@@ -148,73 +148,6 @@ def simulate(
 
 
 @app.command()
-def train(
-    history: Annotated[Path, typer.Option(help="JSONL of labelled alerts", exists=True, dir_okay=False)],
-    backend: Annotated[str, typer.Option(help="'ray' (Ray Train workers) or 'local' (this process)")] = "ray",
-    workers: Annotated[int, typer.Option(min=1, help="Ray Train workers")] = 1,
-    gpu: Annotated[bool, typer.Option("--gpu", help="train on GPU workers (same code)")] = False,
-    encoder: Annotated[str, typer.Option(help="text encoder: all-MiniLM-L6-v2 or hashing-64")] = "all-MiniLM-L6-v2",
-    validation_fraction: Annotated[float, typer.Option(min=0.05, max=0.5)] = 0.25,
-    save: Annotated[Path | None, typer.Option(help="also save the bundle to this directory")] = None,
-    register: Annotated[bool, typer.Option(help="register the version in MLflow")] = True,
-) -> None:
-    """Train a model on labelled history, choose thresholds on its later part, register it."""
-    from alertsieve import registry
-    from alertsieve.embedding import EmbeddingCache, load_encoder
-    from alertsieve.featurize import FeatureConfig
-    from alertsieve.policy import ThresholdParams
-    from alertsieve.training import load_fit_backend, train_bundle
-
-    settings = get_settings()
-    try:
-        alerts = read_jsonl(history, LabelledAlert)
-        options = {} if backend == "local" else {"num_workers": workers, "use_gpu": gpu}
-        fit_backend = load_fit_backend(backend, **options)
-    except (RecordError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    features = FeatureConfig(encoder=encoder, service_labels=settings.service_labels)
-    with steps(f"training on {len(alerts)} alerts") as bar:
-        task = bar.add_task("loading encoder", total=6)
-        cache = EmbeddingCache(load_encoder(encoder, device="cuda" if gpu else "cpu"))
-
-        def progress(step: str) -> None:
-            bar.update(task, description=step, advance=1)
-
-        try:
-            bundle, report = train_bundle(alerts, cache, features,
-                                          threshold_params=ThresholdParams(budget=settings.fnr_budget),
-                                          backend=fit_backend, validation_fraction=validation_fraction,
-                                          progress=progress)  # fmt: skip
-        except ValueError as exc:
-            raise fail(str(exc)) from None
-        bar.update(task, description="done", completed=6)
-    out.print(counts_table("validation (later history, unseen in training)", report.validation))
-    out.print(notes_table(report.notes))
-    if report.environment_labels:
-        out.print(f"environment labels (features, not identity): {', '.join(report.environment_labels)}")
-    passed = report.validation.overall.fnr <= settings.fnr_budget
-    out.print(f"training time {report.train_seconds:.1f}s on {report.fit_rows} rows ({report.backend}); "
-              f"expected FNR {report.expected_fnr:.2%} (upper bound {report.fnr_upper_bound:.2%}); "
-              f"gate {'passed' if passed else 'FAILED'}")  # fmt: skip
-    if save:
-        bundle.save(save)
-        out.print(f"saved bundle to {save}")
-    if register:
-        params: dict[str, str | float | int] = {
-            "backend": report.backend,
-            "encoder": encoder,
-            "rows": report.rows,
-            "history": str(history),
-        }
-        metrics = {**bundle.meta.metrics, "train_seconds": report.train_seconds, "rows": float(report.rows)}
-        version = registry.register(bundle, settings, params, metrics, aliases=("champion",) if passed else ())
-        out.print(f"registered {settings.model_name} version {version}" + (" as champion" if passed else ""))
-    if not passed:
-        raise fail(f"validation FNR {report.validation.overall.fnr:.2%} is above the {settings.fnr_budget:.2%} "
-                   "budget: not made champion", EXIT_GATE)  # fmt: skip
-
-
-@app.command()
 def score(
     alerts_path: Annotated[Path, typer.Option("--alerts", help="JSONL of alerts", exists=True, dir_okay=False)],
     out_path: Annotated[Path, typer.Option("--out", help="JSONL of decisions, one per input line, in order")],
@@ -264,11 +197,10 @@ def evaluate_command(
         decisions = read_jsonl(decisions_path, Decision)
     except RecordError as exc:
         raise fail(str(exc)) from None
-    if len(labelled) != len(decisions):
-        raise fail(f"{len(labelled)} alerts but {len(decisions)} decisions: they must match line by line")
-    for line, (alert, decision) in enumerate(zip(labelled, decisions, strict=True), start=1):
-        if alert.fingerprint != decision.fingerprint:
-            raise fail(f"{decisions_path}:{line}: field 'fingerprint': does not match the alert on that line")
+    try:
+        paired(labelled, decisions, str(decisions_path))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     result = evaluate([a.actionable for a in labelled], [d.decision for d in decisions],
                       [d.service for d in decisions], [d.score for d in decisions])  # fmt: skip
     if as_json:
@@ -281,20 +213,6 @@ def evaluate_command(
               f"actionable suppressed)")  # fmt: skip
 
 
-_mounted: set[str] = set()
-
-
-def cli_app() -> typer.Typer:
-    """The app plus what other packages register: command groups under the ``alertsieve.cli``
-    entry-point group (``alertsieve NAME ...``) and single commands under ``alertsieve.commands``."""
-    for group, add in (("alertsieve.cli", lambda ep: app.add_typer(ep.load(), name=ep.name)),
-                       ("alertsieve.commands", lambda ep: app.command(ep.name)(ep.load()))):  # fmt: skip
-        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
-            if ep.name not in _mounted:
-                add(ep)
-                _mounted.add(ep.name)
-    return app
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    cli_app()(args=list(argv) if argv is not None else sys.argv[1:], prog_name="alertsieve")
+    """The core commands alone (``python -m alertsieve``); the `alertsieve` command is ``cli.main``."""
+    app(args=list(argv) if argv is not None else sys.argv[1:], prog_name="alertsieve")

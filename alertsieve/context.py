@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from alertsieve.schema import DEFAULT_SERVICE_LABELS, Alert
 from alertsieve.seen import DEFAULT_CAPACITY, SeenSet
+from alertsieve.windows import Event, Times, Windows
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 HISTORY_S = 7 * DAY
@@ -56,23 +57,19 @@ def _ts(value: datetime) -> float:
     return value.timestamp()
 
 
-def _count_since(times: deque[float], since: float) -> int:
-    count = 0
-    for t in reversed(times):  # times are appended in order: stop at the first older one
-        if t < since:
-            break
-        count += 1
-    return count
+_NO_TIMES = Times()
 
 
-def _count_since_oldest(times: deque[float], since: float) -> int:
-    """Like _count_since, for windows that reach back to the oldest entries: skips the few stale ones."""
-    stale = 0
-    for t in times:
-        if t >= since:
-            break
-        stale += 1
-    return len(times) - stale
+def _same_time_days(times: Times, now: float, horizon: float) -> int:
+    """On how many earlier days the key fired within an hour of this time of day (at least 20 h ago)."""
+    days = 0
+    for k in range(int(HISTORY_S // DAY) + 1):
+        day = now - k * DAY
+        # (now - t) in [k days, k days + 1 h), at least 20 h ago; or in (k days + 23 h, k + 1 days)
+        late = k >= 1 and times.any_between(max(day - HOUR, horizon), day, day - HOUR >= horizon, False)
+        early = times.any_between(max(day - DAY, horizon), day - DAY + HOUR, day - DAY >= horizon, True)
+        days += late or early
+    return days
 
 
 class StreamSnapshot(BaseModel):
@@ -99,14 +96,15 @@ class StreamState:
         """``capacity``: how many fingerprints, alert names per host and per service each "seen" table keeps."""
         self.service_labels = tuple(service_labels)
         self.environment_labels = tuple(environment_labels)
-        self.recent: deque[tuple[float, str, str, str, bool, str]] = deque()  # t, fp, name, svc, novel, instance
-        self.novel_recent: deque[tuple[float, str]] = deque()  # t, environment of first-ever fingerprints
+        self.capacity = capacity
+        self.recent: deque[Event] = deque()  # the last week of occurrences, at most ``capacity`` of them
+        self.windows = Windows()  # the last 5, 15, 30 and 60 minutes of them, as running counts
         self.envs: dict[tuple[str, float], str] = {}  # environment of each occurrence in ``recent``
         self.seen_inst_names = SeenSet(capacity=capacity)
-        self.fp_times: dict[str, deque[float]] = defaultdict(deque)
-        self.name_times: dict[str, deque[float]] = defaultdict(deque)
-        self.name_svc_times: dict[str, deque[float]] = defaultdict(deque)
-        self.fp_short: dict[str, deque[float]] = defaultdict(deque)
+        self.fp_times: defaultdict[str, Times] = defaultdict(Times)
+        self.name_times: defaultdict[str, Times] = defaultdict(Times)
+        self.name_svc_times: defaultdict[str, Times] = defaultdict(Times)
+        self.fp_short: defaultdict[str, Times] = defaultdict(Times)
         self.open_fps: dict[str, float] = {}
         self.seen_fps = SeenSet(capacity=capacity)
         self.seen_names = SeenSet(capacity=capacity)
@@ -114,31 +112,43 @@ class StreamState:
         self.occurrences: dict[tuple[str, float], float | None] = {}
         self.ends: list[tuple[float, str, float]] = []  # heap of (end, fp, start) not yet applied
         self.now = 0.0
+        self.floor = -math.inf  # the oldest time still remembered, once more than ``capacity`` occurred
         self.pruned_at = 0.0
 
     # ---- updating -------------------------------------------------------------------------------
     def advance(self, now: float) -> None:
-        """Apply the resolutions that happened up to ``now`` and forget what is older than a week."""
+        """Apply the resolutions that happened up to ``now`` and forget what is older than a week (or
+        than the oldest of the last ``capacity`` occurrences, on a stream busier than that)."""
         self.now = max(self.now, now)
+        self.windows.advance(self.now)
         while self.ends and self.ends[0][0] <= self.now:
             end, fp, start = heapq.heappop(self.ends)
             self._resolved(fp, start, end)
-        horizon = self.now - HISTORY_S
-        while self.recent and self.recent[0][0] < horizon:
-            t, fp = self.recent.popleft()[:2]
-            self.envs.pop((fp, t), None)
-        while self.novel_recent and self.novel_recent[0][0] < self.now - HOUR:
-            self.novel_recent.popleft()
-        if self.now - self.pruned_at >= HOUR:  # trimming every table is costly: once an hour of stream
+        while len(self.recent) > self.capacity:
+            self.floor = self.recent[1].t
+            self._forget_oldest()
+        horizon = self.horizon
+        while self.recent and self.recent[0].t < horizon:
+            self._forget_oldest()
+        # trimming every table is costly: once an hour of stream, or once the stream outgrew the memory twice
+        if self.now - self.pruned_at >= HOUR or len(self.occurrences) > 2 * self.capacity:
             self.pruned_at = self.now
             for table in (self.fp_times, self.name_times, self.name_svc_times, self.fp_short):
                 for key in list(table):
-                    queue = table[key]
-                    while queue and queue[0] < horizon:
-                        queue.popleft()
-                    if not queue:
+                    table[key].trim(horizon)
+                    if not table[key]:
                         del table[key]
             self.occurrences = {k: v for k, v in self.occurrences.items() if k[1] >= horizon}
+            self.open_fps = {fp: start for fp, start in self.open_fps.items() if start >= horizon}
+
+    @property
+    def horizon(self) -> float:
+        """The oldest time the features count: a week back, or the floor on a very busy stream."""
+        return max(self.now - HISTORY_S, self.floor)
+
+    def _forget_oldest(self) -> None:
+        event = self.recent.popleft()
+        self.envs.pop((event.fingerprint, event.t), None)
 
     def instance_of(self, alert: Alert) -> str:
         """The first present instance-like label: the host or target that fired."""
@@ -166,10 +176,10 @@ class StreamState:
         self.advance(start)
         fp, name, svc = alert.fingerprint, alert.alertname, alert.service(self.service_labels)
         novel, inst, env = fp not in self.seen_fps, self.instance_of(alert), self.environment_of(alert)
-        self.recent.append((start, fp, name, svc, novel, inst))
+        event = Event(start, fp, name, svc, novel, inst)
+        self.recent.append(event)
+        self.windows.add(event, env)
         self.envs[(fp, start)] = env
-        if novel:
-            self.novel_recent.append((start, env))
         if inst:
             self.seen_inst_names.add(f"{name}\x1f{inst}")
         self.fp_times[fp].append(start)
@@ -189,69 +199,42 @@ class StreamState:
         """The context vector of ``alert`` given everything observed before it (FEATURE_NAMES order)."""
         now = _ts(alert.startsAt)
         self.advance(now)
-        # Tables are trimmed lazily (hourly): count only the week kept in ``recent`` and in snapshots.
-        horizon = self.now - HISTORY_S
+        # Tables are trimmed lazily (hourly): count only what is newer than the horizon.
+        horizon = self.horizon
         fp, name, svc = alert.fingerprint, alert.alertname, alert.service(self.service_labels)
         name_svc = f"{name}\x1f{svc}"
         level = severity_level(alert.labels)
         when = alert.startsAt
         hour = (when.hour + when.minute / 60.0) * 2 * math.pi / 24
         weekday = when.weekday() * 2 * math.pi / 7
-        fp_times = self.fp_times.get(fp, deque())
-        last = fp_times[-1] if fp_times and fp_times[-1] >= horizon else None
+        fp_times = self.fp_times.get(fp, _NO_TIMES)
+        last = fp_times.last()
+        last = last if last is not None and last >= horizon else None
         gap_h = MAX_GAP_H if last is None else min(MAX_GAP_H, max(0.0, now - last) / HOUR)
-        name_times = self.name_times.get(name, deque())
-        same_time_days = {
-            int((now - t) // DAY)
-            for t in self.name_svc_times.get(name_svc, deque())
-            if t >= horizon and now - t >= 20 * HOUR and ((now - t) % DAY < HOUR or (now - t) % DAY > DAY - HOUR)
-        }
+        name_times = self.name_times.get(name, _NO_TIMES)
+        same_time_days = _same_time_days(self.name_svc_times.get(name_svc, _NO_TIMES), now, horizon)
         inst, env = self.instance_of(alert), self.environment_of(alert)
-        svc_5m, svc_30m, svc_names, svc_novel = set(), set(), set(), set()
-        all_5m, all_30m, services_15m, novel_30m, peers = set(), set(), set(), set(), set()
-        inst_5m, novel_5m = set(), set()
-        for t, rfp, rname, rsvc, rnovel, rinst in reversed(self.recent):
-            age = now - t
-            if age > 30 * MINUTE:
-                break
-            all_30m.add(rfp)
-            if rnovel:
-                novel_30m.add(rfp)
-            if age <= 15 * MINUTE:
-                services_15m.add(rsvc)
-            if age <= 5 * MINUTE:
-                all_5m.add(rfp)
-                if rnovel:
-                    novel_5m.add(rfp)
-                if inst and rinst == inst:
-                    inst_5m.add(rfp)
-                if rname == name and rsvc == svc and rfp != fp:
-                    peers.add(rfp)
-            if rsvc == svc:
-                svc_30m.add(rfp)
-                svc_names.add(rname)
-                if rnovel:
-                    svc_novel.add(rfp)
-                if age <= 5 * MINUTE:
-                    svc_5m.add(rfp)
-        env_novel_5m = sum(1 for t, e in self.novel_recent if e == env and now - t <= 5 * MINUTE)
-        env_novel_60m = sum(1 for t, e in self.novel_recent if e == env and now - t <= HOUR)
+        c = self.windows.company(fp, name, svc, inst, env, at=now)
+
+        def since(times: Times, span: float) -> int:
+            return times.count_since(max(now - span, horizon), until=now)  # as of the alert's own time
+
         log = math.log1p
         return np.array(
             [
                 0.5 if level is None else level, float(level is None),
                 math.sin(hour), math.cos(hour), math.sin(weekday), math.cos(weekday), float(when.weekday() >= 5),
-                float(fp in self.seen_fps), log(_count_since(fp_times, now - HOUR)),
-                log(_count_since(fp_times, now - DAY)), log(_count_since_oldest(fp_times, horizon)),
-                log(gap_h) / log(MAX_GAP_H), log(_count_since(self.fp_short.get(fp, deque()), now - DAY)),
+                float(fp in self.seen_fps), log(since(fp_times, HOUR)),
+                log(since(fp_times, DAY)), log(since(fp_times, HISTORY_S)),
+                log(gap_h) / log(MAX_GAP_H), log(since(self.fp_short.get(fp, _NO_TIMES), DAY)),
                 float(self.open_fps.get(fp, -math.inf) >= horizon),
                 float(name in self.seen_names), float(name_svc in self.seen_name_svc),
-                log(_count_since(name_times, now - HOUR)), log(_count_since(name_times, now - DAY)),
-                log(_count_since_oldest(name_times, horizon)), log(len(same_time_days)),
-                log(len(svc_5m)), log(len(svc_30m)), log(len(svc_names)), log(len(svc_novel)),
-                log(len(all_5m)), log(len(all_30m)), log(len(services_15m)), log(len(novel_30m)), log(len(peers)),
-                float(not inst or f"{name}\x1f{inst}" in self.seen_inst_names), log(len(inst_5m)),
-                log(len(novel_5m)), log(env_novel_5m), log(env_novel_60m),
+                log(since(name_times, HOUR)), log(since(name_times, DAY)),
+                log(since(name_times, HISTORY_S)), log(same_time_days),
+                log(c.svc_5m), log(c.svc_30m), log(c.svc_names_30m), log(c.svc_novel_30m),
+                log(c.all_5m), log(c.all_30m), log(c.services_15m), log(c.novel_30m), log(c.peers_5m),
+                float(not inst or f"{name}\x1f{inst}" in self.seen_inst_names), log(c.inst_5m),
+                log(c.novel_5m), log(c.env_novel_5m), log(c.env_novel_60m),
             ],
             dtype=np.float32,
         )  # fmt: skip
@@ -263,14 +246,33 @@ class StreamState:
         return vector
 
     # ---- persistence ----------------------------------------------------------------------------
+    def frozen(self) -> StreamState:
+        """A copy of what ``snapshot`` reads, made of container copies only (cheap), so a live state can
+        be copied on its writer's thread and snapshotted on another."""
+        twin = StreamState(self.service_labels, self.environment_labels, self.seen_fps.capacity)
+        twin.recent, twin.envs, twin.occurrences = self.recent.copy(), self.envs.copy(), self.occurrences.copy()
+        twin.seen_fps, twin.seen_names = self.seen_fps.copy(), self.seen_names.copy()
+        twin.seen_name_svc, twin.seen_inst_names = self.seen_name_svc.copy(), self.seen_inst_names.copy()
+        twin.now = self.now
+        return twin
+
     def snapshot(self) -> StreamSnapshot:
         ends = {(fp, s): e for (fp, s), e in self.occurrences.items()}
         return StreamSnapshot(
             service_labels=self.service_labels,
             environment_labels=self.environment_labels,
             recent=[
-                (t, fp, n, s, nov, ends.get((fp, t)), inst, self.envs.get((fp, t), ""))
-                for t, fp, n, s, nov, inst in self.recent
+                (
+                    e.t,
+                    e.fingerprint,
+                    e.name,
+                    e.service,
+                    e.novel,
+                    ends.get((e.fingerprint, e.t)),
+                    e.instance,
+                    self.envs.get((e.fingerprint, e.t), ""),
+                )
+                for e in self.recent
             ],  # fmt: skip
             seen_fingerprints=list(self.seen_fps),
             seen_instance_names=list(self.seen_inst_names),
@@ -283,10 +285,10 @@ class StreamState:
         state = cls(snap.service_labels, snap.environment_labels, capacity)
         for t, fp, name, svc, novel, end, inst, env in snap.recent:
             state.now = max(state.now, t)
-            state.recent.append((t, fp, name, svc, novel, inst))
+            event = Event(t, fp, name, svc, novel, inst)
+            state.recent.append(event)
+            state.windows.add(event, env)  # the windows' clock is still 0: advance() below lets go of the old
             state.envs[(fp, t)] = env
-            if novel:
-                state.novel_recent.append((t, env))
             state.fp_times[fp].append(t)
             state.name_times[name].append(t)
             state.name_svc_times[f"{name}\x1f{svc}"].append(t)

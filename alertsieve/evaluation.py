@@ -9,23 +9,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
+
+
+def rate(part: int, whole: int) -> float | None:
+    """``part / whole``; None when there is no whole to measure against."""
+    return part / whole if whole else None
 
 
 class Counts(BaseModel):
+    """Decided alerts by outcome: the one type that computes noise reduction and FNR from counts.
+
+    Both rates are 0.0 where there is nothing to measure them on (``rate`` says None there), and both are
+    part of the serialised form."""
+
     alerts: int = 0
     actionable: int = 0
     suppressed_actionable: int = 0
     noise: int = 0
     suppressed_noise: int = 0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def noise_reduction(self) -> float:
-        return self.suppressed_noise / self.noise if self.noise else 0.0
+        return rate(self.suppressed_noise, self.noise) or 0.0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def fnr(self) -> float:
-        return self.suppressed_actionable / self.actionable if self.actionable else 0.0
+        return rate(self.suppressed_actionable, self.actionable) or 0.0
 
     def add(self, actionable: bool, suppressed: bool) -> None:
         self.alerts += 1

@@ -21,9 +21,12 @@ FAIL_OPEN = "alertsieve_fail_open"  # reason
 EMBED_CACHE_LOOKUPS = "alertsieve_embedding_cache_lookups"  # (none)
 EMBED_CACHE_HITS = "alertsieve_embedding_cache_hits"  # (none)
 FEEDBACK = "alertsieve_feedback"  # service, decision, actionable ("true"/"false"), arm, model_version
-FORWARDED = "alertsieve_forwarded"  # outcome ("ok"/"error")
+FORWARDED = "alertsieve_forwarded"  # receiver (a name, "*" for unrouted), outcome ("ok"/"error"/"retry"/"unrouted")
 UNSCORED = "alertsieve_unscored"  # reason: alerts the webhook forwarded undecided (1 per unreadable body)
 CLOCK_SKEW = "alertsieve_clock_skew"  # service: alerts dated too far ahead, seen by the stream context as now
+# reason ("still_firing"/"should_have_paged"), via ("sweep"/"resend"/"feedback"), outcome ("ok"/"error"):
+# suppressed alerts paged late (delayed paging, or a person's "should have paged")
+LATE_PAGES = "alertsieve_late_pages"
 
 # Histogram (seconds)
 SCORE_LATENCY = "alertsieve_score_latency_seconds"  # route
@@ -31,7 +34,8 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.
 
 # Gauges
 MODEL_INFO = "alertsieve_model_info"  # model_version, arm; value 1 for the versions in service
-THRESHOLD = "alertsieve_threshold"  # service, source ("optimised"/"override")
+THRESHOLD = "alertsieve_threshold"  # service, source ("optimised"/"override"); unscoped overrides only
+PAGE_EVERYTHING = "alertsieve_page_everything"  # 1 while the "page everything" switch is on (any scope), else 0
 TRAINING_LAST_RUN = "alertsieve_training_last_run_timestamp_seconds"
 TRAINING_LAST_DURATION = "alertsieve_training_last_duration_seconds"
 TRAINING_LAST_SUCCESS = "alertsieve_training_last_success"  # 1 ok, 0 failed (the last run)
@@ -50,11 +54,13 @@ COUNTERS: tuple[str, ...] = (
     FORWARDED,
     UNSCORED,
     CLOCK_SKEW,
+    LATE_PAGES,
 )
 HISTOGRAMS: tuple[str, ...] = (SCORE_LATENCY,)
 GAUGES: tuple[str, ...] = (
     MODEL_INFO,
     THRESHOLD,
+    PAGE_EVERYTHING,
     TRAINING_LAST_RUN,
     TRAINING_LAST_DURATION,
     TRAINING_LAST_SUCCESS,

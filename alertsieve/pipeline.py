@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from alertsieve import metric_names as m
-from alertsieve.store import RecordStore
+from alertsieve.store import RecordStore, latest
 
 Outcome = Literal["success", "failed"]
 
@@ -36,33 +36,24 @@ def record_status(store: RecordStore, status: PipelineStatus) -> None:
     store.append("pipeline", [status])
 
 
-def _latest(store: RecordStore, job: str) -> tuple[PipelineStatus | None, PipelineStatus | None]:
-    """(the latest run, the latest successful run) of ``job``; unreadable lines are skipped."""
-    latest: PipelineStatus | None = None
-    success: PipelineStatus | None = None
-    for line in store.lines("pipeline"):
-        try:
-            status = PipelineStatus.model_validate_json(line)
-        except ValidationError:
-            continue
-        if status.job != job:
-            continue
-        if latest is None or status.finished_at >= latest.finished_at:
-            latest = status
-        if status.outcome == "success" and (success is None or status.finished_at >= success.finished_at):
-            success = status
-    return latest, success
+def _finished_at(status: PipelineStatus) -> datetime:
+    return status.finished_at
 
 
-def latest_status(store: RecordStore, job: str = "retrain") -> PipelineStatus | None:
-    """The most recently finished run of ``job``; None before the first (unreadable lines are skipped)."""
-    return _latest(store, job)[0]
+def latest_status(store: RecordStore, job: str = "retrain", outcome: Outcome | None = None) -> PipelineStatus | None:
+    """The most recently finished run of ``job`` (with ``outcome``, when given); None before the first
+    (unreadable lines are skipped)."""
+
+    def wanted(status: PipelineStatus) -> bool:
+        return status.job == job and (outcome is None or status.outcome == outcome)
+
+    return latest(store, "pipeline", PipelineStatus, _finished_at, wanted)
 
 
 def store_gauges(store: RecordStore, job: str = "retrain") -> dict[str, float]:
     """``status_gauges`` of the latest run, and the finish time of the latest successful one (if any)."""
-    latest, success = _latest(store, job)
-    gauges = status_gauges(latest)
+    gauges = status_gauges(latest_status(store, job))
+    success = latest_status(store, job, "success")
     if success is not None:
         gauges[m.TRAINING_LAST_SUCCESS_TIME] = success.finished_at.timestamp()
     return gauges

@@ -3,8 +3,11 @@
 This is the one rule, used by `alertsieve score`, the Serve scorers, the gauges, the threshold UI, tuning
 and the benchmarks:
 
+0. while the "page everything" switch is on for the alert's scope, it is paged (``Reason.PAGE_EVERYTHING``);
+   the switch can only page, never suppress;
 1. an alert whose identity the model never saw (``novel``) is paged: there is no evidence about it;
-2. else an override for its service, if any, decides;
+2. else an override whose scope (service, label matchers, expiry: ``alertsieve.override_scope``) takes the
+   alert decides, the most specific then the latest; the decision's reason names it;
 3. else the service's own optimised threshold, else the pooled one for a service the model saw;
 4. else (a service the model never saw) it is paged;
 5. a score below the threshold in force suppresses, anything else pages.
@@ -16,13 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from alertsieve.override_scope import Overrides, ThresholdOverride
 from alertsieve.schema import Reason, Verdict
 
 POOLED = "*"
+OverridesLike = Overrides | Mapping[str, float] | None  # a plain {service: threshold} is unscoped, never expiring
 
 
 class Source(StrEnum):
@@ -86,10 +92,56 @@ class ThresholdPolicy(BaseModel):
         """The choice that sets this service's threshold: its own, else the pooled one."""
         return self.services.get(service, self.pooled)
 
-    def threshold_for(self, service: str, overrides: Mapping[str, float] | None = None) -> tuple[float, Source] | None:
-        """(threshold, source) in force for ``service``; None for a service the model never saw."""
+    def threshold_for(
+        self,
+        service: str,
+        overrides: OverridesLike = None,
+        labels: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> tuple[float, Source] | None:
+        """(threshold, source) in force for ``service`` (an alert with ``labels``; None: the service as a
+        whole); None for a service the model never saw."""
+        found = self.in_force(service, overrides, labels, now)
+        return (found.threshold, found.source) if found else None
+
+    def in_force(
+        self,
+        service: str,
+        overrides: OverridesLike = None,
+        labels: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> InForce | None:
         own = {name: choice.threshold for name, choice in self.services.items()}
-        return threshold_in_force(service, own, self.pooled.threshold, self.known_services, overrides)
+        return in_force(service, own, self.pooled.threshold, self.known_services, overrides, labels, now)
+
+
+@dataclass(frozen=True)
+class InForce:
+    """The threshold in force for one alert, where it comes from, and the override if one decides."""
+
+    threshold: float
+    source: Source
+    override: ThresholdOverride | None = None
+
+
+def in_force(
+    service: str,
+    own: Mapping[str, float],
+    pooled: float,
+    known: Collection[str],
+    overrides: OverridesLike = None,
+    labels: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> InForce | None:
+    """Override in scope, else the service's own threshold, else pooled for a known service, else None (paged)."""
+    found = Overrides.of(overrides).threshold_for(service, labels, now) if overrides else None
+    if found is not None:
+        return InForce(found.threshold, Source.OVERRIDE, found)
+    if service in own:
+        return InForce(own[service], Source.SERVICE)
+    if service in known:
+        return InForce(pooled, Source.POOLED)
+    return None
 
 
 def threshold_in_force(
@@ -97,16 +149,13 @@ def threshold_in_force(
     own: Mapping[str, float],
     pooled: float,
     known: Collection[str],
-    overrides: Mapping[str, float] | None = None,
+    overrides: OverridesLike = None,
+    labels: Mapping[str, str] | None = None,
+    now: datetime | None = None,
 ) -> tuple[float, Source] | None:
-    """Override, else the service's own threshold, else pooled for a known service, else None (paged)."""
-    if overrides and service in overrides:
-        return overrides[service], Source.OVERRIDE
-    if service in own:
-        return own[service], Source.SERVICE
-    if service in known:
-        return pooled, Source.POOLED
-    return None
+    """(threshold, source) of ``in_force``: the one rule, as a pair."""
+    found = in_force(service, own, pooled, known, overrides, labels, now)
+    return (found.threshold, found.source) if found else None
 
 
 @dataclass(frozen=True)
@@ -129,18 +178,33 @@ def decide(
     score: float,
     service: str,
     policy: ThresholdPolicy,
-    overrides: Mapping[str, float] | None = None,
+    overrides: OverridesLike = None,
     novel: bool = False,
+    labels: Mapping[str, str] | None = None,
+    now: datetime | None = None,
 ) -> Ruling:
-    """Page or suppress one alert's score under the policy (see the module docstring for the rule)."""
-    found = policy.threshold_for(service, overrides)
+    """Page or suppress one alert's score under the policy (see the module docstring for the rule).
+
+    ``labels`` are the alert's (scoped overrides and the switch match them; None: only unscoped ones
+    apply); ``now`` is the clock that expires overrides (default: the wall clock)."""
+    rules = Overrides.of(overrides)
+    when = now or datetime.now(UTC)
+    found = policy.in_force(service, rules, labels, when)
+    switch = rules.paging_everything(service, labels, when)
+    if switch is not None:
+        said = switch.describe()
+        text = (
+            "page everything is on" + (f" ({said})" if said else "") + (f": {switch.reason}" if switch.reason else "")
+        )
+        return Ruling("page", found.threshold if found else 0.0, Reason.PAGE_EVERYTHING, text)
     if found is None:
         return Ruling("page", 0.0, Reason.UNKNOWN_SERVICE, UNKNOWN_SERVICE)
-    threshold, source = found
+    threshold, source = found.threshold, found.source
     if novel:
         return Ruling("page", threshold, Reason.NOVEL, NOVEL_TEXT)
+    which = f" ({found.override.describe()})" if found.override is not None and found.override.describe() else ""
     if score < threshold:
-        text = f"score {score:.4f} below {source} threshold {threshold:.4f}"
+        text = f"score {score:.4f} below {source} threshold {threshold:.4f}{which}"
         return Ruling("suppress", threshold, Reason.BELOW_THRESHOLD, text)
-    text = f"score {score:.4f} at or above {source} threshold {threshold:.4f}"
+    text = f"score {score:.4f} at or above {source} threshold {threshold:.4f}{which}"
     return Ruling("page", threshold, Reason.AT_OR_ABOVE_THRESHOLD, text)

@@ -7,6 +7,8 @@ counterparts without code changes. A bundle is logged in a run as an MLflow pyfu
 ``Settings.model_name``; ``champion`` is set only when the version passed its gates, ``challenger`` marks
 the candidate for shadow and A/B traffic. ``models:/NAME@alias`` and ``models:/NAME/3`` name the model;
 another model than the configured one is read only if it is registered (else ``RegistryError``).
+``Registry(settings)`` points MLflow's process-wide state at the store once and does all of that through
+one client; the module functions are one-call shorthands for it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,91 @@ def configure(settings: Settings) -> MlflowClient:
     return MlflowClient(tracking_uri=settings.tracking_uri)
 
 
+class Registry:
+    """The model registry of one configuration: MLflow is pointed at it once, when the object is made.
+
+    ``configure`` sets MLflow's process-wide tracking URI and experiment; one ``Registry`` per command or
+    job does it once, however many versions and aliases it then reads or writes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.model_name
+        self.client = configure(settings)
+
+    def register(
+        self,
+        bundle: ModelBundle,
+        params: dict[str, str | float | int],
+        metrics: dict[str, float],
+        aliases: tuple[str, ...] = (),
+    ) -> str:
+        """Log the bundle in a new run, register it as a version, set ``aliases``; returns the version."""
+        client = self.client
+        try:
+            client.get_registered_model(self.name)
+        except MlflowException:
+            client.create_registered_model(self.name, description="alertsieve page/suppress models")
+        # the pyfunc answers with the bundle's own version: record the number this version will get (one
+        # writer at a time: the retrain job runs alone); load_registered overrides it with the registry's anyway
+        expected = str(_next_version(client, self.name))
+        with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+            mlflow.log_params(params)
+            mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # drop NaN
+            meta = bundle.meta.model_copy(update={"version": expected})
+            saved = ModelBundle(meta=meta, classifier=bundle.classifier, index=bundle.index)
+            saved.save(Path(tmp) / ARTIFACT_PATH)
+            info = log_bundle_model(Path(tmp) / ARTIFACT_PATH, name=ARTIFACT_PATH)
+            # the source is where the model's files are (s3://... under the artifact root), not its models:/m-... id
+            source = client.get_logged_model(info.model_id).artifact_location
+            version = client.create_model_version(
+                self.name, source=source, run_id=run.info.run_id, model_id=info.model_id
+            )
+            if str(version.version) != expected:
+                client.set_model_version_tag(self.name, version.version, "bundle_version", expected)
+        for alias in aliases:
+            self.set_alias(alias, version.version)
+        return str(version.version)
+
+    def set_alias(self, alias: str, version: str) -> None:
+        if alias == CHAMPION:
+            current = self.alias_version(CHAMPION)
+            if current and current != version:
+                self.client.set_registered_model_alias(self.name, PREVIOUS, current)
+        self.client.set_registered_model_alias(self.name, alias, version)
+
+    def alias_version(self, alias: str) -> str | None:
+        try:
+            return str(self.client.get_model_version_by_alias(self.name, alias).version)
+        except MlflowException:
+            return None
+
+    def resolve(self, model: str | None) -> tuple[str, str]:
+        """A model reference to (version, artifact source): an alias, a version number or models:/ URI."""
+        name, ref = parse_uri(model or CHAMPION, self.name)
+        if name != self.name:
+            try:
+                self.client.get_registered_model(name)
+            except MlflowException as exc:
+                message = f"no registered model named {name!r} (this registry serves {self.name!r})"
+                raise RegistryError(message) from exc
+        try:
+            if ref.isdigit():
+                mv = self.client.get_model_version(name, ref)
+            else:
+                mv = self.client.get_model_version_by_alias(name, ref)
+        except MlflowException as exc:
+            raise RegistryError(f"no model version {ref!r} of {name!r}: {exc.message}") from exc
+        return str(mv.version), str(mv.source)
+
+    def load(self, model: str | None = None) -> ModelBundle:
+        """Download and load a registered bundle (by alias, version or URI; champion by default)."""
+        if model and Path(model).is_dir():
+            return load_bundle(Path(model))
+        version, source = self.resolve(model)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=source)
+        return load_bundle(bundle_dir_of(Path(local)), version=version)
+
+
 def register(
     bundle: ModelBundle,
     settings: Settings,
@@ -55,31 +142,8 @@ def register(
     metrics: dict[str, float],
     aliases: tuple[str, ...] = (),
 ) -> str:
-    """Log the bundle in a new run, register it as a version, set ``aliases``; returns the version."""
-    client = configure(settings)
-    try:
-        client.get_registered_model(settings.model_name)
-    except MlflowException:
-        client.create_registered_model(settings.model_name, description="alertsieve page/suppress models")
-    # the pyfunc answers with the bundle's own version: record the number this version will get (one
-    # writer at a time: the retrain job runs alone); load_registered overrides it with the registry's anyway
-    expected = str(_next_version(client, settings.model_name))
-    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
-        mlflow.log_params(params)
-        mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # drop NaN
-        saved = ModelBundle(meta=bundle.meta.model_copy(update={"version": expected}), classifier=bundle.classifier,
-                            index=bundle.index)  # fmt: skip
-        saved.save(Path(tmp) / ARTIFACT_PATH)
-        info = log_bundle_model(Path(tmp) / ARTIFACT_PATH, name=ARTIFACT_PATH)
-        # the source is where the model's files are (s3://... under the artifact root), not its models:/m-... id
-        source = client.get_logged_model(info.model_id).artifact_location
-        version = client.create_model_version(settings.model_name, source=source, run_id=run.info.run_id,
-                                              model_id=info.model_id)  # fmt: skip
-        if str(version.version) != expected:
-            client.set_model_version_tag(settings.model_name, version.version, "bundle_version", expected)
-    for alias in aliases:
-        set_alias(settings, alias, version.version)
-    return str(version.version)
+    """``Registry.register`` on the configured registry."""
+    return Registry(settings).register(bundle, params, metrics, aliases)
 
 
 def _next_version(client: MlflowClient, name: str) -> int:
@@ -102,44 +166,20 @@ def parse_uri(uri: str, default_name: str) -> tuple[str, str]:
 
 
 def set_alias(settings: Settings, alias: str, version: str) -> None:
-    client = configure(settings)
-    if alias == CHAMPION:
-        current = alias_version(settings, CHAMPION)
-        if current and current != version:
-            client.set_registered_model_alias(settings.model_name, PREVIOUS, current)
-    client.set_registered_model_alias(settings.model_name, alias, version)
+    Registry(settings).set_alias(alias, version)
 
 
 def alias_version(settings: Settings, alias: str) -> str | None:
-    client = configure(settings)
-    try:
-        return str(client.get_model_version_by_alias(settings.model_name, alias).version)
-    except MlflowException:
-        return None
+    return Registry(settings).alias_version(alias)
 
 
 def resolve(settings: Settings, model: str | None) -> tuple[str, str]:
-    """A model reference to (version, artifact source): an alias, a version number or models:/ URI."""
-    client = configure(settings)
-    name, ref = parse_uri(model or CHAMPION, settings.model_name)
-    if name != settings.model_name:
-        try:
-            client.get_registered_model(name)
-        except MlflowException as exc:
-            raise RegistryError(f"no registered model named {name!r} (this registry serves {settings.model_name!r})") \
-                from exc  # fmt: skip
-    try:
-        mv = client.get_model_version(name, ref) if ref.isdigit() else client.get_model_version_by_alias(name, ref)
-    except MlflowException as exc:
-        raise RegistryError(f"no model version {ref!r} of {name!r}: {exc.message}") from exc
-    return str(mv.version), str(mv.source)
+    """``Registry.resolve`` on the configured registry."""
+    return Registry(settings).resolve(model)
 
 
 def load_registered(settings: Settings, model: str | None = None) -> ModelBundle:
     """Download and load a registered bundle (by alias, version or URI; champion by default)."""
     if model and Path(model).is_dir():
         return load_bundle(Path(model))
-    version, source = resolve(settings, model)
-    configure(settings)
-    local = mlflow.artifacts.download_artifacts(artifact_uri=source)
-    return load_bundle(bundle_dir_of(Path(local)), version=version)
+    return Registry(settings).load(model)

@@ -8,7 +8,7 @@ sorted label set). A labelled history record adds ``actionable``. A decision is 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
@@ -189,3 +189,16 @@ class Feedback(BaseModel):
     @classmethod
     def _clean_strings(cls, value: object) -> object:
         return clean_text(value) if isinstance(value, str) else value
+
+    @property
+    def occurrence(self) -> tuple[str, datetime]:
+        """The occurrence it is about, keyed as ``Alert.occurrence``."""
+        return (self.fingerprint, self.startsAt)
+
+
+def latest_feedback(feedback: Iterable[Feedback]) -> dict[tuple[str, datetime], Feedback]:
+    """The latest word (by ``received_at``; of equal ones, the last given) on each occurrence."""
+    out: dict[tuple[str, datetime], Feedback] = {}
+    for item in sorted(feedback, key=lambda f: f.received_at):
+        out[item.occurrence] = item
+    return out

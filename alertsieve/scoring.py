@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from alertsieve.bundle import ModelBundle
 from alertsieve.context import FEATURE_NAMES, StreamState, time_order
 from alertsieve.embedding import EmbeddingCache
 from alertsieve.featurize import dense_rows, identities_of, model_inputs, texts_of
+from alertsieve.override_scope import Overrides
 from alertsieve.policy import decide
 from alertsieve.schema import Alert, Decision, Neighbour, Reason
 from alertsieve.text_features import TextFeatures, TextRows
@@ -59,6 +61,24 @@ class StreamContext:
             if len(self._seen) > self.remember:
                 self._seen.popitem(last=False)
         return rows
+
+    def remembered_rows(self, limit: int) -> list[tuple[tuple[str, float], np.ndarray]]:
+        """The rows of the ``limit`` occurrences seen last, oldest first (to carry them over a restart)."""
+        if limit <= 0:
+            return []
+        newest = []
+        for item in reversed(self._seen.items()):
+            newest.append(item)
+            if len(newest) >= limit:
+                break
+        return newest[::-1]
+
+    def restore_rows(self, items: Sequence[tuple[tuple[str, float], np.ndarray]]) -> None:
+        """Rows remembered before a restart: a resend of those occurrences gets the row it had then."""
+        for key, row in items:
+            self._seen[key] = np.asarray(row, dtype=np.float32)
+        while len(self._seen) > self.remember:
+            self._seen.popitem(last=False)
 
 
 class Scorer:
@@ -112,9 +132,12 @@ class Scorer:
         text_rows: TextRows,
         texts: Sequence[str],
         arm: str = "champion",
-        overrides: Mapping[str, float] | None = None,
+        overrides: Overrides | Mapping[str, float] | None = None,
     ) -> list[Decision]:
+        """Decisions for scored alerts under the policy; ``overrides`` (scoped by each alert's labels,
+        expired by the wall clock now) and the page-everything switch on top."""
         meta = self.bundle.meta
+        rules, now = Overrides.of(overrides), datetime.now(UTC)
         novel = [self.novel(alert, text) for alert, text in zip(alerts, texts, strict=True)]
         dense = dense_rows(meta.features, context_rows, text_rows.neighbour_rows)
         inputs = model_inputs(meta.features, meta.scaler, dense, text_rows.embeddings)
@@ -126,7 +149,7 @@ class Scorer:
             if not np.isfinite(score):
                 decisions.append(fail_open(alert, service, self.version, "non-finite score", arm))
                 continue
-            ruling = decide(score, service, meta.policy, overrides, novel[i])
+            ruling = decide(score, service, meta.policy, rules, novel[i], alert.labels, now)
             neighbours: list[Neighbour] = self.bundle.index.explain(text_rows.sims[i], text_rows.ids[i])
             decisions.append(Decision(
                 fingerprint=alert.fingerprint, service=service, score=score, threshold=ruling.threshold,

@@ -38,3 +38,9 @@ class SeenSet:
     def __iter__(self) -> Iterator[str]:
         """Least recent first: a snapshot replayed through ``add`` keeps the order."""
         return iter(self._items)
+
+    def copy(self) -> SeenSet:
+        """An independent copy, same order and capacity (one C-level dict copy)."""
+        twin = SeenSet(capacity=self.capacity)
+        twin._items = self._items.copy()
+        return twin

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         description="fingerprints (and alert names per host, per service) the live stream context remembers",
     )
     api_token: SecretStr | None = Field(default=None, description="bearer token for every write")
+    webhook_token: SecretStr | None = Field(
+        default=None, description="bearer token Alertmanager's http_config sends to /v1/alertmanager (not for writes)"
+    )
+    webhook_user: str | None = Field(default=None, description="basic-auth user accepted on /v1/alertmanager")
+    webhook_password: SecretStr | None = Field(default=None, description="basic-auth password for webhook_user")
     state_uri: str | None = Field(default=None, description="decision log and feedback: a dir or s3://bucket/prefix")
     host: str = Field(
         default="127.0.0.1", min_length=1, description="where Serve's HTTP proxy binds (0.0.0.0 in a pod)"

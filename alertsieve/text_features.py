@@ -64,6 +64,10 @@ class TextFeatures:
     def known(self, text: str) -> bool:
         return text in self.position
 
+    def remembered(self, text: str) -> bool:
+        """Whether this text's features are at hand (``rows`` needs no lookup for it)."""
+        return text in self._memo
+
     def pending(self, texts: Sequence[str]) -> Pending:
         """Counts every text as a lookup, and one already remembered as a hit."""
         hits = sum(1 for t in texts if t in self._memo)

@@ -167,8 +167,11 @@ def overview(spec: SLOSpec) -> dict[str, Any]:
             maximum=1,
         ),
         ts(
-            "Forwarded to the receiver",
-            Query(f"sum by (outcome) (rate({m.prom(m.FORWARDED, counter=True)}[5m]))", "{{outcome}}"),
+            "Delivered to the receivers",
+            Query(
+                f"sum by (receiver, outcome) (rate({m.prom(m.FORWARDED, counter=True)}[5m]))",
+                "{{receiver}}: {{outcome}}",
+            ),
             unit="ops",
         ),
         ts(

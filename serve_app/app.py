@@ -17,7 +17,7 @@ from ray.serve import Application
 from ray.serve.deployment import Deployment
 
 from alertsieve.bundle import ModelBundle
-from serve_app.config import AppArgs, ScorerConfig
+from serve_app.config import AppArgs
 from serve_app.embedder import Embedder
 from serve_app.ingress import Ingress
 from serve_app.loading import load_model
@@ -32,7 +32,7 @@ def build_app_with(
     embedder = _deployment(Embedder).bind(loader)
 
     def scorer(arm: str, model: str) -> Application:
-        config = ScorerConfig.model_validate({"model": model, "arm": arm})
+        config = args.scorer_config(model, arm)
         return (
             _deployment(ModelScorer)
             .options(name=f"{arm.capitalize()}Scorer", user_config=config.model_dump())

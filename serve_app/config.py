@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, NonNegativeFloat, model_validator
+
+from serve_app.receivers import ReceiverConfig, configured_receivers
 
 Mode = Literal["off", "shadow", "ab"]
 
@@ -22,18 +24,52 @@ class ScorerConfig(BaseModel):
 
     model: str
     arm: Literal["champion", "challenger"] = "champion"
+    embedder_wait_s: float = Field(
+        default=1.0, gt=0, description="how long new texts wait for the Embedder before they fail open (page)"
+    )
 
 
 class IngressConfig(BaseModel):
     """The HTTP side: the Ingress deployment's user_config, updated in place by `serve deploy`."""
 
-    downstream_url: str | None = Field(default=None, description="the team's real Alertmanager receiver")
+    downstream_url: str | None = Field(
+        default=None, description="shorthand for one catch-all webhook receiver (the team's real Alertmanager receiver)"
+    )
+    receivers: list[ReceiverConfig] = Field(
+        default_factory=list, description="PagerDuty, webhook and Slack receivers (serve_app/receivers.py)"
+    )
+
+    @model_validator(mode="after")
+    def _receiver_names_unique(self) -> IngressConfig:
+        configured_receivers(self.receivers, self.downstream_url, self.forward_timeout_s)  # raises on duplicates
+        return self
+
     score_timeout_s: float = Field(default=2.0, gt=0)
+    snapshot_every_s: float = Field(
+        default=60.0, gt=0, description="how often, at most, the stream context and decision memory are snapshotted"
+    )
     forward_timeout_s: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     max_alerts_per_request: int = Field(default=1000, ge=1)
     protect_scoring: bool = Field(default=False, description="require the bearer token on scoring routes too")
+    protect_reads: bool = Field(default=False, description="require the bearer token on every GET under /v1/")
+    allowed_hosts: list[str] | None = Field(
+        default=None,
+        description="Host header values accepted ('*' any, '*.example.com' subdomains); unset: loopback names and "
+        "ALERTSIEVE_HOST, or any host when that binds every interface (serve_app/guards.py)",
+    )
     router: RouterConfig = Field(default_factory=RouterConfig)
+    page_after_minutes: float = Field(
+        default=60.0, ge=0, description="page a suppressed webhook alert still firing this long after it began"
+    )
+    page_after_by_service: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict, description="page_after_minutes per service (0: never for that service)"
+    )
+
+    def page_after_s(self, service: str) -> float | None:
+        """Seconds after its startsAt that a suppressed alert of ``service`` still firing is paged; None: never."""
+        minutes = self.page_after_by_service.get(service, self.page_after_minutes)
+        return minutes * 60.0 if minutes > 0 else None
 
 
 class AppArgs(IngressConfig):
@@ -42,6 +78,13 @@ class AppArgs(IngressConfig):
     champion: str = "champion"
     challenger: str | None = None
     overrides_refresh_s: float = Field(default=2.0, gt=0)
+    embedder_wait_s: float | None = Field(
+        default=None, gt=0, description="how long new texts wait for the Embedder; unset: half of score_timeout_s"
+    )
+
+    def scorer_config(self, model: str, arm: str) -> ScorerConfig:
+        wait = self.embedder_wait_s or self.score_timeout_s / 2  # familiar texts are decided without waiting
+        return ScorerConfig.model_validate({"model": model, "arm": arm, "embedder_wait_s": wait})
 
     @model_validator(mode="after")
     def _challenger_needed(self) -> AppArgs:

@@ -28,6 +28,7 @@ FeaturesRequest = tuple[str, str, list[str]]  # encoder name, model reference, d
     name="Embedder",
     ray_actor_options={"num_cpus": 0.6},
     max_ongoing_requests=64,
+    max_queued_requests=128,  # per calling scorer: beyond, its new texts fail open at once instead of queueing
     autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 16},
 )
 class Embedder:

@@ -4,10 +4,13 @@ In "ab" mode a stable hash of the fingerprint sends a share of alert streams to 
 one fingerprint always on one arm); in "shadow" mode the challenger scores every alert too, and its
 decisions are logged, never applied. Every decision is appended to the decision log with its alert, arm
 and model version. An occurrence once paged stays paged for its resolution, whatever later resends decide.
+A webhook alert suppressed but still firing past its service's delay is paged (delayed paging: on arrival
+here, else by the Ingress's sweep over ``firing_suppressed``; ``serve_app/late_paging.py``).
 Alerts dated more than ``MAX_FUTURE_S`` ahead of the clock reach the stream context at the stream's latest
 time (counted), so one bad timestamp cannot age out everyone else's history. It runs inside the Ingress
 deployment (one replica, since the stream context has one writer), so a request costs no extra Serve hop
-before it reaches the model deployments."""
+before it reaches the model deployments. The stream context and the decision memory survive a restart:
+snapshotted to the state store while they change and restored at start (``serve_app/snapshot.py``)."""
 
 from __future__ import annotations
 
@@ -18,18 +21,21 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import islice
 
 import numpy as np
 from ray.serve.handle import DeploymentHandle
 
 from alertsieve.bundle import ModelBundle
-from alertsieve.context import StreamState
+from alertsieve.context import StreamSnapshot, StreamState
 from alertsieve.schema import Alert, Decision, LoggedDecision
 from alertsieve.scoring import StreamContext
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
-from serve_app.config import RouterConfig
+from serve_app.config import IngressConfig, RouterConfig
+from serve_app.late_paging import FROM_WEBHOOK, PageAfter, page_overdue
 from serve_app.loading import load_model
+from serve_app.snapshot import SNAPSHOT_OCCURRENCES, RouterSnapshot, Snapshotter, choose_stream, load_snapshot
 from serve_app.telemetry import telemetry
 
 logger = logging.getLogger("ray.serve")
@@ -56,17 +62,66 @@ class Router:
         state_location: str | None = None,
     ) -> None:
         self.champion, self.challenger = champion, challenger
-        snapshot = loader(champion_ref).meta.stream
-        self.stream = StreamContext(StreamState.from_snapshot(snapshot, get_settings().stream_memory))
         self.store = open_store(state_location or get_settings().state_location)
+        saved = load_snapshot(self.store)  # the memory of the last run (serve_app/snapshot.py), or None
+        self.stream = self._restored_stream(saved, loader(champion_ref).meta.stream)
         self.config = RouterConfig()
         self.decisions: OrderedDict[Key, Decision] = OrderedDict()
         self.paged: OrderedDict[Key, None] = OrderedDict()  # occurrences ever paged: their resolution is sent
         self.clamped: OrderedDict[Key, datetime] = OrderedDict()  # far-future startsAt -> the stream's time
         self.pending: set[asyncio.Task[None]] = set()
+        # webhook alerts suppressed and not resolved (nor paged) yet: delayed paging's candidates (late_paging.py)
+        self.firing_suppressed: OrderedDict[Key, tuple[Alert, Decision]] = OrderedDict()
+        self.page_after: PageAfter = IngressConfig().page_after_s  # the Ingress sets its config's
+        if saved is not None:
+            self._restore_decisions(saved)
+        self.snapshots = Snapshotter(self.store, self._capture, IngressConfig().snapshot_every_s)
 
-    def reconfigure(self, config: RouterConfig) -> None:
+    def reconfigure(self, config: RouterConfig, snapshot_every_s: float | None = None) -> None:
         self.config = config
+        if snapshot_every_s is not None:
+            self.snapshots.every_s = snapshot_every_s
+
+    # ---- memory across restarts -----------------------------------------------------------------
+    def _restored_stream(self, saved: RouterSnapshot | None, model_stream: StreamSnapshot) -> StreamContext:
+        """The saved stream context (and its remembered rows) where it fits the model, else the model's."""
+        capacity = get_settings().stream_memory
+        chosen = choose_stream(saved, model_stream)
+        if saved is not None and chosen is saved.stream:
+            try:
+                stream = StreamContext(StreamState.from_snapshot(chosen, capacity))
+                stream.restore_rows([((fp, t), np.asarray(row, dtype=np.float32)) for fp, t, row in saved.rows])
+                return stream
+            except Exception:  # noqa: BLE001 - a snapshot that cannot be replayed: start from the model's
+                telemetry().errors.inc(tags={"stage": "snapshot-restore"})
+                logger.warning("the router snapshot's stream cannot be restored: using the model's", exc_info=True)
+        return StreamContext(StreamState.from_snapshot(model_stream, capacity))
+
+    def _restore_decisions(self, saved: RouterSnapshot) -> None:
+        for d in saved.decisions:
+            if d.startsAt is not None:
+                self.decisions[(d.fingerprint, d.startsAt.timestamp())] = d
+        for key in saved.paged:
+            self.paged[key] = None
+        for alert, decision in saved.firing_suppressed:  # delayed paging carries over a restart
+            self.firing_suppressed[(alert.fingerprint, alert.startsAt.timestamp())] = (alert, decision)
+
+    def _capture(self) -> Callable[[], RouterSnapshot]:
+        """Copies of the router's memory, taken on the event loop; the function returned builds the snapshot
+        from them (in a thread)."""
+        state = self.stream.state.frozen()
+        rows = self.stream.remembered_rows(SNAPSHOT_OCCURRENCES)
+        decisions = list(islice(reversed(self.decisions.values()), SNAPSHOT_OCCURRENCES))[::-1]
+        paged = list(self.paged)
+        firing = list(islice(reversed(self.firing_suppressed.values()), SNAPSHOT_OCCURRENCES))[::-1]
+
+        def build() -> RouterSnapshot:
+            stored_rows = [(fp, t, row.tolist()) for (fp, t), row in rows]
+            return RouterSnapshot(
+                stream=state.snapshot(), rows=stored_rows, decisions=decisions, paged=paged, firing_suppressed=firing
+            )
+
+        return build
 
     def _remember(self, decisions: list[Decision]) -> None:
         for d in decisions:
@@ -75,9 +130,11 @@ class Router:
                 self.decisions[key] = d
                 if d.decision == "page":
                     self.paged[key] = None
+                    self.firing_suppressed.pop(key, None)
         for table in (self.decisions, self.paged):
             while len(table) > REMEMBERED:
                 table.popitem(last=False)
+        self.snapshots.changed()
 
     def for_stream(self, alert: Alert, now: float | None = None) -> Alert:
         """The alert as the stream context sees it: one dated more than MAX_FUTURE_S ahead of the clock
@@ -129,13 +186,27 @@ class Router:
             for i, decision in zip(idx, await call, strict=True):
                 decisions[i] = decision
         applied = [d for d in decisions if d is not None]
+        webhook = FROM_WEBHOOK.get()
+        if webhook:  # a resend already older than its service's delay, still firing, pages now
+            applied = page_overdue(alerts, applied, self.page_after, self.paged, time.time())
         self._remember(applied)
+        if webhook:
+            self._watch_suppressed(alerts, applied)
         await self._log(alerts, applied, applied=True)
         if self.config.mode == "shadow" and self.challenger is not None:
             task = asyncio.create_task(self._shadow(alerts, rows))
             self.pending.add(task)
             task.add_done_callback(self.pending.discard)
         return applied
+
+    def _watch_suppressed(self, alerts: list[Alert], decisions: list[Decision]) -> None:
+        """Suppressed webhook alerts, never paged, wait in ``firing_suppressed`` for delayed paging."""
+        for alert, decision in zip(alerts, decisions, strict=True):
+            key = (alert.fingerprint, alert.startsAt.timestamp())
+            if decision.decision == "suppress" and key not in self.paged:
+                self.firing_suppressed[key] = (alert, decision)
+        while len(self.firing_suppressed) > REMEMBERED:
+            self.firing_suppressed.popitem(last=False)
 
     async def _shadow(self, alerts: list[Alert], rows: np.ndarray) -> None:
         assert self.challenger is not None
@@ -152,8 +223,14 @@ class Router:
         for alert in alerts:
             self.stream.state.observe(self.for_stream(alert))
             key = (alert.fingerprint, alert.startsAt.timestamp())
+            self.firing_suppressed.pop(key, None)
             out.append(True if key in self.paged else None if key not in self.decisions else False)
+        self.snapshots.changed()
         return out
+
+    async def close(self) -> None:
+        """Graceful shutdown: snapshot what changed since the last snapshot."""
+        await self.snapshots.flush()
 
     def decision_for(self, fingerprint: str, starts_at: float) -> Decision | None:
         return self.decisions.get((fingerprint, starts_at))

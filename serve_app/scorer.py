@@ -3,11 +3,15 @@ context rows into decisions with the core ``Scorer.decide``. Per-text features c
 ``TextFeatures``: remembered per text, filled at model load with every text the model knows (one
 batched Embedder call), so a familiar alert is decided here without another hop; a text not seen
 before costs one Embedder call, once, which embeds it and looks up its neighbours (batched with the
-other scorers' and requests' new texts). The model reference comes from user_config, so `serve deploy`
+other scorers' and requests' new texts). Familiar texts never wait on the Embedder: a request's new texts
+wait for it at most ``embedder_wait_s`` (the lookup carries on, to be remembered for the next alerts), and
+past that, or when the Embedder fails, those alerts alone page (fail open, "embedder unavailable") while
+the others keep their model decisions. The model reference comes from user_config, so `serve deploy`
 with a new version swaps the model in place; threshold overrides are re-read every few seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -17,26 +21,29 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from alertsieve.bundle import ModelBundle
+from alertsieve.override_scope import Overrides
 from alertsieve.schema import Alert, Decision
-from alertsieve.scoring import Scorer
+from alertsieve.scoring import Scorer, fail_open
 from alertsieve.text_features import Pending
 from serve_app.config import ScorerConfig
 from serve_app.loading import load_model, stable_ref
 from serve_app.telemetry import telemetry
 
 Loader = Callable[[str], ModelBundle]
-OverridesReader = Callable[[], dict[str, float]]
+OverridesReader = Callable[[], Overrides | dict[str, float]]  # a plain dict: unscoped, never expiring
 PROBE_TEXT = "alertsieve readiness probe"
+MAX_BACKGROUND_FILLS = 64  # Embedder lookups still running after their request stopped waiting
 
 
-def no_overrides() -> dict[str, float]:
-    return {}
+def no_overrides() -> Overrides:
+    return Overrides()
 
 
 @serve.deployment(
     name="Scorer",
     ray_actor_options={"num_cpus": 0.2},
     max_ongoing_requests=32,  # at least the autoscaling target, or Serve never scales (its default is 5)
+    max_queued_requests=256,  # per caller, as many as the Ingress has in flight: beyond, that request fails open
     autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 8},
 )
 class ModelScorer:
@@ -53,8 +60,9 @@ class ModelScorer:
         self.core: Scorer | None = None
         self.filled: Scorer | None = None  # the model whose known texts are remembered
         self.ref = ""
-        self.overrides: dict[str, float] = {}
+        self.overrides = Overrides()
         self.overrides_at = 0.0
+        self.filling: set[asyncio.Task[None]] = set()  # Embedder lookups in flight
         threading.Thread(target=self._export_gauges, daemon=True, name="model-gauges").start()
 
     def reconfigure(self, user_config: dict[str, object]) -> None:
@@ -66,12 +74,13 @@ class ModelScorer:
         self.config = config
         self.overrides_at = 0.0  # re-read overrides and export thresholds for the new model
 
-    def _current_overrides(self) -> dict[str, float]:
+    def _current_overrides(self) -> Overrides:
+        """The overrides and switch as last read (re-read every refresh_s); expiry is checked per decision."""
         now = time.monotonic()
         if now - self.overrides_at >= self.refresh_s:
             self.overrides_at = now
             try:
-                self.overrides = self.read_overrides()
+                self.overrides = Overrides.of(self.read_overrides())
             except Exception:  # noqa: BLE001 - keep the last good overrides
                 telemetry().errors.inc(tags={"stage": "overrides"})
         return self.overrides
@@ -93,7 +102,8 @@ class ModelScorer:
         if self.config.arm != "champion":
             return
         policy = self.core.bundle.meta.policy
-        for service in policy.known_services:
+        telemetry().page_everything.set(1.0 if self.overrides.switch_on() else 0.0)
+        for service in policy.known_services:  # scoped overrides are per alert: the gauge shows unscoped ones
             threshold, source = policy.threshold_for(service, self.overrides) or (0.0, "unknown")
             telemetry().threshold.set(threshold, tags={"service": service or "unknown", "source": source})
 
@@ -129,9 +139,44 @@ class ModelScorer:
         telemetry().cache_lookups.inc(len(texts))
         if pending.hits:
             telemetry().cache_hits.inc(pending.hits)
-        await self._fill(core, ref, pending)
-        return core.decide(alerts, context_rows, core.text_features.rows(texts), texts, arm=config.arm,
-                           overrides=self._current_overrides())  # fmt: skip
+        if not pending.lookup or await self._filled_within(core, ref, pending, config.embedder_wait_s):
+            return core.decide(alerts, context_rows, core.text_features.rows(texts), texts, arm=config.arm,
+                               overrides=self._current_overrides())  # fmt: skip
+        ready = [i for i, text in enumerate(texts) if core.text_features.remembered(text)]
+        out: list[Decision | None] = [None] * len(alerts)
+        if ready:
+            known = [texts[i] for i in ready]
+            decided = core.decide(
+                [alerts[i] for i in ready],
+                context_rows[ready],
+                core.text_features.rows(known),
+                known,
+                arm=config.arm,
+                overrides=self._current_overrides(),
+            )
+            for i, decision in zip(ready, decided, strict=True):
+                out[i] = decision
+        unavailable = [i for i, decision in enumerate(out) if decision is None]
+        telemetry().fail_open.inc(len(unavailable), tags={"reason": "embedder"})
+        for i in unavailable:
+            out[i] = fail_open(alerts[i], core.service_of(alerts[i]), core.version, "embedder unavailable", config.arm)
+        return [d for d in out if d is not None]
+
+    async def _filled_within(self, core: Scorer, ref: str, pending: Pending, wait_s: float) -> bool:
+        """Whether the Embedder gave the features of ``pending`` within ``wait_s``. A lookup still running
+        then carries on in the background (at most MAX_BACKGROUND_FILLS of them: beyond, none is started)."""
+        if len(self.filling) >= MAX_BACKGROUND_FILLS:
+            return False
+        fill = asyncio.ensure_future(self._fill(core, ref, pending))
+        self.filling.add(fill)
+        fill.add_done_callback(self._fill_done)
+        done, _ = await asyncio.wait({fill}, timeout=wait_s)
+        return fill in done and not fill.cancelled() and fill.exception() is None
+
+    def _fill_done(self, fill: asyncio.Task[None]) -> None:
+        self.filling.discard(fill)
+        if not fill.cancelled() and fill.exception() is not None:  # retrieved: the texts page meanwhile
+            telemetry().errors.inc(tags={"stage": "embedder"})
 
     async def describe(self) -> dict[str, object]:
         """Model version, arm and the thresholds in force (for the UI and readiness)."""
@@ -140,5 +185,6 @@ class ModelScorer:
         return {"model_version": core.version, "arm": config.arm, "ref": ref,
                 "pooled_threshold": policy.pooled.threshold,
                 "thresholds": {s: c.threshold for s, c in policy.services.items()},
-                "known_services": policy.known_services, "overrides": self._current_overrides(),
+                "known_services": policy.known_services, "overrides": self._current_overrides().unscoped(),
+                "scoped_overrides": self._current_overrides().model_dump(mode="json"),
                 "notes": policy.notes}  # fmt: skip

@@ -23,15 +23,21 @@ class Telemetry:
         )
         self.feedback = metrics.Counter(m.FEEDBACK, "feedback received",
                                         tag_keys=("service", "decision", "actionable", "arm", "model_version"))  # fmt: skip
-        self.forwarded = metrics.Counter(m.FORWARDED, "webhook forwards downstream", tag_keys=("outcome",))
+        self.forwarded = metrics.Counter(
+            m.FORWARDED, "deliveries to downstream receivers", tag_keys=("receiver", "outcome")
+        )
         self.unscored = metrics.Counter(m.UNSCORED, "alerts the webhook forwarded without a decision",
                                         tag_keys=("reason",))  # fmt: skip
         self.clock_skew = metrics.Counter(m.CLOCK_SKEW, "alerts dated too far ahead for the stream context",
                                           tag_keys=("service",))  # fmt: skip
+        self.late_pages = metrics.Counter(
+            m.LATE_PAGES, "suppressed alerts paged late", tag_keys=("reason", "via", "outcome")
+        )
         self.latency = metrics.Histogram(m.SCORE_LATENCY, "scoring latency in seconds",
                                          boundaries=list(m.LATENCY_BUCKETS_S), tag_keys=("route",))  # fmt: skip
         self.model_info = metrics.Gauge(m.MODEL_INFO, "model versions in service", tag_keys=("model_version", "arm"))
         self.threshold = metrics.Gauge(m.THRESHOLD, "threshold in force", tag_keys=("service", "source"))
+        self.page_everything = metrics.Gauge(m.PAGE_EVERYTHING, "the page-everything switch is on (1) or off (0)")
         self.training_last_run = metrics.Gauge(m.TRAINING_LAST_RUN, "last retraining start (unix seconds)")
         self.training_duration = metrics.Gauge(m.TRAINING_LAST_DURATION, "last retraining duration (seconds)")
         self.training_success = metrics.Gauge(m.TRAINING_LAST_SUCCESS, "last retraining succeeded (1) or not (0)")

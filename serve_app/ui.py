@@ -2,7 +2,8 @@
 
 GET /v1/thresholds lists every service with its threshold in force (optimised, pooled or overridden);
 /preview replays the champion's validation slice under a candidate threshold (thresholds.preview);
-PUT and DELETE /v1/thresholds/{service} set and revert an override (bearer token), appended to the
+PUT and DELETE /v1/thresholds/{service} set and revert an override (bearer token; optionally scoped by
+label matchers, service "*" for any, and expiring: ``for_minutes`` or ``expires_at``), appended to the
 override audit log in the state store that the scorers re-read every few seconds; /audit lists the log,
 /trends the weekly trends from the decision log joined with feedback. The Ingress calls ``bind`` once
 per replica with the router's describe, its record store and the write token.
@@ -24,18 +25,23 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from alertsieve.bundle import ModelBundle
+from alertsieve.override_scope import ANY_SERVICE, Matchers
 from alertsieve.settings import get_settings
 from alertsieve.store import RecordStore
 from serve_app.webhook import AuthError, check_bearer, documented
-from thresholds.overrides import OverrideChange, OverrideLog
+from thresholds.overrides import AuditEvent, OverrideChange, OverrideLog, ScopeInput
 from thresholds.preview import LiveThresholds, Preview, preview
 from thresholds.trends import ALL, TrendRow, production_trends
 
 router = APIRouter()
-STATIC_TYPES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+STATIC_TYPES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "overrides.js": "text/javascript; charset=utf-8",
+}
 Loader = Callable[[str], ModelBundle]
 Describe = Callable[[], Awaitable[dict[str, Any]]]
-READ_ONLY = frozenset({"audit", "trends", "preview"})  # routes under /v1/thresholds/, never service names
+READ_ONLY = frozenset({"audit", "trends", "preview", "overrides"})  # routes under /v1/thresholds/, never service names
 ServiceName = Annotated[str, PathParam(min_length=1, max_length=200)]
 
 
@@ -100,13 +106,17 @@ class ThresholdsView(BaseModel):
     serving_overrides: dict[str, float] = Field(description="what the champion scorer applied at its last read")
 
 
-class OverrideRequest(BaseModel):
+class OverrideRequest(ScopeInput):
+    """A threshold for the service's alerts, or only those the matchers take (service "*": any service's),
+    until reverted or for ``for_minutes`` / until ``expires_at``."""
+
     threshold: float = Field(ge=0.0, le=1.0, strict=True, description="suppress scores below this (a number)")
     by: str = Field(min_length=1, max_length=200)
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class RevertRequest(BaseModel):
+    matchers: Matchers = Field(default_factory=dict, description="the scope to revert (empty: the unscoped one)")
     by: str = Field(min_length=1, max_length=200)
     reason: str = Field(default="reverted to the optimised threshold", min_length=1, max_length=2000)
 
@@ -230,7 +240,11 @@ async def set_override(
     _writable(service)
     ctx = context()
     _authorise(ctx, authorization)
-    return await asyncio.to_thread(ctx.log.set, service, body.threshold, body.by, body.reason)
+    if service == ANY_SERVICE and not body.matchers:
+        raise HTTPException(status_code=422, detail='an override for any service ("*") needs label matchers')
+    log = ctx.log
+    expires_at = body.expiry(log.clock())
+    return await asyncio.to_thread(log.set, service, body.threshold, body.by, body.reason, body.matchers, expires_at)
 
 
 @router.delete("/v1/thresholds/{service}", response_model=OverrideChange, summary="Revert to the optimised one",
@@ -242,22 +256,23 @@ async def revert_override(
     ctx = context()
     _authorise(ctx, authorization)
     log = ctx.log
-    if service not in await asyncio.to_thread(log.current):
-        raise HTTPException(status_code=404, detail=f"{service} has no override in force")
-    return await asyncio.to_thread(log.set, service, None, body.by, body.reason)
+    if await asyncio.to_thread(log.in_force, service, body.matchers) is None:
+        scope = f" for {', '.join(f'{k}={v}' for k, v in sorted(body.matchers.items()))}" if body.matchers else ""
+        raise HTTPException(status_code=404, detail=f"{service} has no override in force{scope}")
+    return await asyncio.to_thread(log.set, service, None, body.by, body.reason, body.matchers)
 
 
 @router.get(
     "/v1/thresholds/audit",
-    response_model=list[OverrideChange],
-    summary="Override changes, newest first",
+    response_model=list[AuditEvent],
+    summary="Override and page-everything changes, newest first",
     responses=documented(422, 503),
 )
 async def audit(
     service: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
-) -> list[OverrideChange]:
-    changes = await asyncio.to_thread(context().log.changes)
+) -> list[AuditEvent]:
+    changes = await asyncio.to_thread(context().log.events)
     chosen = [c for c in changes if service is None or c.service == service]
     return sorted(chosen, key=lambda c: c.at, reverse=True)[:limit]
 

@@ -1,16 +1,20 @@
-"""The HTTP side of scoring, free of Ray: request and response models, bearer-token checks, the body
-size limit, error bodies that always render (and the status codes the OpenAPI documents), and what to
-forward of an Alertmanager webhook (version 4) to the team's real receiver."""
+"""The HTTP side of scoring, free of Ray: request and response models, bearer-token checks and the
+credentials Alertmanager's ``http_config`` may send to the webhook (bearer or basic auth), the body size
+limit, and error bodies that always render (and the status codes the OpenAPI documents). What the webhook
+forwards, and to whom, is serve_app/notifications.py and serve_app/delivery.py."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alertsieve.schema import Alert, Decision, clean_text
@@ -96,13 +100,54 @@ def check_bearer(header: str | None, token: str | None) -> None:
         raise AuthError(403, "invalid bearer token")
 
 
-def forwarded_payload(raw: dict[str, Any], keep: list[int]) -> dict[str, Any] | None:
-    """The original payload with only the kept alerts (their JSON untouched); None if none is kept."""
-    if not keep:
-        return None
-    alerts = [raw["alerts"][i] for i in keep]
-    statuses = {a.get("status", "firing") if isinstance(a, dict) else "firing" for a in alerts}
-    return {**raw, "alerts": alerts, "status": "firing" if "firing" in statuses else "resolved"}
+@dataclass(frozen=True)
+class WebhookCredentials:
+    """What /v1/alertmanager accepts under ``protect_scoring``: Alertmanager's ``http_config`` sends a
+    bearer token (the webhook token, or the admin token for back-compat) or basic auth."""
+
+    tokens: tuple[str, ...] = ()
+    basic: tuple[str, str] | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.tokens or self.basic)
+
+
+def webhook_credentials(
+    admin_token: str | None, webhook_token: SecretStr | None, user: str | None, password: SecretStr | None
+) -> WebhookCredentials:
+    """The webhook's credentials from the settings (ALERTSIEVE_WEBHOOK_TOKEN, _USER, _PASSWORD) and the
+    admin token (ALERTSIEVE_API_TOKEN), which the webhook still accepts."""
+    tokens = tuple(t for t in (webhook_token.get_secret_value() if webhook_token else None, admin_token) if t)
+    secret = password.get_secret_value() if password else ""
+    return WebhookCredentials(tokens=tokens, basic=(user, secret) if user and secret else None)
+
+
+def check_webhook_auth(header: str | None, credentials: WebhookCredentials) -> None:
+    """401 without credentials, 403 with wrong ones or when none is configured (then no caller could pass)."""
+    if not credentials.configured:
+        raise AuthError(403, "set ALERTSIEVE_WEBHOOK_TOKEN (or _USER and _PASSWORD) on the server")
+    scheme, _, value = (header or "").strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        if any(secrets.compare_digest(value.encode(), t.encode()) for t in credentials.tokens):
+            return
+        raise AuthError(403, "invalid bearer token")
+    if scheme.lower() == "basic" and value:
+        try:
+            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthError(403, "invalid basic credentials") from None
+        wanted = credentials.basic
+        if wanted is not None and all(  # both compared, whatever the first gives
+            [
+                secrets.compare_digest(user.encode(), wanted[0].encode()),
+                secrets.compare_digest(password.encode(), wanted[1].encode()),
+            ]
+        ):
+            return
+        raise AuthError(403, "invalid basic credentials")
+    raise AuthError(401, "missing credentials: bearer token or basic auth")
 
 
 class BodyLimit:

@@ -159,7 +159,13 @@ class Receiver:
                     self.rfile.readline()
                 else:
                     data = self.rfile.read(int(self.headers.get("content-length", 0)))
-                receiver.bodies.append(json.loads(data or b"{}"))
+                try:
+                    body = json.loads(data or b"{}")
+                except ValueError:
+                    body = None
+                # a body forwarded as it came (the webhook relays what it cannot parse) is kept as text
+                unparsed = {"unparsed": data.decode("utf-8", "replace")}
+                receiver.bodies.append(body if isinstance(body, dict) else unparsed)
                 self.send_response(500 if receiver.fail else 200)
                 self.end_headers()
 

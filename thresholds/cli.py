@@ -7,6 +7,8 @@ to the same record store the scorers re-read (``--state``, default ``ALERTSIEVE_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,11 +17,12 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from alertsieve.cli import fail, out, print_json, steps, usage
+from alertsieve.override_scope import ThresholdOverride
 from alertsieve.records import RecordError, read_jsonl, write_jsonl
 from alertsieve.schema import Decision, LabelledAlert
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
-from thresholds.overrides import OverrideChange, OverrideLog
+from thresholds.overrides import AuditEvent, OverrideLog, PageEverythingChange, ScopeInput
 from thresholds.trends import TrendRow, offline_trends, production_trends
 
 thresholds_app = typer.Typer(name="thresholds", help="Per-service thresholds: trends, overrides, tuning.",
@@ -62,13 +65,55 @@ def trend_table(rows: list[TrendRow], title: str) -> Table:
     return table
 
 
-def changes_table(changes: list[OverrideChange], title: str) -> Table:
+def _until(expires_at: datetime | None) -> str:
+    return "-" if expires_at is None else f"{expires_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+def changes_table(changes: Sequence[AuditEvent], title: str) -> Table:
+    """Threshold changes and switch events (``page everything`` in the old/new columns as off/on)."""
     table = Table(title=title)
-    for column in ("when (UTC)", "service", "old", "new", "by", "reason"):
+    for column in ("when (UTC)", "service", "scope", "old", "new", "until (UTC)", "by", "reason"):
         table.add_column(column, justify="right" if column in ("old", "new") else "left")
     for c in changes:
-        table.add_row(c.at.strftime("%Y-%m-%d %H:%M:%S"), c.service, _num(c.old), _num(c.new), c.by, c.reason)
+        scope = ", ".join(f"{k}={v}" for k, v in sorted(c.matchers.items())) or "-"
+        if isinstance(c, PageEverythingChange):
+            old, new, service = "page everything", "on" if c.on else "off", c.service
+        else:
+            old, new, service = _num(c.old), _num(c.new), c.service
+        when = c.at.strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(when, service, scope, old, new, _until(c.expires_at), c.by, c.reason)
     return table
+
+
+def _matchers(values: list[str] | None) -> dict[str, str]:
+    """``--match team=db --match env=prod|staging`` as matchers (checked like the API's)."""
+    pairs = {}
+    for value in values or []:
+        name, sep, wanted = value.partition("=")
+        if not sep:
+            raise usage(f"--match {value!r}: give name=value")
+        pairs[name.strip()] = wanted
+    try:
+        return ScopeInput(matchers=pairs).matchers
+    except ValidationError as exc:
+        raise usage(str(exc.errors()[0]["msg"])) from None
+
+
+def _expiry(for_minutes: float | None) -> datetime | None:
+    try:
+        return ScopeInput(for_minutes=for_minutes).expiry(datetime.now(UTC))
+    except ValidationError as exc:
+        raise usage(f"--for-minutes: {exc.errors()[0]['msg']}") from None
+
+
+def _in_force_text(override: ThresholdOverride) -> str:
+    scope = f" ({override.scope_text()})" if override.matchers else ""
+    until = f" until {_until(override.expires_at)}" if override.expires_at else ""
+    return f"{override.service}={_threshold(override.threshold)}{scope}{until}"
+
+
+MatchOption = Annotated[list[str] | None, typer.Option("--match", help="label matcher name=value (a|b: either)")]
+ForOption = Annotated[float | None, typer.Option("--for-minutes", help="expire after this many minutes")]
 
 
 @thresholds_app.command("report")
@@ -116,14 +161,22 @@ def set_command(
     value: Annotated[float, typer.Argument(min=0.0, max=1.0, help="suppress scores below this")],
     by: Annotated[str, typer.Option(help="who makes the change")],
     reason: Annotated[str, typer.Option(help="why")],
+    match: MatchOption = None,
+    for_minutes: ForOption = None,
     state: StateOption = None,
 ) -> None:
-    """Override a service's threshold (takes effect in serving within seconds)."""
+    """Override a service's threshold ("*" with --match: any service's), for the alerts the matchers take
+    (all without), until reverted or for --for-minutes (takes effect in serving within seconds)."""
+    matchers, expires_at = _matchers(match), _expiry(for_minutes)
     try:
-        change = _log(state).set(service, value, by=by, reason=reason)
+        change = _log(state).set(service, value, by=by, reason=reason, matchers=matchers, expires_at=expires_at)
     except ValidationError as exc:
         raise fail(str(exc.errors()[0]["msg"])) from None
-    out.print(f"{service}: threshold {_num(change.old)} -> {_num(change.new)} (by {by})")
+    except ValueError as exc:
+        raise usage(str(exc)) from None
+    scope = f" ({', '.join(f'{k}={v}' for k, v in sorted(matchers.items()))})" if matchers else ""
+    until = f", until {_until(expires_at)} UTC" if expires_at else ""
+    out.print(f"{service}{scope}: threshold {_num(change.old)} -> {_num(change.new)} (by {by}{until})")
 
 
 @thresholds_app.command("revert")
@@ -131,14 +184,39 @@ def revert(
     service: Annotated[str, typer.Argument(help="the service")],
     by: Annotated[str, typer.Option(help="who makes the change")],
     reason: Annotated[str, typer.Option(help="why")] = "reverted to the optimised threshold",
+    match: MatchOption = None,
     state: StateOption = None,
 ) -> None:
-    """Drop a service's override: back to the optimised threshold."""
-    log = _log(state)
-    if service not in log.current():
-        raise fail(f"{service} has no override in force")
-    change = log.set(service, None, by=by, reason=reason)
+    """Drop a service's override (the one scoped by exactly these --match matchers): back to the optimised one."""
+    log, matchers = _log(state), _matchers(match)
+    if log.in_force(service, matchers) is None:
+        raise fail(f"{service} has no override in force" + (" for these matchers" if matchers else ""))
+    change = log.set(service, None, by=by, reason=reason, matchers=matchers)
     out.print(f"{service}: threshold {_num(change.old)} -> optimised (by {by})")
+
+
+@thresholds_app.command("page-everything")
+def page_everything(
+    switch: Annotated[str, typer.Argument(help="on or off")],
+    by: Annotated[str, typer.Option(help="who makes the change")],
+    reason: Annotated[str, typer.Option(help="why (an incident, a rollout)")],
+    service: Annotated[str, typer.Option(help="only this service's alerts")] = "*",
+    match: MatchOption = None,
+    for_minutes: ForOption = None,
+    state: StateOption = None,
+) -> None:
+    """Page every alert (or a service's, or those the matchers take) whatever its score, until turned off
+    or for --for-minutes; "off" gives the alerts back to the model."""
+    if switch not in ("on", "off"):
+        raise usage("say on or off")
+    on = switch == "on"
+    matchers, expires_at = (_matchers(match), _expiry(for_minutes)) if on else ({}, None)
+    try:
+        _log(state).set_page_everything(on, by, reason, service if on else "*", matchers, expires_at)
+    except ValidationError as exc:
+        raise fail(str(exc.errors()[0]["msg"])) from None
+    until = f" until {_until(expires_at)} UTC" if expires_at else ""
+    out.print(f"page everything: {switch}{until} (by {by})")
 
 
 @thresholds_app.command("history")
@@ -146,15 +224,19 @@ def history(
     service: Annotated[str | None, typer.Option(help="only this service")] = None,
     state: StateOption = None,
 ) -> None:
-    """The audit log of overrides: who, when, old, new, reason (oldest first)."""
+    """The audit log of overrides and the page-everything switch: who, when, scope, old, new, reason (oldest first)."""
     log = _log(state)
-    changes = sorted((c for c in log.changes() if service is None or c.service == service), key=lambda c: c.at)
+    changes = sorted((c for c in log.events() if service is None or c.service == service), key=lambda c: c.at)
     if not changes:
         out.print("no threshold overrides recorded")
         return
     out.print(changes_table(changes, f"threshold overrides in {log.store.location}"))
-    current = log.current()
-    out.print("in force: " + (", ".join(f"{s}={_threshold(v)}" for s, v in sorted(current.items())) or "none"))
+    rules = log.overrides()
+    shown = [o for o in rules.thresholds if service is None or o.service == service]
+    words = [_in_force_text(o) for o in sorted(shown, key=lambda o: o.service)]
+    out.print("in force: " + (", ".join(words) or "none"))
+    if rules.page_everything is not None:
+        out.print(f"PAGE EVERYTHING is on ({rules.page_everything.describe()})")
 
 
 @thresholds_app.command("tune")

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, Field, computed_field
 from scipy.stats import norm
 
+from alertsieve.evaluation import Counts
 from alertsieve.optimize import expected_misses
 from alertsieve.policy import ThresholdParams, ThresholdPolicy, threshold_in_force
 
@@ -52,28 +53,6 @@ class LiveThresholds(BaseModel):
         return sorted(set(self.known_services) | set(self.services) | set(self.overrides))
 
 
-class Outcome(BaseModel):
-    alerts: int = 0
-    actionable: int = 0
-    suppressed_actionable: int = 0
-    suppressed_noise: int = 0
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def noise(self) -> int:
-        return self.alerts - self.actionable
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def noise_reduction(self) -> float:
-        return self.suppressed_noise / self.noise if self.noise else 0.0
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def fnr(self) -> float:
-        return self.suppressed_actionable / self.actionable if self.actionable else 0.0
-
-
 class Expected(BaseModel):
     fnr: float | None = Field(description="expected share of future actionable alerts missed; None: no evidence")
     upper: float | None = Field(description="its upper bound at the confidence level")
@@ -91,10 +70,10 @@ class Preview(BaseModel):
     current: float | None
     current_source: str | None
     budget: float
-    service_now: Outcome
-    service_candidate: Outcome
-    fleet_now: Outcome
-    fleet_candidate: Outcome
+    service_now: Counts
+    service_candidate: Counts
+    fleet_now: Counts
+    fleet_candidate: Counts
     expected_now: Expected
     expected_candidate: Expected
     curve: list[CurvePoint]
@@ -105,16 +84,12 @@ class Preview(BaseModel):
         return self.fleet_candidate.fnr <= self.budget
 
 
-def outcome(rows: Sequence[ValidationRow], threshold_of: dict[str, float | None]) -> Outcome:
+def outcome(rows: Sequence[ValidationRow], threshold_of: dict[str, float | None]) -> Counts:
     """Counts of ``rows`` where a service with threshold t suppresses scores below t (None: page all)."""
-    out = Outcome()
+    out = Counts()
     for service, score, actionable in rows:
         threshold = threshold_of.get(service)
-        suppressed = threshold is not None and score < threshold
-        out.alerts += 1
-        out.actionable += int(actionable)
-        out.suppressed_actionable += int(suppressed and actionable)
-        out.suppressed_noise += int(suppressed and not actionable)
+        out.add(actionable, threshold is not None and score < threshold)
     return out
 
 

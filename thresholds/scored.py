@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, Field
 
+from alertsieve.records import paired
 from alertsieve.schema import Alert, Decision, LabelledAlert, Reason
 
 if TYPE_CHECKING:  # torch and faiss stay out of Tune's trial processes, which only need the rows
@@ -82,8 +83,6 @@ def rows_of(alerts: Sequence[LabelledAlert], decisions: Sequence[Decision]) -> l
     """Labelled alerts and their decisions (line by line) as scored rows.
 
     An alert paged because the model never saw its text gets score 1.0: no threshold suppresses it, the
-    same guard training applies when it chooses thresholds."""
-    if len(alerts) != len(decisions):
-        raise ValueError(f"{len(alerts)} alerts but {len(decisions)} decisions: they must match line by line")
+    same guard training applies when it chooses thresholds. Pairs are checked by ``alertsieve.records.paired``."""
     return [ScoredRow(time=a.startsAt, service=d.service, score=1.0 if d.reason_code is Reason.NOVEL else d.score,
-                      actionable=a.actionable) for a, d in zip(alerts, decisions, strict=True)]  # fmt: skip
+                      actionable=a.actionable) for a, d in paired(alerts, decisions)]  # fmt: skip

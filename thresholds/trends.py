@@ -15,7 +15,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, computed_field
 
+from alertsieve.evaluation import rate
+from alertsieve.records import paired
 from alertsieve.schema import Decision, Feedback, LabelledAlert, LoggedDecision
+from alertsieve.schema import latest_feedback as latest_on_each
 from alertsieve.store import RecordStore
 
 ALL = "ALL"
@@ -47,20 +50,21 @@ class TrendRow(BaseModel):
     def noise(self) -> int:
         return self.labelled - self.actionable
 
+    # the rates are over the labelled alerts, None where the week has none to measure them on
     @computed_field  # type: ignore[prop-decorator]
     @property
     def actionable_share(self) -> float | None:
-        return self.actionable / self.labelled if self.labelled else None
+        return rate(self.actionable, self.labelled)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def noise_reduction(self) -> float | None:
-        return self.suppressed_noise / self.noise if self.noise else None
+        return rate(self.suppressed_noise, self.noise)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def fnr(self) -> float | None:
-        return self.suppressed_actionable / self.actionable if self.actionable else None
+        return rate(self.suppressed_actionable, self.actionable)
 
 
 def iso_week(at: datetime) -> str:
@@ -97,22 +101,19 @@ def _observation(decision: Decision, at: datetime, actionable: bool | None) -> O
 def offline_trends(
     alerts: Sequence[LabelledAlert], decisions: Sequence[Decision], fleet: bool = False
 ) -> list[TrendRow]:
-    """Trends of labelled alerts and their decisions, matched line by line."""
-    if len(alerts) != len(decisions):
-        raise ValueError(f"{len(alerts)} alerts but {len(decisions)} decisions: they must match line by line")
-    for line, (alert, decision) in enumerate(zip(alerts, decisions, strict=True), start=1):
-        if alert.fingerprint != decision.fingerprint:
-            raise ValueError(f"line {line}: the decision's fingerprint does not match the alert's")
-    return weekly((_observation(d, a.startsAt, a.actionable) for a, d in zip(alerts, decisions, strict=True)), fleet)
+    """Trends of labelled alerts and their decisions, matched line by line (``alertsieve.records.paired``)."""
+    return weekly((_observation(d, a.startsAt, a.actionable) for a, d in paired(alerts, decisions)), fleet)
+
+
+def latest_feedback(feedback: Iterable[Feedback]) -> dict[tuple[str, float], Feedback]:
+    """The latest feedback on each alert occurrence (``alertsieve.schema.latest_feedback``), keyed by
+    (fingerprint, startsAt as a timestamp)."""
+    return {(fingerprint, at.timestamp()): item for (fingerprint, at), item in latest_on_each(feedback).items()}
 
 
 def join_feedback(decisions: Iterable[LoggedDecision], feedback: Iterable[Feedback]) -> list[Observation]:
     """Applied decisions, once per alert occurrence, with the latest feedback on each."""
-    verdicts: dict[tuple[str, float], Feedback] = {}
-    for item in feedback:
-        key = (item.fingerprint, item.startsAt.timestamp())
-        if key not in verdicts or item.received_at >= verdicts[key].received_at:
-            verdicts[key] = item
+    verdicts = latest_feedback(feedback)
     seen: set[tuple[str, float]] = set()
     out = []
     for logged in decisions:

@@ -1,6 +1,6 @@
 """Commands of the retraining loop: retrain, schedule, promote, rollback, compare.
 
-They are mounted into `alertsieve` through the ``alertsieve.commands`` entry-point group, and run as a
+They are imported into `alertsieve` by ``cli.main``, and run as a
 Ray Job entrypoint with `python -m train_app ...`. This is the output layer: options in, tables out,
 errors as messages with a non-zero exit.
 """
@@ -31,6 +31,7 @@ Encoder = Annotated[str | None, typer.Option(help="all-MiniLM-L6-v2 or hashing-6
 Workers = Annotated[int, typer.Option(min=1, help="Ray Train workers")]
 Gpu = Annotated[bool, typer.Option("--gpu", help="train (and embed) on GPU workers: the same code")]
 Backend = Annotated[str, typer.Option(help="'ray' (Ray Train workers) or 'local' (this process)")]
+SkipBadLines = Annotated[bool, typer.Option("--skip-bad-lines", help="skip malformed lines (counted), do not fail")]
 ServeConfig = Annotated[Path, typer.Option(help="the Serve config whose app args a rollout updates")]
 AppName = Annotated[str, typer.Option("--app", help="the application's name in the Serve config")]
 DeployWith = Annotated[str, typer.Option("--deployer", help="'serve-deploy' (the config + `serve deploy`), "
@@ -82,9 +83,11 @@ def _run_retrain(config: RetrainConfig) -> None:
 def retrain(
     history: History, state: State = None, weeks: Weeks = 6.0, holdout_days: Holdout = 7.0, until: Until = None,
     epochs: Epochs = 25, encoder: Encoder = None, workers: Workers = 1, gpu: Gpu = False, backend: Backend = "ray",
+    skip_bad_lines: SkipBadLines = False,
 ) -> None:  # fmt: skip
     """Retrain on the last weeks of history and feedback, compare with the champion, register a challenger."""
     config = _retrain_config(history, state, weeks, holdout_days, until, epochs, encoder, workers, gpu, backend)
+    config.skip_bad_lines = skip_bad_lines
     try:
         _run_retrain(config)
     except (ValueError, RuntimeError) as exc:
@@ -97,6 +100,7 @@ def schedule(
     max_runs: Annotated[int | None, typer.Option(min=1, help="stop after this many scheduled runs")] = None,
     state: State = None, weeks: Weeks = 6.0, holdout_days: Holdout = 7.0, epochs: Epochs = 25,
     encoder: Encoder = None, workers: Workers = 1, gpu: Gpu = False, backend: Backend = "ray",
+    skip_bad_lines: SkipBadLines = False,
 ) -> None:  # fmt: skip
     """Run the retraining job at every tick of a cron expression (the single-machine CronJob)."""
     from train_app.schedule import run_schedule, validate_cron
@@ -106,6 +110,7 @@ def schedule(
     except ValueError as exc:
         raise usage(str(exc)) from None
     config = _retrain_config(history, state, weeks, holdout_days, None, epochs, encoder, workers, gpu, backend)
+    config.skip_bad_lines = skip_bad_lines
     ticks = run_schedule(
         cron, lambda: _run_retrain(config), max_runs=1 if once else max_runs, run_now=once,
         on_wait=lambda when: console.print(f"next run at {when.isoformat()}"),
@@ -125,10 +130,9 @@ def _deployer(kind: str, serve_config: Path, app_name: str, address: str | None,
     if kind == "rayservice":
         return RayServiceDeployer(rayservice, app_name, namespace)
     if kind == "serve-run":
-        import ray
+        from train_app.ray_runtime import ensure_ray
 
-        if not ray.is_initialized():  # the running cluster (RAY_ADDRESS or a local `ray start`), never a new one
-            ray.init(address="auto", log_to_driver=False)
+        ensure_ray(address="auto")  # the running cluster (RAY_ADDRESS or a local `ray start`), never a new one
         return ServeRunDeployer.from_config(serve_config, app_name)
     raise usage(f"unknown deployer {kind!r}: serve-deploy, serve-run or rayservice")
 

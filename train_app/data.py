@@ -28,17 +28,12 @@ from pyarrow import fs as pafs
 from pydantic import BaseModel, ValidationError
 
 from alertsieve.schema import Feedback, LabelledAlert, LoggedDecision
+from train_app.ray_runtime import ensure_ray
 from train_app.window import TrainingWindow, WindowSpec, build_window
 
 T = TypeVar("T", bound=BaseModel)
 Source = Literal["history", "decisions", "feedback"]
 EXTENSIONS = ["jsonl", "ndjson", "json"]
-
-
-def ensure_ray() -> None:
-    """Connect to the Ray cluster of this job (RAY_ADDRESS, a Ray Job) or start a local one."""
-    if not ray.is_initialized():
-        ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
 
 
 def s3_endpoint() -> str | None:

@@ -17,12 +17,12 @@ from pydantic import BaseModel
 
 from alertsieve import registry
 from alertsieve.evaluation import Counts
-from alertsieve.schema import Feedback, LoggedDecision
+from alertsieve.schema import Feedback, LoggedDecision, latest_feedback
 from alertsieve.settings import Settings
 from train_app.data import feedback_keys, read_decisions, read_feedback
 from train_app.offline import counts_from_metrics
 from train_app.retrain import CHALLENGER_PREFIX, CHAMPION_PREFIX
-from train_app.window import Key, latest_feedback
+from train_app.window import Key
 
 CHALLENGER_ARMS = ("challenger", "shadow")
 

@@ -20,6 +20,7 @@ from ray.train import Checkpoint, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from alertsieve.model import AlertClassifier, FitHooks, TrainParams, fit, make_classifier
+from train_app.ray_runtime import ensure_ray
 
 WEIGHTS = "model.pt"
 
@@ -65,8 +66,7 @@ class RayTorchFit:
         self.cpus_per_worker = cpus_per_worker
 
     def fit(self, dense: np.ndarray, embedding: np.ndarray, labels: np.ndarray, params: TrainParams) -> AlertClassifier:
-        if not ray.is_initialized():
-            ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+        ensure_ray()
         table = np.hstack([dense, embedding, labels.reshape(-1, 1)]).astype(np.float32)
         dataset = ray.data.from_numpy(table)
         with tempfile.TemporaryDirectory() as storage:

@@ -26,7 +26,7 @@ from scipy.stats import beta, norm
 
 from alertsieve.evaluation import Counts
 
-Verdict = Literal["advance", "hold", "rollback"]
+GateVerdict = Literal["advance", "hold", "rollback"]
 Mode = Literal["off", "shadow", "ab"]
 
 
@@ -100,16 +100,32 @@ class Assessment(BaseModel):
     champion_nr: Interval | None = None
     nr_difference: Interval | None = Field(default=None, description="challenger minus champion")
     exposure: int | None = Field(default=None, description="challenger decisions with feedback in this stage")
-    verdict: Verdict
+    verdict: GateVerdict
     reasons: list[str]
 
 
-def assess(challenger: Counts, champion: Counts | None, config: GateConfig, exposure: int | None = None) -> Assessment:
-    """The verdict of the gates on one body of evidence (``exposure`` None: offline, no stage minimum)."""
+def assess(
+    challenger: Counts,
+    champion: Counts | None,
+    config: GateConfig,
+    exposure: int | None = None,
+    first_model: bool = False,
+) -> Assessment:
+    """The verdict of the gates on one body of evidence (``exposure`` None: offline, no stage minimum).
+
+    ``first_model``: the evidence is a new model's own validation slice and there is no champion to roll
+    out against (a fresh home, or `alertsieve train` replacing it by hand): its validation FNR itself
+    within budget advances it straight to champion, anything above rolls it back."""
     c = config.confidence
     fnr = clopper_pearson(challenger.suppressed_actionable, challenger.actionable, c)
     nr = wilson(challenger.suppressed_noise, challenger.noise, c)
     out = Assessment(challenger_fnr=fnr, challenger_nr=nr, exposure=exposure, verdict="hold", reasons=[])
+    if first_model:
+        within = fnr.estimate <= config.budget
+        out.verdict = "advance" if within else "rollback"
+        where = "within" if within else "above"
+        out.reasons = [f"first model: validation FNR {fnr.estimate:.2%} {where} the {config.budget:.2%} budget"]
+        return out
     if champion is not None:
         out.champion_fnr = clopper_pearson(champion.suppressed_actionable, champion.actionable, c)
         out.champion_nr = wilson(champion.suppressed_noise, champion.noise, c)
@@ -163,7 +179,7 @@ def target_for(stage: Stage, champion: str, challenger: str) -> ServeTarget:
 class Transition(BaseModel):
     at: datetime
     stage: Stage
-    verdict: Verdict | Literal["start", "abort"]
+    verdict: GateVerdict | Literal["start", "abort"]
     reasons: list[str] = Field(default_factory=list)
 
 

@@ -26,9 +26,10 @@ from alertsieve.pipeline import PipelineStatus, now, record_status
 from alertsieve.policy import ThresholdParams
 from alertsieve.settings import Settings
 from alertsieve.store import open_store
-from alertsieve.training import FitBackend, TrainReport, load_fit_backend, train_bundle
+from alertsieve.training import TrainReport, train_bundle
 from train_app.data import SourceCounts, load_window
 from train_app.offline import Caches, evaluate_bundle, evaluation_metrics
+from train_app.pipeline import BackendOptions, mlflow_params
 from train_app.window import TrainingWindow, WindowSpec
 
 Progress = Callable[[str], None]
@@ -47,6 +48,7 @@ class RetrainConfig(BaseModel):
     gpu: bool = False
     validation_fraction: float = Field(default=0.25, gt=0, lt=1)
     register_version: bool = True
+    skip_bad_lines: bool = Field(default=False, description="skip malformed lines (counted) instead of failing")
 
 
 class RetrainResult(BaseModel):
@@ -85,10 +87,8 @@ def load_champion(settings: Settings) -> ModelBundle | None:
     return registry.load_registered(settings, registry.CHAMPION)
 
 
-def make_backend(config: RetrainConfig) -> FitBackend:
-    options: dict[str, object] = {} if config.backend == "local" else {"num_workers": config.workers,
-                                                                       "use_gpu": config.gpu}  # fmt: skip
-    return load_fit_backend(config.backend, **options)
+def backend_options(config: RetrainConfig) -> BackendOptions:
+    return BackendOptions(backend=config.backend, workers=config.workers, gpu=config.gpu)
 
 
 def run_metrics(result: RetrainResult, bundle: ModelBundle, window: TrainingWindow) -> dict[str, float]:
@@ -111,6 +111,9 @@ def _retrain(config: RetrainConfig, settings: Settings, progress: Progress, star
     state = config.state or settings.state_location
     progress("reading history, feedback and the decision log (Ray Data)")
     window, sources = load_window(config.history, state, config.window)
+    if sources.invalid_lines and not config.skip_bad_lines:
+        bad = f"{sources.invalid_lines} malformed lines in the history, feedback or decision log"
+        raise ValueError(f"{bad}: fix them, or skip them (counted) with --skip-bad-lines")
     progress(f"window {window.start:%Y-%m-%d} .. {window.end:%Y-%m-%d}: {len(window.train)} training rows, "
              f"{len(window.holdout)} held out")  # fmt: skip
     champion = load_champion(settings)
@@ -118,7 +121,7 @@ def _retrain(config: RetrainConfig, settings: Settings, progress: Progress, star
     caches = Caches(device=embedding_device(config.gpu))
     bundle, report = train_bundle(
         window.train, caches.get(features.encoder), features, config.params,
-        ThresholdParams(budget=settings.fnr_budget), make_backend(config), config.validation_fraction, progress,
+        ThresholdParams(budget=settings.fnr_budget), backend_options(config).load(), config.validation_fraction, progress,
     )  # fmt: skip
     challenger_eval = champion_eval = None
     if window.holdout:
@@ -133,13 +136,19 @@ def _retrain(config: RetrainConfig, settings: Settings, progress: Progress, star
     )  # fmt: skip
     if config.register_version:
         progress("registering the challenger")
-        params: dict[str, str | float | int] = {
-            "job": "retrain", "backend": report.backend, "workers": config.workers, "gpu": str(config.gpu),
-            "encoder": features.encoder, "use_neighbours": str(features.use_neighbours),
-            "use_embedding": str(features.use_embedding), "history": config.history, "state": state,
-            "window_start": window.start.isoformat(), "window_split": window.split.isoformat(),
-            "window_end": window.end.isoformat(), "champion_version": result.champion_version or "",
-        }  # fmt: skip
+        times = {"window_start": window.start, "window_split": window.split, "window_end": window.end}
+        extra = {name: at.isoformat() for name, at in times.items()}
+        champion_version = result.champion_version or ""
+        params = mlflow_params(
+            report,
+            features,
+            backend_options(config),
+            config.history,
+            job="retrain",
+            state=state,
+            champion_version=champion_version,
+            **extra,
+        )
         result.duration_s = round(time.perf_counter() - started, 2)
         metrics = {**run_metrics(result, bundle, window), "duration_seconds": result.duration_s}
         result.version = registry.register(bundle, settings, params, metrics, aliases=(registry.CHALLENGER,))

@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from mlflow.exceptions import MlflowException
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from alertsieve import registry
 from alertsieve.pipeline import now as utc_now
 from alertsieve.settings import Settings
-from alertsieve.store import RecordStore, open_store
+from alertsieve.store import RecordStore, latest, open_store
 from train_app.deploy import Deployer
 from train_app.evidence import OfflineEvidence, OnlineEvidence, offline_evidence, online_evidence
 from train_app.promotion import Assessment, GateConfig, RolloutState, ServeTarget, Stage, abort, assess, start, step
@@ -38,16 +38,12 @@ class StepOutcome(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+def _updated_at(state: RolloutState) -> datetime:
+    return state.updated_at
+
+
 def latest_rollout(store: RecordStore) -> RolloutState | None:
-    latest: RolloutState | None = None
-    for line in store.lines("rollout"):
-        try:
-            state = RolloutState.model_validate_json(line)
-        except ValidationError:
-            continue
-        if latest is None or state.updated_at >= latest.updated_at:
-            latest = state
-    return latest
+    return latest(store, "rollout", RolloutState, _updated_at)
 
 
 def _drop_challenger_alias(settings: Settings) -> None:

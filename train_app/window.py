@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from alertsieve.schema import Alert, Feedback, LabelledAlert, LoggedDecision
+from alertsieve.schema import Alert, Feedback, LabelledAlert, LoggedDecision, latest_feedback
 
 Key = tuple[str, datetime]
 
@@ -58,14 +58,6 @@ class TrainingWindow:
 
 def key_of(alert: Alert) -> Key:
     return (alert.fingerprint, alert.startsAt)
-
-
-def latest_feedback(feedback: Iterable[Feedback]) -> dict[Key, Feedback]:
-    """The latest word on each occurrence."""
-    out: dict[Key, Feedback] = {}
-    for item in sorted(feedback, key=lambda f: f.received_at):
-        out[(item.fingerprint, item.startsAt)] = item
-    return out
 
 
 def merge_labels(

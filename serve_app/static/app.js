@@ -18,7 +18,13 @@ function message(text, kind) {
 }
 
 async function api(path, options) {
-  const response = await fetch(path, options);
+  // reads carry the token too once one is typed: the server may protect them (protect_reads)
+  const token = $("token") ? $("token").value : "";
+  const opts = Object.assign({}, options || {});
+  if (token && !(opts.headers && opts.headers.Authorization)) {
+    opts.headers = Object.assign({ Authorization: "Bearer " + token }, opts.headers || {});
+  }
+  const response = await fetch(path, opts);
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const detail = typeof body.detail === "string" ? body.detail : body.message || response.statusText;
@@ -245,7 +251,7 @@ async function save(event) {
   try {
     const change = await api("/v1/thresholds/" + encodeURIComponent(service), {
       method: "PUT", headers: authHeaders(),
-      body: JSON.stringify({ threshold, by: $("by").value, reason: $("reason").value }),
+      body: JSON.stringify({ threshold, by: $("by").value, reason: $("reason").value, ...scopeFields() }),
     });
     message("saved: " + service + " " + (change.old === null ? "optimised" : num(change.old)) + " → " + num(change.new) +
       "; serving picks it up within seconds", "ok");
@@ -276,9 +282,16 @@ async function loadAudit() {
   for (const c of changes) {
     const tr = document.createElement("tr");
     cell(tr, c.at.replace("T", " ").slice(0, 19));
-    cell(tr, c.service);
-    cell(tr, c.old === null ? "optimised" : num(c.old), "num");
-    cell(tr, c.new === null ? "optimised" : num(c.new), "num");
+    const scoped = Object.keys(c.matchers || {}).length ? " [" + scopeText(c.matchers) + "]" : "";
+    const until = c.expires_at ? " until " + c.expires_at.replace("T", " ").slice(0, 19) : "";
+    cell(tr, c.service + scoped + until);
+    if (c.kind === "page_everything") {
+      cell(tr, "page everything", "num");
+      cell(tr, c.on ? "on" : "off", "num switch-" + (c.on ? "on" : "off"));
+    } else {
+      cell(tr, c.old === null ? "optimised" : num(c.old), "num");
+      cell(tr, c.new === null ? "optimised" : num(c.new), "num");
+    }
     cell(tr, c.by);
     cell(tr, c.reason);
     body.appendChild(tr);
@@ -286,7 +299,7 @@ async function loadAudit() {
 }
 
 async function refresh() {
-  await Promise.all([loadServices(), loadAudit()]);
+  await Promise.all([loadServices(), loadAudit(), loadOverrides(), loadSwitch()]);
   if (state.selected) await select(state.selected);
 }
 
@@ -297,7 +310,7 @@ async function main() {
   $("save-form").addEventListener("submit", save);
   $("revert").addEventListener("click", revert);
   try {
-    await Promise.all([loadServices(), loadAudit()]);
+    await Promise.all([loadServices(), loadAudit(), initOverrides()]);
     const wanted = decodeURIComponent(location.hash.slice(1));
     const first = state.view.services.find((s) => s.service === wanted) || state.view.services[0];
     if (first) await select(first.service);

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from alertsieve.cli import cli_app
 from alertsieve.records import read_jsonl
 from alertsieve.schema import Decision, LabelledAlert
 from alertsieve.settings import get_settings
+from cli.main import cli_app
 
 runner = CliRunner()
 

@@ -289,3 +289,17 @@ def test_the_seen_tables_are_bounded_and_forget_the_least_recent():
     assert f(state.features(later), "fp_seen") == 0.0  # forgotten: new again
     restored = StreamState.from_snapshot(state.snapshot(), capacity=2)
     assert list(restored.seen_fps) == list(state.seen_fps)  # least recent first, as observed
+
+
+def test_a_stream_busier_than_the_memory_forgets_its_oldest_occurrences():
+    state, roomy = StreamState(capacity=1000), StreamState()
+    early = alert(name="Rare", service="checkout", at=0, instance="db-1")
+    for s in (state, roomy):
+        s.observe(early)
+        for i in range(3000):  # 3,000 other occurrences in 50 minutes: more than the memory holds
+            s.observe(alert(name="Busy", service="search", at=1 + i / 60, instance=f"h{i}"))
+    again = alert(name="Rare", service="checkout", at=55, instance="db-1")
+    assert len(state.recent) <= 1001 and state.horizon > roomy.horizon
+    assert f(roomy.features(again), "fp_fires_1h") == log1p(1)
+    assert f(state.features(again), "fp_fires_1h") == 0.0  # older than the oldest occurrence remembered
+    assert f(state.features(again), "all_alerts_5m") == f(roomy.features(again), "all_alerts_5m")  # windows exact

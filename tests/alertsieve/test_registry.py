@@ -14,11 +14,11 @@ import yaml
 from typer.testing import CliRunner
 
 from alertsieve import registry
-from alertsieve.cli import cli_app
 from alertsieve.mlflow_model import OUTPUT_COLUMNS, alerts_of
 from alertsieve.records import read_jsonl
 from alertsieve.schema import Decision
 from alertsieve.settings import get_settings
+from cli.main import cli_app
 from tests.factories import alert, synthetic_history
 
 

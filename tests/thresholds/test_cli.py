@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
-from alertsieve.cli import cli_app
 from alertsieve.records import read_jsonl, write_jsonl
 from alertsieve.schema import Decision, Feedback, LoggedDecision
 from alertsieve.store import LocalStore
+from cli.main import cli_app
 from tests.factories import labelled, synthetic_history
 from thresholds.overrides import OverrideLog
 from thresholds.scored import ScoredRow, ScoredRows

@@ -1,0 +1,130 @@
+"""Local HTTP receivers for the receiver tests: each stands in for a vendor (PagerDuty, Slack, a team's
+webhook) that cannot run here, over real HTTP on 127.0.0.1; and the alerts, decisions and notifications
+the tests send them."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from alertsieve.schema import Alert, fingerprint_of
+from alertsieve.scoring import fail_open
+from serve_app.notifications import Forwarded
+from serve_app.receivers import RetryPolicy
+
+FAST = RetryPolicy(attempts=3, backoff_s=0.05, max_backoff_s=2.0)
+
+
+class LocalReceiver:
+    """An HTTP server on 127.0.0.1 that records every POST (path, headers, body) and answers from a
+    script (``replies``: status and headers, one per request), then with ``status`` and ``answer``."""
+
+    status, answer = 200, b"ok"
+
+    def __init__(self, replies: list[tuple[int, dict[str, str]]] | None = None, tls: ssl.SSLContext | None = None):
+        self.requests: list[dict[str, Any]] = []
+        self.replies = list(replies or [])
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                    data = b""
+                    while size := int(self.rfile.readline().split(b";")[0], 16):
+                        data += self.rfile.read(size + 2)[:-2]
+                    self.rfile.readline()
+                else:
+                    data = self.rfile.read(int(self.headers.get("content-length", 0)))
+                owner.requests.append(
+                    {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "data": data}
+                )
+                status, headers = owner.replies.pop(0) if owner.replies else (owner.status, {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(owner.answer)))
+                self.end_headers()
+                self.wfile.write(owner.answer)
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def bodies(self) -> list[Any]:
+        return [json.loads(r["data"]) for r in self.requests]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakePagerDuty(LocalReceiver):
+    """Stands in for PagerDuty's Events API v2 (the vendor cannot run here): answers 202 as it does."""
+
+    status, answer = 202, b'{"status":"success","message":"Event processed"}'
+
+
+class FakeSlack(LocalReceiver):
+    """Stands in for a Slack incoming webhook (the vendor cannot run here): answers 200 "ok" as it does."""
+
+
+class FakeWebhook(LocalReceiver):
+    """Stands in for a team's Alertmanager-compatible webhook receiver, which cannot run here."""
+
+
+def started_servers() -> Iterator[Callable[..., Any]]:
+    """The body of each test module's ``servers`` fixture: start receivers, all closed at the end."""
+    started: list[LocalReceiver] = []
+
+    def start(kind: type[LocalReceiver], *args: Any, **kwargs: Any) -> LocalReceiver:
+        started.append(kind(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def alert(name: str, **labels: str) -> Alert:
+    labels = {"alertname": name, "service": "checkout", **labels}
+    return Alert(
+        labels=labels,
+        annotations={"summary": f"{name} is up"},
+        startsAt=dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC),
+        fingerprint=fingerprint_of(labels),
+        generatorURL="http://prometheus/graph",
+    )
+
+
+def page(a: Alert, reason: str = "novel alert") -> Forwarded:
+    """A paged alert with a real decision (the fail-open constructor, reason rewritten)."""
+    decision = fail_open(a, "checkout", "7", "x").model_copy(update={"reason": reason, "score": 0.9, "threshold": 0.3})
+    return Forwarded(a.model_dump(mode="json"), a, decision)
+
+
+def notification(receiver: str, alerts: list[Forwarded]) -> dict[str, Any]:
+    return {
+        "version": "4",
+        "groupKey": "{}:{}",
+        "status": "firing",
+        "receiver": receiver,
+        "newerField": [1],
+        "alerts": [f.item for f in alerts],
+    }
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
