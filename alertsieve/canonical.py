@@ -13,9 +13,22 @@ from alertsieve.schema import Alert
 
 # Labels that name one instance of something; they never enter the text.
 DEFAULT_INSTANCE_LABELS: tuple[str, ...] = (
-    "instance", "pod", "pod_name", "container", "container_id", "node", "host", "hostname", "ip",
-    "uid", "id", "endpoint", "replica", "prometheus_replica", "__name__",
-)  # fmt: skip
+    "instance",
+    "pod",
+    "pod_name",
+    "container",
+    "container_id",
+    "node",
+    "host",
+    "hostname",
+    "ip",
+    "uid",
+    "id",
+    "endpoint",
+    "replica",
+    "prometheus_replica",
+    "__name__",
+)
 DEFAULT_TEXT_ANNOTATIONS: tuple[str, ...] = ("summary", "message", "title", "description")
 MAX_ANNOTATION_CHARS = 160
 MAX_FIELD_CHARS = 512  # of one label value or annotation, before masking

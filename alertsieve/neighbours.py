@@ -20,8 +20,13 @@ from pydantic import BaseModel
 from alertsieve.schema import Neighbour
 
 FEATURE_NAMES: tuple[str, ...] = (
-    "nn_rate", "nn_top_rate", "nn_top_similarity", "nn_support", "nn_rate_logit", "nn_top_rate_logit",
-)  # fmt: skip
+    "nn_rate",
+    "nn_top_rate",
+    "nn_top_similarity",
+    "nn_support",
+    "nn_rate_logit",
+    "nn_top_rate_logit",
+)
 PRIOR_WEIGHT = 2.0
 SIMILARITY_TEMPERATURE = 0.05
 

@@ -100,23 +100,32 @@ def export_minilm(cache_dir: Path) -> Path:
             self.bert = bert
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state  # fmt: skip
+            hidden = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(1) / torch.clamp(mask.sum(1), min=1e-9)
             return torch.nn.functional.normalize(mean, p=2, dim=1)
 
     # Trace with padding in the batch, so the attention mask stays in the graph.
-    sample = st.tokenizer(list(PROBES), padding=True, truncation=True, max_length=st.max_seq_length,
-                          return_tensors="pt")  # fmt: skip
+    sample = st.tokenizer(
+        list(PROBES), padding=True, truncation=True, max_length=st.max_seq_length, return_tensors="pt"
+    )
     axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS} | {"embedding": {0: "batch"}}
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on shapes; the probe check below is the test
         traced = Path(tmp) / "model.onnx"
         try:
-            torch.onnx.export(Pooled().eval(), tuple(sample[name] for name in INPUTS), str(traced),
-                              input_names=list(INPUTS), output_names=["embedding"], dynamic_axes=axes,
-                              opset_version=OPSET, dynamo=False)  # fmt: skip
+            torch.onnx.export(
+                Pooled().eval(),
+                tuple(sample[name] for name in INPUTS),
+                str(traced),
+                input_names=list(INPUTS),
+                output_names=["embedding"],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,
+            )
         except Exception as exc:
             raise ExportError(f"torch.onnx.export failed: {exc}") from exc
         reference = np.asarray(st.encode(list(PROBES), convert_to_numpy=True, normalize_embeddings=True))

@@ -28,10 +28,17 @@ from alertsieve.text_features import TextFeatures, TextRows
 def fail_open(alert: Alert, service: str, model_version: str, reason: str, arm: str = "champion") -> Decision:
     """The decision when we cannot decide: page."""
     return Decision(
-        fingerprint=alert.fingerprint, service=service, score=1.0, threshold=0.0, decision="page",
-        model_version=model_version, reason=f"fail-open: {reason}", reason_code=Reason.FAIL_OPEN, arm=arm,
+        fingerprint=alert.fingerprint,
+        service=service,
+        score=1.0,
+        threshold=0.0,
+        decision="page",
+        model_version=model_version,
+        reason=f"fail-open: {reason}",
+        reason_code=Reason.FAIL_OPEN,
+        arm=arm,
         startsAt=alert.startsAt,
-    )  # fmt: skip
+    )
 
 
 class StreamContext:
@@ -151,11 +158,21 @@ class Scorer:
                 continue
             ruling = decide(score, service, meta.policy, rules, novel[i], alert.labels, now)
             neighbours: list[Neighbour] = self.bundle.index.explain(text_rows.sims[i], text_rows.ids[i])
-            decisions.append(Decision(
-                fingerprint=alert.fingerprint, service=service, score=score, threshold=ruling.threshold,
-                decision=ruling.decision, model_version=self.version, neighbours=neighbours, reason=ruling.text,
-                reason_code=ruling.reason, arm=arm, startsAt=alert.startsAt,
-            ))  # fmt: skip
+            decisions.append(
+                Decision(
+                    fingerprint=alert.fingerprint,
+                    service=service,
+                    score=score,
+                    threshold=ruling.threshold,
+                    decision=ruling.decision,
+                    model_version=self.version,
+                    neighbours=neighbours,
+                    reason=ruling.text,
+                    reason_code=ruling.reason,
+                    arm=arm,
+                    startsAt=alert.startsAt,
+                )
+            )
         return decisions
 
     def score(self, alerts: Sequence[Alert], arm: str = "champion") -> list[Decision]:

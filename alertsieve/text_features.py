@@ -107,7 +107,10 @@ class TextFeatures:
         for text in texts:
             self._memo.move_to_end(text)
         if not entries:
-            return TextRows(np.zeros((0, self.index.dim), dtype=np.float32),
-                            np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32),
-                            np.zeros((0, 1), dtype=np.float32), np.zeros((0, 1), dtype=np.int64))  # fmt: skip
+            return TextRows(
+                np.zeros((0, self.index.dim), dtype=np.float32),
+                np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32),
+                np.zeros((0, 1), dtype=np.float32),
+                np.zeros((0, 1), dtype=np.int64),
+            )
         return TextRows(*(np.stack(column) for column in zip(*entries, strict=True)))

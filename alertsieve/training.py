@@ -145,16 +145,31 @@ def train_bundle(
     guarded = np.where(val_novel, 1.0, val_scores)
     val_times = [a.startsAt.timestamp() for a in val_alerts]
     policy = choose_thresholds(
-        guarded, labels[split:], val_services, threshold_params, known_services=known, times=val_times,
+        guarded,
+        labels[split:],
+        val_services,
+        threshold_params,
+        known_services=known,
+        times=val_times,
         prior_rate=float(labels.mean()),
-    )  # fmt: skip
+    )
     meta = BundleMeta(
-        features=features, params=params, scaler=scaler, n_dense=x_dense.shape[1], n_embedding=x_emb.shape[1],
-        prior=prior, prototypes=prototypes, policy=policy, stream=state.snapshot(),
-        known_identities=sorted(known_identities), calibration=calibration,
-        validation=[(svc, round(float(sc), 6), bool(y)) for svc, sc, y in zip(val_services, guarded, labels[split:],
-                                                                           strict=True)],
-    )  # fmt: skip
+        features=features,
+        params=params,
+        scaler=scaler,
+        n_dense=x_dense.shape[1],
+        n_embedding=x_emb.shape[1],
+        prior=prior,
+        prototypes=prototypes,
+        policy=policy,
+        stream=state.snapshot(),
+        known_identities=sorted(known_identities),
+        calibration=calibration,
+        validation=[
+            (svc, round(float(sc), 6), bool(y))
+            for svc, sc, y in zip(val_services, guarded, labels[split:], strict=True)
+        ],
+    )
     bundle = ModelBundle(meta=meta, classifier=classifier, index=index)
     verdicts = [
         decide(float(s), svc, policy, novel=nov).decision
@@ -167,10 +182,16 @@ def train_bundle(
         "val_auc": validation.auc if validation.auc is not None else float("nan"),
     }
     report = TrainReport(
-        rows=len(alerts), fit_rows=split, validation_rows=len(alerts) - split, backend=backend.name,
-        train_seconds=round(time.perf_counter() - started, 2), validation=validation,
-        expected_fnr=policy.expected_fnr, fnr_upper_bound=policy.fnr_upper_bound,
-        services_with_own_threshold=len(policy.services), environment_labels=features.environment_labels,
+        rows=len(alerts),
+        fit_rows=split,
+        validation_rows=len(alerts) - split,
+        backend=backend.name,
+        train_seconds=round(time.perf_counter() - started, 2),
+        validation=validation,
+        expected_fnr=policy.expected_fnr,
+        fnr_upper_bound=policy.fnr_upper_bound,
+        services_with_own_threshold=len(policy.services),
+        environment_labels=features.environment_labels,
         notes=policy.notes,
-    )  # fmt: skip
+    )
     return bundle, report

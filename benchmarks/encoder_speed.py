@@ -27,15 +27,27 @@ Encode = Callable[[Sequence[str]], np.ndarray]
 
 def sentences(count: int) -> list[str]:
     """Distinct canonical-alert-like texts of realistic lengths."""
-    names = ["HighLatency", "DiskFull", "PodCrashLooping", "HighErrorRate", "QueueBacklog", "NodeNotReady",
-             "CertificateExpiry", "ReplicationLag", "MemoryPressure", "TargetDown"]  # fmt: skip
+    names = [
+        "HighLatency",
+        "DiskFull",
+        "PodCrashLooping",
+        "HighErrorRate",
+        "QueueBacklog",
+        "NodeNotReady",
+        "CertificateExpiry",
+        "ReplicationLag",
+        "MemoryPressure",
+        "TargetDown",
+    ]
     services = ["checkout", "payments", "postgres", "search", "billing", "ingress", "api", "cache"]
     words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
     out = []
     for i in range(count):
         tag = " ".join(words[(i // 12**k) % 12] for k in range(3))
-        out.append(f"alert: {names[i % len(names)]} | service: {services[i % len(services)]} | severity: warning"
-                   f" | summary: {tag} p99 latency <num>s on pod <pod> in <num> minutes")  # fmt: skip
+        out.append(
+            f"alert: {names[i % len(names)]} | service: {services[i % len(services)]} | severity: warning"
+            f" | summary: {tag} p99 latency <num>s on pod <pod> in <num> minutes"
+        )
     return out
 
 
@@ -73,8 +85,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch_encoder = MiniLMEncoder(batch_size=args.batch)
-    onnx_encoder = OnnxMiniLMEncoder(args.cache_dir or get_settings().encoder_dir, batch_size=args.batch,
-                                     threads=args.threads)  # fmt: skip
+    onnx_encoder = OnnxMiniLMEncoder(
+        args.cache_dir or get_settings().encoder_dir, batch_size=args.batch, threads=args.threads
+    )
     texts = sentences(args.sentences)
     single = texts[: args.single]
     runtimes: dict[str, Encode] = {"torch": torch_encoder.encode, "onnx": onnx_encoder.encode}
@@ -86,14 +99,20 @@ def main() -> None:
     a, b = torch_encoder.encode(texts), onnx_encoder.encode(texts)
     cosine = float((np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).min())
 
-    print(f"all-MiniLM-L6-v2, torch {torch.__version__} ({torch.get_num_threads()} threads) vs ONNX Runtime "
-          f"(intra-op threads {args.threads or 'default'}); {len(single)} single sentences, "
-          f"{len(texts)} in batches of {args.batch} x {args.repeats}")  # fmt: skip
+    print(
+        f"all-MiniLM-L6-v2, torch {torch.__version__} ({torch.get_num_threads()} threads) vs ONNX Runtime "
+        f"(intra-op threads {args.threads or 'default'}); {len(single)} single sentences, "
+        f"{len(texts)} in batches of {args.batch} x {args.repeats}"
+    )
     print(f"{'measure':<34} {'torch':>10} {'onnx':>10} {'ONNX gain':>11}")
-    print(f"{'single sentence, median (ms)':<34} {latency['torch'] * 1000:>10.2f} {latency['onnx'] * 1000:>10.2f}"
-          f" {latency['torch'] / latency['onnx']:>10.2f}x")  # fmt: skip
-    print(f"{'batched, median (sentences/s)':<34} {rate['torch']:>10.1f} {rate['onnx']:>10.1f}"
-          f" {rate['onnx'] / rate['torch']:>10.2f}x")  # fmt: skip
+    print(
+        f"{'single sentence, median (ms)':<34} {latency['torch'] * 1000:>10.2f} {latency['onnx'] * 1000:>10.2f}"
+        f" {latency['torch'] / latency['onnx']:>10.2f}x"
+    )
+    print(
+        f"{'batched, median (sentences/s)':<34} {rate['torch']:>10.1f} {rate['onnx']:>10.1f}"
+        f" {rate['onnx'] / rate['torch']:>10.2f}x"
+    )
     print(f"worst cosine torch vs onnx over {len(texts)} sentences: {cosine:.7f}")
 
 

@@ -121,8 +121,9 @@ def profile_for(series: Series) -> DomainProfile:
         return PROFILES[series.domain]
     notes = series.notes.lower()
     cues: tuple[tuple[Direction, tuple[str, ...]], ...] = (
-        ("up", ("increase", "elevated", "spike")), ("down", ("decrease", "dip", "drop")),
-    )  # fmt: skip
+        ("up", ("increase", "elevated", "spike")),
+        ("down", ("decrease", "dip", "drop")),
+    )
     directions = tuple(d for d, words in cues if any(w in notes for w in words)) or ("up", "down")
     patient = "isolated events" in notes or "spikes are normal" in notes
     return DomainProfile("Metric", "metric", directions, (10 if patient else 5) if series.per_minute else 1)
@@ -153,10 +154,26 @@ def rules_for(series: Series) -> list[Rule]:
     for direction in profile.directions:
         above = direction == "up"
         for severity, sigmas, quantile in (("warning", 4.0, 0.99), ("critical", 8.0, 0.999)):
-            rules.append(Rule(f"{profile.prefix}{'Above' if above else 'Below'}Baseline", "baseline", direction,
-                              severity, sigmas, profile.for_minutes_or_points))  # fmt: skip
-            rules.append(Rule(f"{profile.prefix}{'High' if above else 'Low'}", "static", direction, severity,
-                              quantile if above else 1 - quantile, profile.for_minutes_or_points))  # fmt: skip
+            rules.append(
+                Rule(
+                    f"{profile.prefix}{'Above' if above else 'Below'}Baseline",
+                    "baseline",
+                    direction,
+                    severity,
+                    sigmas,
+                    profile.for_minutes_or_points,
+                )
+            )
+            rules.append(
+                Rule(
+                    f"{profile.prefix}{'High' if above else 'Low'}",
+                    "static",
+                    direction,
+                    severity,
+                    quantile if above else 1 - quantile,
+                    profile.for_minutes_or_points,
+                )
+            )
     if series.domain == "service-unavailable":  # a ticket rule for any error at all
         rules.append(Rule("ServiceUnavailableResponses", "present", "up", "info", 0.0, 1))
     generic_for = 3 if series.per_minute else 1
@@ -218,8 +235,10 @@ def _summary(series: Series, rule: Rule, value: float, reference: float) -> str:
     if rule.kind == "step":
         word = "jumped" if rule.direction == "up" else "dropped"
         return f"{profile.metric} of {series.name} {word} from {reference:.4g} to {value:.4g} in one step"
-    return (f"{profile.metric} of {series.name} is {value:.4g}, {side} its rolling median {reference:.4g} "
-            f"by more than {rule.level:g} sigma")  # fmt: skip
+    return (
+        f"{profile.metric} of {series.name} is {value:.4g}, {side} its rolling median {reference:.4g} "
+        f"by more than {rule.level:g} sigma"
+    )
 
 
 def series_alerts(series: Series, resends: bool = True) -> list[StreamAlert]:
@@ -249,8 +268,12 @@ def series_alerts(series: Series, resends: bool = True) -> list[StreamAlert]:
             threshold = float(np.quantile(head, rule.level))
             reference = np.full(n, threshold)
             holds = values > threshold if rule.direction == "up" else values < threshold
-        labels = {"alertname": rule.alertname, "service": series.domain, "series": series.name,
-                  "severity": rule.severity}  # fmt: skip
+        labels = {
+            "alertname": rule.alertname,
+            "service": series.domain,
+            "series": series.name,
+            "severity": rule.severity,
+        }
         for active, fire, resolve in episodes(holds, rule.for_points):
             hit = [k for k, (a, b) in enumerate(stretches) if active <= b and a <= resolve - 1]
             # the notes say which direction experts care about: a dip during a labelled crash-rate rise is not it
@@ -263,9 +286,13 @@ def series_alerts(series: Series, resends: bool = True) -> list[StreamAlert]:
                 sends.append(sends[-1] + REPEAT_INTERVAL)
             for _ in sends:
                 alert = LabelledAlert(
-                    status="resolved" if ends else "firing", labels=labels, annotations={"summary": summary},
-                    startsAt=starts, endsAt=ends, actionable=incident is not None,
-                )  # fmt: skip
+                    status="resolved" if ends else "firing",
+                    labels=labels,
+                    annotations={"summary": summary},
+                    startsAt=starts,
+                    endsAt=ends,
+                    actionable=incident is not None,
+                )
                 position = (starts - t0).total_seconds() / span
                 out.append(StreamAlert(alert, incident, series.domain, series.name, position, t0, span))
     return out
@@ -289,22 +316,28 @@ def _summary_line(label: str, rows: list[StreamAlert], incidents: int) -> str:
     actionable = sum(r.alert.actionable for r in rows)
     names = {r.alert.alertname for r in rows}
     acted = {r.alert.alertname for r in rows if r.alert.actionable}
-    return (f"{label:<36} {len(rows):>7} {len({r.alert.occurrence for r in rows}):>7} {actionable:>8} "
-            f"{actionable / max(len(rows), 1):>7.1%} {len({r.incident for r in rows if r.incident}):>5}/{incidents:<5} "
-            f"{len(names):>6} {len(acted):>9}")  # fmt: skip
+    return (
+        f"{label:<36} {len(rows):>7} {len({r.alert.occurrence for r in rows}):>7} {actionable:>8} "
+        f"{actionable / max(len(rows), 1):>7.1%} {len({r.incident for r in rows if r.incident}):>5}/{incidents:<5} "
+        f"{len(names):>6} {len(acted):>9}"
+    )
 
 
 def print_summary(alerts: list[StreamAlert], incidents: dict[str, int]) -> None:
-    print(f"{'domain':<36} {'alerts':>7} {'occur.':>7} {'action.':>8} {'share':>7} {'incid. hit':>11} "
-          f"{'names':>6} {'ever act.':>9}")  # fmt: skip
+    print(
+        f"{'domain':<36} {'alerts':>7} {'occur.':>7} {'action.':>8} {'share':>7} {'incid. hit':>11} "
+        f"{'names':>6} {'ever act.':>9}"
+    )
     for domain in sorted({r.domain for r in alerts} | set(incidents)):
         print(_summary_line(domain, [r for r in alerts if r.domain == domain], incidents.get(domain, 0)))
     print(_summary_line("total", alerts, sum(incidents.values())))
     names, fps = ({r.alert.alertname for r in alerts}, {r.alert.fingerprint for r in alerts})
     acted_names = {r.alert.alertname for r in alerts if r.alert.actionable}
     acted_fps = {r.alert.fingerprint for r in alerts if r.alert.actionable}
-    print(f"never actionable: {len(names - acted_names)}/{len(names)} alert names, "
-          f"{len(fps - acted_fps)}/{len(fps)} fingerprints")  # fmt: skip
+    print(
+        f"never actionable: {len(names - acted_names)}/{len(names)} alert names, "
+        f"{len(fps - acted_fps)}/{len(fps)} fingerprints"
+    )
 
 
 def main() -> None:

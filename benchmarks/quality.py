@@ -55,9 +55,14 @@ def tfidf_logistic(train: list[LabelledAlert], test: list[LabelledAlert], valida
     x_fit = vectoriser.fit_transform([canonical_text(a) for a in fit])
     model = LogisticRegression(max_iter=2000, C=4.0).fit(x_fit, [a.actionable for a in fit])
     val_scores = model.predict_proba(vectoriser.transform([canonical_text(a) for a in val]))[:, 1]
-    policy = choose_thresholds(val_scores, [a.actionable for a in val], [a.service() for a in val], ThresholdParams(),
-                               known_services=sorted({a.service() for a in fit}),
-                               times=[a.startsAt.timestamp() for a in val])  # fmt: skip
+    policy = choose_thresholds(
+        val_scores,
+        [a.actionable for a in val],
+        [a.service() for a in val],
+        ThresholdParams(),
+        known_services=sorted({a.service() for a in fit}),
+        times=[a.startsAt.timestamp() for a in val],
+    )
     test_scores = model.predict_proba(vectoriser.transform([canonical_text(a) for a in test]))[:, 1]
     out = []
     for alert, score in zip(test, test_scores, strict=True):
@@ -68,8 +73,10 @@ def tfidf_logistic(train: list[LabelledAlert], test: list[LabelledAlert], valida
 def row(name: str, result: Evaluation, seconds: float | None) -> str:
     o = result.overall
     took = f"{seconds:8.1f}" if seconds is not None else f"{'-':>8}"
-    return (f"{name:<34} {o.noise_reduction:>9.1%} {o.fnr:>7.2%} {o.suppressed_actionable:>4}/{o.actionable:<5} "
-            f"{o.suppressed_noise:>6}/{o.noise:<6} {took}")  # fmt: skip
+    return (
+        f"{name:<34} {o.noise_reduction:>9.1%} {o.fnr:>7.2%} {o.suppressed_actionable:>4}/{o.actionable:<5} "
+        f"{o.suppressed_noise:>6}/{o.noise:<6} {took}"
+    )
 
 
 def no_signal_line(results: dict[str, Evaluation]) -> str:
@@ -100,8 +107,16 @@ def main() -> None:
         env.pop("MLFLOW_TRACKING_URI", None)
         write_jsonl(work / "train.jsonl", train)
         write_jsonl(work / "test.jsonl", test)
-        train_s = cli("train", "--history", str(work / "train.jsonl"), "--backend", args.backend,
-                      "--encoder", args.encoder, env=env)  # fmt: skip
+        train_s = cli(
+            "train",
+            "--history",
+            str(work / "train.jsonl"),
+            "--backend",
+            args.backend,
+            "--encoder",
+            args.encoder,
+            env=env,
+        )
         score_s = cli("score", "--alerts", str(work / "test.jsonl"), "--out", str(work / "decisions.jsonl"), env=env)
         decisions = read_jsonl(work / "decisions.jsonl", Decision)
     labels = [a.actionable for a in test]
@@ -111,8 +126,10 @@ def main() -> None:
     tfidf = evaluate(labels, tfidf_logistic(train, test, 0.25), services)
     tfidf_s = time.perf_counter() - started
 
-    print(f"seed {args.seed} ({args.profile}): trained on {len(train)} alerts (weeks 1-6), "
-          f"scored {len(test)} (weeks 7-8), {sum(labels)} actionable; budget FNR < 1.5%")  # fmt: skip
+    print(
+        f"seed {args.seed} ({args.profile}): trained on {len(train)} alerts (weeks 1-6), "
+        f"scored {len(test)} (weeks 7-8), {sum(labels)} actionable; budget FNR < 1.5%"
+    )
     print(f"{'method':<34} {'noise red.':>9} {'FNR':>7} {'missed':>10} {'suppressed':>13} {'train s':>8}")
     print(row(f"alertsieve ({args.backend}, {args.encoder})", ours, train_s))
     names = evaluate(labels, never_actionable(train, test), services)

@@ -108,8 +108,9 @@ def with_oracle(outcome: Outcome, labels: np.ndarray) -> list[Outcome]:
 def never_actionable_name(train: list[StreamAlert], test: list[StreamAlert]) -> list[Outcome]:
     seen: Counter[str] = Counter(s.alert.alertname for s in train)
     acted: Counter[str] = Counter(s.alert.alertname for s in train if s.alert.actionable)
-    scores = np.array([acted[s.alert.alertname] / seen[s.alert.alertname] if seen[s.alert.alertname] else 0.0
-                       for s in test])  # fmt: skip
+    scores = np.array(
+        [acted[s.alert.alertname] / seen[s.alert.alertname] if seen[s.alert.alertname] else 0.0 for s in test]
+    )
     return [Outcome("rule", True, scores == 0.0, scores)]
 
 
@@ -156,8 +157,13 @@ def make_alertsieve(encoder: str, reasons: dict[str, Counter[str]]) -> Callable[
             state["cache"] = EmbeddingCache(load_encoder(encoder))
         cache = state["cache"]
         assert isinstance(cache, EmbeddingCache)
-        bundle, report = train_bundle([s.alert for s in train], cache, FeatureConfig(encoder=encoder),
-                                      backend=LocalFit(), progress=lambda step: log(f"  alertsieve {split}: {step}"))  # fmt: skip
+        bundle, report = train_bundle(
+            [s.alert for s in train],
+            cache,
+            FeatureConfig(encoder=encoder),
+            backend=LocalFit(),
+            progress=lambda step: log(f"  alertsieve {split}: {step}"),
+        )
         decisions = Scorer(bundle, cache).decide_stream([s.alert for s in test])
         reasons[split] = Counter(reason_kind(d.reason) for d in decisions)
         suppressed = np.array([d.decision == "suppress" for d in decisions], dtype=bool)
@@ -176,9 +182,12 @@ def report_summary(report: Any) -> dict[str, object]:
     """What the training report says about validation; tolerant of a report whose fields are changing."""
     try:
         val = report.validation.overall
-        return {"val_noise_reduction": round(val.noise_reduction, 4), "val_fnr": round(val.fnr, 4),
-                "fnr_upper_bound": round(report.fnr_upper_bound, 4),
-                "services_with_own_threshold": report.services_with_own_threshold}  # fmt: skip
+        return {
+            "val_noise_reduction": round(val.noise_reduction, 4),
+            "val_fnr": round(val.fnr, 4),
+            "fnr_upper_bound": round(report.fnr_upper_bound, 4),
+            "services_with_own_threshold": report.services_with_own_threshold,
+        }
     except Exception as exc:  # noqa: BLE001 - the decisions still count without the report
         return {"report_error": f"{type(exc).__name__}: {exc}"}
 
@@ -278,8 +287,10 @@ def pct(value: float) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    print(f"{'split':<46} {'method':<22} {'threshold':<14} {'alerts':>6} {'act.':>5} {'NR':>6} {'FNR':>6} "
-          f"{'inc':>4} {'inc missed':>10} {'inc touched':>11} {'AUC':>6} {'secs':>6} {'pass':>4}")  # fmt: skip
+    print(
+        f"{'split':<46} {'method':<22} {'threshold':<14} {'alerts':>6} {'act.':>5} {'NR':>6} {'FNR':>6} "
+        f"{'inc':>4} {'inc missed':>10} {'inc touched':>11} {'AUC':>6} {'secs':>6} {'pass':>4}"
+    )
     for r in rows:
         if r.error:
             print(f"{r.split:<46} {r.method:<22} {'ERROR':<14} {r.error[:120]}")
@@ -287,9 +298,11 @@ def print_table(rows: list[Row]) -> None:
         kind = r.threshold_rule if r.honest else "oracle"
         auc = f"{r.auc:.3f}" if not math.isnan(r.auc) else "nan"
         secs = f"{r.seconds:.1f}" if not math.isnan(r.seconds) else ""
-        print(f"{r.split:<46} {r.method:<22} {kind:<14} {r.alerts:>6} {r.actionable:>5} {pct(r.noise_reduction):>6} "
-              f"{pct(r.fnr):>6} {r.incidents:>4} {pct(r.incident_missed):>10} {pct(r.incident_touched):>11} "
-              f"{auc:>6} {secs:>6} {r.passed:>4}")  # fmt: skip
+        print(
+            f"{r.split:<46} {r.method:<22} {kind:<14} {r.alerts:>6} {r.actionable:>5} {pct(r.noise_reduction):>6} "
+            f"{pct(r.fnr):>6} {r.incidents:>4} {pct(r.incident_missed):>10} {pct(r.incident_touched):>11} "
+            f"{auc:>6} {secs:>6} {r.passed:>4}"
+        )
 
 
 def main() -> None:
@@ -302,8 +315,10 @@ def main() -> None:
 
     started = time.perf_counter()
     alerts, incidents = convert(args.mscloud, resends=not args.no_resends)
-    log(f"{len(alerts)} alerts, {sum(s.alert.actionable for s in alerts)} actionable, "
-        f"{len({s.incident for s in alerts if s.incident})}/{sum(incidents.values())} incidents alerted on")  # fmt: skip
+    log(
+        f"{len(alerts)} alerts, {sum(s.alert.actionable for s in alerts)} actionable, "
+        f"{len({s.incident for s in alerts if s.incident})}/{sum(incidents.values())} incidents alerted on"
+    )
     reasons: dict[str, Counter[str]] = {}
     methods: list[tuple[str, Callable[..., list[Outcome]]]] = [
         ("alertsieve", make_alertsieve(args.encoder, reasons)),
@@ -313,8 +328,10 @@ def main() -> None:
     rows: list[Row] = []
     for split, train, test in splits(alerts):
         labels = np.array([s.alert.actionable for s in test], dtype=bool)
-        log(f"split {split}: train {len(train)} ({sum(s.alert.actionable for s in train)} act.), "
-            f"test {len(test)} ({int(labels.sum())} act.)")  # fmt: skip
+        log(
+            f"split {split}: train {len(train)} ({sum(s.alert.actionable for s in train)} act.), "
+            f"test {len(test)} ({int(labels.sum())} act.)"
+        )
         for name, method in methods:
             t0 = time.perf_counter()
             try:
@@ -331,16 +348,19 @@ def main() -> None:
     mark_passes(rows)
     print(f"{len(alerts)} alerts from {args.mscloud}; encoder {args.encoder}; budget FNR <= {BUDGET:.1%}")
     print_table(rows)
-    print("inc missed = share of test incidents all of whose alerts were suppressed; "
-          "inc touched = share with at least one suppressed")  # fmt: skip
+    print(
+        "inc missed = share of test incidents all of whose alerts were suppressed; "
+        "inc touched = share with at least one suppressed"
+    )
     for split, counter in reasons.items():
         total = sum(counter.values())
         top = "; ".join(f"{n / total:.1%} {kind}" for kind, n in counter.most_common(4))
         print(f"alertsieve reasons {split}: {top}")
     print(f"total {time.perf_counter() - started:.0f}s")
     if args.json:
-        records = [{**asdict(r), "reasons": dict(reasons.get(r.split, {})) if r.method == "alertsieve" else None}
-                   for r in rows]  # fmt: skip
+        records = [
+            {**asdict(r), "reasons": dict(reasons.get(r.split, {})) if r.method == "alertsieve" else None} for r in rows
+        ]
         args.json.write_text(json.dumps(no_nan(records), indent=1))
 
 

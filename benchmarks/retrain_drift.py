@@ -75,15 +75,18 @@ def main() -> None:
     stream = simulate_history(days=56, seed=args.seed)
     features = FeatureConfig(encoder=args.encoder)
     params, thresholds = TrainParams(epochs=args.epochs), ThresholdParams()
-    console.print(f"simulated {len(stream)} alerts over 8 weeks (seed {args.seed}); encoder {args.encoder}, "
-                  f"backend {args.backend}, {args.epochs} epochs")  # fmt: skip
+    console.print(
+        f"simulated {len(stream)} alerts over 8 weeks (seed {args.seed}); encoder {args.encoder}, "
+        f"backend {args.backend}, {args.epochs} epochs"
+    )
 
     # training time on all 8 weeks, from a cold embedding cache (the whole train_bundle: context, embeddings,
     # neighbour index, Ray Train fit, thresholds)
     phases = Phases()
     started = time.perf_counter()
-    _, full = train_bundle(stream, EmbeddingCache(load_encoder(args.encoder)), features, params, thresholds, backend,
-                           progress=phases)  # fmt: skip
+    _, full = train_bundle(
+        stream, EmbeddingCache(load_encoder(args.encoder)), features, params, thresholds, backend, progress=phases
+    )
     full_wall = time.perf_counter() - started
     breakdown = phases.summary(time.perf_counter())
 
@@ -91,26 +94,40 @@ def main() -> None:
     stale_alerts, fresh_alerts, later = weeks(stream, 1, 4), weeks(stream, 1, 6), weeks(stream, 7, 8)
     stale, stale_report = train_bundle(stale_alerts, caches.get(args.encoder), features, params, thresholds, backend)
     fresh, fresh_report = train_bundle(fresh_alerts, caches.get(args.encoder), features, params, thresholds, backend)
-    results = {"stale (wk 1-4)": evaluate_bundle(stale, caches, fresh_alerts, later),
-               "retrained (wk 1-6)": evaluate_bundle(fresh, caches, fresh_alerts, later)}  # fmt: skip
+    results = {
+        "stale (wk 1-4)": evaluate_bundle(stale, caches, fresh_alerts, later),
+        "retrained (wk 1-6)": evaluate_bundle(fresh, caches, fresh_alerts, later),
+    }
 
-    console.print(side_by_side(results, f"weeks 7-8: {len(later)} alerts, "
-                               f"{sum(a.actionable for a in later)} actionable (NR = noise reduction)"))  # fmt: skip
+    console.print(
+        side_by_side(
+            results,
+            f"weeks 7-8: {len(later)} alerts, {sum(a.actionable for a in later)} actionable (NR = noise reduction)",
+        )
+    )
     summary = Table(title="summary on weeks 7-8")
     for column in ("model", "trained on", "noise reduction", "FNR", "missed", "AUC", "training s"):
         summary.add_column(column, justify="left" if column in ("model", "trained on") else "right")
     for (name, evaluation), report in zip(results.items(), (stale_report, fresh_report), strict=True):
         o = evaluation.overall
-        summary.add_row(name, f"{report.rows} alerts", f"{o.noise_reduction:.1%}", f"{o.fnr:.2%}",
-                        f"{o.suppressed_actionable}/{o.actionable}", f"{evaluation.auc:.3f}" if evaluation.auc else "-",
-                        f"{report.train_seconds:.1f}")  # fmt: skip
+        summary.add_row(
+            name,
+            f"{report.rows} alerts",
+            f"{o.noise_reduction:.1%}",
+            f"{o.fnr:.2%}",
+            f"{o.suppressed_actionable}/{o.actionable}",
+            f"{evaluation.auc:.3f}" if evaluation.auc else "-",
+            f"{report.train_seconds:.1f}",
+        )
     console.print(summary)
     gates = assess(results["retrained (wk 1-6)"].overall, results["stale (wk 1-4)"].overall, GateConfig())
     console.print(assessment_table(gates, "promotion gates on weeks 7-8 (retrained vs stale, default GateConfig)"))
     v = full.validation.overall
-    console.print(f"training on all 8 weeks: {full.rows} alerts in {full.train_seconds:.1f}s "
-                  f"({full_wall:.1f}s wall, backend {full.backend}, cold embedding cache); "
-                  f"validation NR {v.noise_reduction:.1%}, FNR {v.fnr:.2%}")  # fmt: skip
+    console.print(
+        f"training on all 8 weeks: {full.rows} alerts in {full.train_seconds:.1f}s "
+        f"({full_wall:.1f}s wall, backend {full.backend}, cold embedding cache); "
+        f"validation NR {v.noise_reduction:.1%}, FNR {v.fnr:.2%}"
+    )
     console.print(f"  steps: {breakdown}")
 
 

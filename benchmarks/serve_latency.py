@@ -146,8 +146,13 @@ def main() -> None:
     bundle, _ = train_bundle(train, EmbeddingCache(encoder), FeatureConfig(encoder=args.encoder))
     with tempfile.TemporaryDirectory() as tmp:
         bundle_dir = bundle.save(Path(tmp) / "bundle")
-        os.environ.update({"ALERTSIEVE_HOME": str(Path(tmp) / "home"), "RAY_USAGE_STATS_ENABLED": "0",
-                           "ALERTSIEVE_ENCODER_CACHE": str(get_settings().encoder_dir)})  # fmt: skip
+        os.environ.update(
+            {
+                "ALERTSIEVE_HOME": str(Path(tmp) / "home"),
+                "RAY_USAGE_STATS_ENABLED": "0",
+                "ALERTSIEVE_ENCODER_CACHE": str(get_settings().encoder_dir),
+            }
+        )
         import ray
         from ray import serve
 
@@ -173,26 +178,34 @@ def main() -> None:
         serve.shutdown()
         ray.shutdown()
 
-    single = in_process_single(Scorer(bundle, EmbeddingCache(encoder)), warm_up,
-                               realistic[100:][: len(latencies)])  # fmt: skip
+    single = in_process_single(Scorer(bundle, EmbeddingCache(encoder)), warm_up, realistic[100:][: len(latencies)])
     local = Scorer(bundle, EmbeddingCache(encoder))
     local_repeat = in_process(local, list(realistic))
     local_distinct = in_process(local, unique)
     limit = encoder_rate(encoder, list(dict.fromkeys(texts_of(unique, bundle.meta.features))))
-    print(f"single-alert POST /v1/score at {args.rate:.0f} req/s for {args.seconds:.0f}s, encoder {args.encoder}"
-          f" ({type(encoder).__name__}), beside the in-process Scorer on the same alerts one at a time:")  # fmt: skip
+    print(
+        f"single-alert POST /v1/score at {args.rate:.0f} req/s for {args.seconds:.0f}s, encoder {args.encoder}"
+        f" ({type(encoder).__name__}), beside the in-process Scorer on the same alerts one at a time:"
+    )
     print(f"  {'':<36} {'Serve':<36} {'in-process':<36} P95 ratio")
-    for name, pick in (("all requests", lambda novel: True), ("familiar text (trained on or seen)", lambda n: not n),
-                       ("first sighting of a new text", lambda novel: novel)):  # fmt: skip
+    for name, pick in (
+        ("all requests", lambda novel: True),
+        ("familiar text (trained on or seen)", lambda n: not n),
+        ("first sighting of a new text", lambda novel: novel),
+    ):
         via_serve = [t for t, novel in zip(latencies, first, strict=True) if pick(novel)]
         local_part = [t for t, novel in zip(single, first, strict=True) if pick(novel)]
         ratio = p95(via_serve) / p95(local_part)
         print(f"  {name:<36} {percentiles(via_serve):<36} {percentiles(local_part):<36} {ratio:>8.2f}x")
     print(f"raw in-process encoder, all-distinct texts, batches of 100: {limit:.1f} texts/s (the bulk limit)")
-    print(f"{'bulk, batches of 100':<32} {'Serve alerts/s':>15} {'in-process':>12} {'Serve/in-process':>17}"
-          f" {'Serve/encoder':>14}")  # fmt: skip
-    for name, served, here in (("realistic stream (repeats)", serve_repeat, local_repeat),
-                               ("all-distinct texts", serve_distinct, local_distinct)):  # fmt: skip
+    print(
+        f"{'bulk, batches of 100':<32} {'Serve alerts/s':>15} {'in-process':>12} {'Serve/in-process':>17}"
+        f" {'Serve/encoder':>14}"
+    )
+    for name, served, here in (
+        ("realistic stream (repeats)", serve_repeat, local_repeat),
+        ("all-distinct texts", serve_distinct, local_distinct),
+    ):
         print(f"{name:<32} {served:>15.1f} {here:>12.1f} {served / here:>17.2f} {served / limit:>14.2f}")
 
 

@@ -130,8 +130,10 @@ def replicas() -> dict[str, int]:
     from ray import serve
 
     deployments = serve.status().applications[APP].deployments
-    return {name: sum(n for state, n in d.replica_states.items() if getattr(state, "value", state) == "RUNNING")
-            for name, d in deployments.items()}  # fmt: skip
+    return {
+        name: sum(n for state, n in d.replica_states.items() if getattr(state, "value", state) == "RUNNING")
+        for name, d in deployments.items()
+    }
 
 
 def run_step(url: str, traffic: Traffic, kind: str, rate: float, batch: int, seconds: float, timeout: float) -> Step:
@@ -139,8 +141,18 @@ def run_step(url: str, traffic: Traffic, kind: str, rate: float, batch: int, sec
     bodies = [json.dumps({"alerts": traffic.take(batch)}).encode() for _ in range(count)]
     results, elapsed = asyncio.run(open_loop(url, bodies, rate, timeout))
     ok = [r for r in results if r[0] is not None]
-    return Step(kind, batch, rate, count, [r[0] for r in ok], len(results) - len(ok), sum(r[1] for r in ok),
-                sum(r[2] for r in ok), elapsed, replicas())  # fmt: skip
+    return Step(
+        kind,
+        batch,
+        rate,
+        count,
+        [r[0] for r in ok],
+        len(results) - len(ok),
+        sum(r[1] for r in ok),
+        sum(r[2] for r in ok),
+        elapsed,
+        replicas(),
+    )
 
 
 def header(names: list[str]) -> str:
@@ -152,8 +164,10 @@ def row(step: Step, names: list[str]) -> str:
     ms = [f"{step.pct(q) * 1000:>8.1f}" for q in (50, 95, 99)]
     share = f"{step.fail_open / step.alerts:>9.1%}" if step.alerts else f"{'-':>9}"
     reps = " ".join(f"{step.replicas.get(n, 0):>{max(len(n), 3)}}" for n in names)
-    return (f"{step.kind:<10} {step.rate:>9g} {step.achieved:>10.1f} {step.achieved * step.batch:>9.1f} {' '.join(ms)}"
-            f" {f'{step.errors}/{step.sent}':>9} {share} {reps}")  # fmt: skip
+    return (
+        f"{step.kind:<10} {step.rate:>9g} {step.achieved:>10.1f} {step.achieved * step.batch:>9.1f} {' '.join(ms)}"
+        f" {f'{step.errors}/{step.sent}':>9} {share} {reps}"
+    )
 
 
 def rates(text: str) -> list[float]:
@@ -179,8 +193,13 @@ def main() -> None:
     traffic = Traffic(familiar[-3000:], list(later))
     with tempfile.TemporaryDirectory() as tmp:
         bundle_dir = bundle.save(Path(tmp) / "bundle")
-        os.environ.update({"ALERTSIEVE_HOME": str(Path(tmp) / "home"), "RAY_USAGE_STATS_ENABLED": "0",
-                           "ALERTSIEVE_ENCODER_CACHE": str(get_settings().encoder_dir)})  # fmt: skip
+        os.environ.update(
+            {
+                "ALERTSIEVE_HOME": str(Path(tmp) / "home"),
+                "RAY_USAGE_STATS_ENABLED": "0",
+                "ALERTSIEVE_ENCODER_CACHE": str(get_settings().encoder_dir),
+            }
+        )
         import ray
         from ray import serve
 
@@ -198,8 +217,10 @@ def main() -> None:
             run_step(url, traffic, "warm-up", 10, 1, 3.0, args.timeout)
             run_step(url, traffic, "warm-up", 1, args.batch, 2.0, args.timeout)
             names = list(replicas())
-            print(f"open-loop POST /v1/score on 127.0.0.1, {args.seconds:g} s a step, timeout {args.timeout:g} s,"
-                  f" one alert in ten a first sighting; replicas running at the end of each step:")  # fmt: skip
+            print(
+                f"open-loop POST /v1/score on 127.0.0.1, {args.seconds:g} s a step, timeout {args.timeout:g} s,"
+                f" one alert in ten a first sighting; replicas running at the end of each step:"
+            )
             print(header(names), flush=True)
             steps = []
             plan = [("single", r, 1) for r in args.rates] + [

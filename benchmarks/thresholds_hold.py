@@ -73,8 +73,14 @@ def main() -> None:
     train = [a for a in history if a.startsAt < cut]
     later: list[LabelledAlert] = [a for a in history if a.startsAt >= cut]
     cache = EmbeddingCache(load_encoder(args.encoder))
-    bundle, report = train_bundle(train, cache, FeatureConfig(encoder=args.encoder), TrainParams(epochs=args.epochs),
-                                  params, validation_fraction=VALIDATION_FRACTION)  # fmt: skip
+    bundle, report = train_bundle(
+        train,
+        cache,
+        FeatureConfig(encoder=args.encoder),
+        TrainParams(epochs=args.epochs),
+        params,
+        validation_fraction=VALIDATION_FRACTION,
+    )
     policy = bundle.meta.policy
     # the global threshold sees what the per-service policy saw: the validation slice (novel texts at 1.0),
     # with the alerts' times for the incident bound
@@ -82,8 +88,9 @@ def main() -> None:
     val_alerts = ordered[int(round(len(ordered) * (1 - VALIDATION_FRACTION))) :]
     val = bundle.meta.validation
     assert len(val) == len(val_alerts), "the validation split differs from train_bundle's"
-    single = global_threshold([s for _, s, _ in val], [y for _, _, y in val], params,
-                              times=[a.startsAt.timestamp() for a in val_alerts])  # fmt: skip
+    single = global_threshold(
+        [s for _, s, _ in val], [y for _, _, y in val], params, times=[a.startsAt.timestamp() for a in val_alerts]
+    )
     decisions = decide_alerts(bundle, later, cache)
     rows = [(r.service, r.score, r.actionable) for r in rows_of(later, decisions)]
     weeks = [int((a.startsAt - cut) / timedelta(days=7)) for a in later]
@@ -96,14 +103,18 @@ def main() -> None:
         return policy.threshold_for(service) is not None and score < single.threshold
 
     rules: dict[str, Rule] = {"per-service": per_service, "global": one_global}
-    console.print(f"history {len(history)} alerts over {args.days} days (seed {args.seed}); trained on the first "
-                  f"{args.train_days} days ({len(train)} alerts, encoder {args.encoder}, {args.epochs} epochs), "
-                  f"thresholds chosen on its last {report.validation_rows} alerts; {len(later)} later alerts; "
-                  f"validation AUC {bundle.meta.metrics.get('val_auc', float('nan')):.3f}; {elapsed:.0f}s")  # fmt: skip
-    console.print(f"per-service policy: {len(policy.services)} services with their own threshold, pooled "
-                  f"{policy.pooled.threshold:.2g}, expected FNR {policy.expected_fnr:.2%} (upper bound "
-                  f"{policy.fnr_upper_bound:.2%}); global threshold {single.threshold:.2g} (expected FNR "
-                  f"{single.expected_fnr:.2%}); FNR budget {params.budget:.1%}")  # fmt: skip
+    console.print(
+        f"history {len(history)} alerts over {args.days} days (seed {args.seed}); trained on the first "
+        f"{args.train_days} days ({len(train)} alerts, encoder {args.encoder}, {args.epochs} epochs), "
+        f"thresholds chosen on its last {report.validation_rows} alerts; {len(later)} later alerts; "
+        f"validation AUC {bundle.meta.metrics.get('val_auc', float('nan')):.3f}; {elapsed:.0f}s"
+    )
+    console.print(
+        f"per-service policy: {len(policy.services)} services with their own threshold, pooled "
+        f"{policy.pooled.threshold:.2g}, expected FNR {policy.expected_fnr:.2%} (upper bound "
+        f"{policy.fnr_upper_bound:.2%}); global threshold {single.threshold:.2g} (expected FNR "
+        f"{single.expected_fnr:.2%}); FNR budget {params.budget:.1%}"
+    )
 
     table = Table(title="later weeks: noise reduction and FNR (FNR upper: 95% Clopper-Pearson)")
     table.add_column("window", no_wrap=True)
@@ -147,16 +158,24 @@ def main() -> None:
             capped[name] += int(c.fnr <= params.service_cap)
             cells += [f"{c.noise_reduction:.1%}", f"{c.fnr:.2%}", str(c.suppressed_actionable)]
         counts = tally(subset, per_service)
-        services.add_row(service, f"{found[0]:.2g}" if found else "paged", found[1] if found else "unknown",
-                         str(counts.alerts), str(counts.actionable), *cells)  # fmt: skip
+        services.add_row(
+            service,
+            f"{found[0]:.2g}" if found else "paged",
+            found[1] if found else "unknown",
+            str(counts.alerts),
+            str(counts.actionable),
+            *cells,
+        )
     console.print(services)
     for name, rule in rules.items():
         overall = tally(rows, rule)
         verdict = "holds" if overall.fnr <= params.budget else "BREAKS"
-        console.print(f"{name}: FNR {overall.fnr:.2%} on all later weeks ({verdict} the {params.budget:.1%} budget), "
-                      f"noise reduction {overall.noise_reduction:.1%}; of {len(supported)} supported services "
-                      f"{held[name]} within the budget, {capped[name]} within the {params.service_cap:.0%} "
-                      "per-service cap")  # fmt: skip
+        console.print(
+            f"{name}: FNR {overall.fnr:.2%} on all later weeks ({verdict} the {params.budget:.1%} budget), "
+            f"noise reduction {overall.noise_reduction:.1%}; of {len(supported)} supported services "
+            f"{held[name]} within the budget, {capped[name]} within the {params.service_cap:.0%} "
+            "per-service cap"
+        )
 
 
 if __name__ == "__main__":

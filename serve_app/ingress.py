@@ -133,10 +133,13 @@ class Ingress:
 
         Ray exports a gauge only while it is being set, so the values are set every second and the
         store (a local file or S3 listing) is read every ``read_every_s``."""
-        gauges = {m.TRAINING_LAST_RUN: telemetry().training_last_run, m.TRAINING_ROWS: telemetry().training_rows,
-                  m.TRAINING_LAST_DURATION: telemetry().training_duration,
-                  m.TRAINING_LAST_SUCCESS: telemetry().training_success,
-                  m.TRAINING_LAST_SUCCESS_TIME: telemetry().training_last_success_time}  # fmt: skip
+        gauges = {
+            m.TRAINING_LAST_RUN: telemetry().training_last_run,
+            m.TRAINING_ROWS: telemetry().training_rows,
+            m.TRAINING_LAST_DURATION: telemetry().training_duration,
+            m.TRAINING_LAST_SUCCESS: telemetry().training_success,
+            m.TRAINING_LAST_SUCCESS_TIME: telemetry().training_last_success_time,
+        }
         values: dict[str, float] = {}
         read_at = 0.0
         while True:
@@ -177,8 +180,12 @@ class Ingress:
         return None
 
     # ---- routes ---------------------------------------------------------------------------------
-    @api.post("/v1/score", response_model=ScoreResponse, summary="Decide page or suppress for alerts",
-              responses=documented(401, 403, 413, 422, 503))  # fmt: skip
+    @api.post(
+        "/v1/score",
+        response_model=ScoreResponse,
+        summary="Decide page or suppress for alerts",
+        responses=documented(401, 403, 413, 422, 503),
+    )
     async def score(
         self, body: ScoreRequest, request: Request, authorization: str | None = Header(default=None)
     ) -> Any:
@@ -194,8 +201,13 @@ class Ingress:
         decisions, _ = await self.scoring.score(body.alerts, "/v1/score", deadline)
         return ScoreResponse(decisions=decisions)
 
-    @api.post(WEBHOOK, response_model=WebhookResponse, summary="Alertmanager webhook (version 4)",
-              openapi_extra=WEBHOOK_BODY, responses=documented(422, 502))  # fmt: skip
+    @api.post(
+        WEBHOOK,
+        response_model=WebhookResponse,
+        summary="Alertmanager webhook (version 4)",
+        openapi_extra=WEBHOOK_BODY,
+        responses=documented(422, 502),
+    )
     async def alertmanager(self, request: Request, authorization: str | None = Header(default=None)) -> Any:
         """Score what can be scored; forward the pages and everything that cannot be scored, as it came."""
         relay = self._relay()
@@ -238,8 +250,13 @@ class Ingress:
                 return "auth"
         return "too_large" if body.rest is not None else None
 
-    @api.post("/v1/feedback", status_code=202, summary="Was this alert actionable? (needs the write token)",
-              response_model=FeedbackResponse, responses=documented(401, 403, 413, 422))  # fmt: skip
+    @api.post(
+        "/v1/feedback",
+        status_code=202,
+        summary="Was this alert actionable? (needs the write token)",
+        response_model=FeedbackResponse,
+        responses=documented(401, 403, 413, 422),
+    )
     async def feedback(self, body: Feedback, authorization: str | None = Header(default=None)) -> FeedbackResponse:
         """Stored before it is answered. "actionable: true" on a suppression not paged yet pages the alert at
         once (a late page, reason_code should_have_paged); ``late_page`` says whether it was delivered, and
@@ -247,12 +264,15 @@ class Ingress:
         self._require_token(authorization)
         await asyncio.to_thread(self.store.append, "feedback", [body])
         decision, answer = await self.late.on_feedback(body)
-        telemetry().feedback.inc(tags={
-            "service": decision.service if decision else "unknown",
-            "decision": decision.decision if decision else "unknown",
-            "actionable": str(body.actionable).lower(),
-            "arm": decision.arm if decision else "unknown",
-            "model_version": decision.model_version if decision else "unknown"})  # fmt: skip
+        telemetry().feedback.inc(
+            tags={
+                "service": decision.service if decision else "unknown",
+                "decision": decision.decision if decision else "unknown",
+                "actionable": str(body.actionable).lower(),
+                "arm": decision.arm if decision else "unknown",
+                "model_version": decision.model_version if decision else "unknown",
+            }
+        )
         return answer
 
     @api.get(

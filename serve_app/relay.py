@@ -106,8 +106,12 @@ def _unscored(reason: str, count: int, fingerprints: list[str] | None = None) ->
     """Count and log what is forwarded undecided: one line per notification, naming up to 20 alerts."""
     telemetry().unscored.inc(count, tags={"reason": reason})
     named = ",".join((fingerprints or [])[:20])
-    logger.warning("webhook: forwarding %d alert(s) unscored: %s", count, reason,
-                   extra={"fingerprint": named, "service": "", "arm": "none", "reason": reason})  # fmt: skip
+    logger.warning(
+        "webhook: forwarding %d alert(s) unscored: %s",
+        count,
+        reason,
+        extra={"fingerprint": named, "service": "", "arm": "none", "reason": reason},
+    )
 
 
 async def _spool(body: Body) -> IO[bytes]:

@@ -149,9 +149,11 @@ class Router:
             self.clamped[key] = datetime.fromtimestamp(min(clock, stream_now) if stream_now > 0 else clock, UTC)
             service = alert.service(get_settings().service_labels)
             telemetry().clock_skew.inc(tags={"service": service or "unknown"})
-            logger.warning("startsAt %s is in the future: the stream context uses its latest time",
-                           alert.startsAt.isoformat(),
-                           extra={"fingerprint": alert.fingerprint, "service": service, "arm": "none"})  # fmt: skip
+            logger.warning(
+                "startsAt %s is in the future: the stream context uses its latest time",
+                alert.startsAt.isoformat(),
+                extra={"fingerprint": alert.fingerprint, "service": service, "arm": "none"},
+            )
             while len(self.clamped) > 10_000:
                 self.clamped.popitem(last=False)
         ends = alert.endsAt if alert.endsAt is None or alert.endsAt.timestamp() <= clock + MAX_FUTURE_S else None
@@ -166,11 +168,26 @@ class Router:
         records = [LoggedDecision(alert=a, decision=d, applied=applied) for a, d in zip(alerts, decisions, strict=True)]
         await asyncio.to_thread(self.store.append, "decisions", records)
         for d in decisions:
-            telemetry().scored.inc(tags={"service": d.service or "unknown", "decision": d.decision, "arm": d.arm,
-                                         "model_version": d.model_version})  # fmt: skip
-            logger.info("decision %s", d.decision,
-                        extra={"fingerprint": d.fingerprint, "service": d.service, "arm": d.arm,
-                               "model_version": d.model_version, "score": d.score, "decision": d.decision})  # fmt: skip
+            telemetry().scored.inc(
+                tags={
+                    "service": d.service or "unknown",
+                    "decision": d.decision,
+                    "arm": d.arm,
+                    "model_version": d.model_version,
+                }
+            )
+            logger.info(
+                "decision %s",
+                d.decision,
+                extra={
+                    "fingerprint": d.fingerprint,
+                    "service": d.service,
+                    "arm": d.arm,
+                    "model_version": d.model_version,
+                    "score": d.score,
+                    "decision": d.decision,
+                },
+            )
 
     async def score(self, alerts: list[Alert]) -> list[Decision]:
         rows = self.stream.rows([self.for_stream(a) for a in alerts])
@@ -236,8 +253,11 @@ class Router:
         return self.decisions.get((fingerprint, starts_at))
 
     async def describe(self) -> dict[str, object]:
-        out: dict[str, object] = {"mode": self.config.mode, "challenger_weight": self.config.challenger_weight,
-                                  "champion": await self.champion.describe.remote()}  # fmt: skip
+        out: dict[str, object] = {
+            "mode": self.config.mode,
+            "challenger_weight": self.config.challenger_weight,
+            "champion": await self.champion.describe.remote(),
+        }
         if self.challenger is not None:
             out["challenger"] = await self.challenger.describe.remote()
         return out

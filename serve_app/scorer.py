@@ -140,8 +140,14 @@ class ModelScorer:
         if pending.hits:
             telemetry().cache_hits.inc(pending.hits)
         if not pending.lookup or await self._filled_within(core, ref, pending, config.embedder_wait_s):
-            return core.decide(alerts, context_rows, core.text_features.rows(texts), texts, arm=config.arm,
-                               overrides=self._current_overrides())  # fmt: skip
+            return core.decide(
+                alerts,
+                context_rows,
+                core.text_features.rows(texts),
+                texts,
+                arm=config.arm,
+                overrides=self._current_overrides(),
+            )
         ready = [i for i, text in enumerate(texts) if core.text_features.remembered(text)]
         out: list[Decision | None] = [None] * len(alerts)
         if ready:
@@ -182,9 +188,14 @@ class ModelScorer:
         """Model version, arm and the thresholds in force (for the UI and readiness)."""
         core, config, ref = await self._loaded()
         policy = core.bundle.meta.policy
-        return {"model_version": core.version, "arm": config.arm, "ref": ref,
-                "pooled_threshold": policy.pooled.threshold,
-                "thresholds": {s: c.threshold for s, c in policy.services.items()},
-                "known_services": policy.known_services, "overrides": self._current_overrides().unscoped(),
-                "scoped_overrides": self._current_overrides().model_dump(mode="json"),
-                "notes": policy.notes}  # fmt: skip
+        return {
+            "model_version": core.version,
+            "arm": config.arm,
+            "ref": ref,
+            "pooled_threshold": policy.pooled.threshold,
+            "thresholds": {s: c.threshold for s, c in policy.services.items()},
+            "known_services": policy.known_services,
+            "overrides": self._current_overrides().unscoped(),
+            "scoped_overrides": self._current_overrides().model_dump(mode="json"),
+            "notes": policy.notes,
+        }

@@ -78,8 +78,7 @@ async def _trend_rows(ctx: UIContext) -> list[TrendRow]:
 def bind(describe: Describe, store: RecordStore, token: str | None, loader: Loader | None = None) -> None:
     """Give the routes what they need (called in ``Ingress.__init__``, once per replica)."""
     global _context
-    _context = UIContext(describe=describe, store=store, token=token, loader=loader,
-                         budget=get_settings().fnr_budget)  # fmt: skip
+    _context = UIContext(describe=describe, store=store, token=token, loader=loader, budget=get_settings().fnr_budget)
 
 
 def context() -> UIContext:
@@ -127,10 +126,13 @@ class TrendsView(BaseModel):
 
 def live_thresholds(champion: dict[str, Any], overrides: dict[str, float]) -> LiveThresholds:
     """The champion scorer's ``describe()`` and the override log's overrides in force."""
-    return LiveThresholds(model_version=str(champion.get("model_version", "")),
-                          pooled=float(champion.get("pooled_threshold", 0.0)),
-                          services=dict(champion.get("thresholds", {})),
-                          known_services=list(champion.get("known_services", [])), overrides=overrides)  # fmt: skip
+    return LiveThresholds(
+        model_version=str(champion.get("model_version", "")),
+        pooled=float(champion.get("pooled_threshold", 0.0)),
+        services=dict(champion.get("thresholds", {})),
+        known_services=list(champion.get("known_services", [])),
+        overrides=overrides,
+    )
 
 
 def service_rows(live: LiveThresholds, notes: dict[str, str] | None = None) -> list[ServiceThreshold]:
@@ -138,10 +140,17 @@ def service_rows(live: LiveThresholds, notes: dict[str, str] | None = None) -> l
     rows = []
     for service in live.all_services():
         now, optimised = live.in_force(service), live.optimised(service)
-        rows.append(ServiceThreshold(service=service, in_force=now[0] if now else None, source=now[1] if now else None,
-                                     optimised=optimised[0] if optimised else None,
-                                     optimised_source=optimised[1] if optimised else None,
-                                     override=live.overrides.get(service), note=notes.get(service, "")))  # fmt: skip
+        rows.append(
+            ServiceThreshold(
+                service=service,
+                in_force=now[0] if now else None,
+                source=now[1] if now else None,
+                optimised=optimised[0] if optimised else None,
+                optimised_source=optimised[1] if optimised else None,
+                override=live.overrides.get(service),
+                note=notes.get(service, ""),
+            )
+        )
     return rows
 
 
@@ -208,9 +217,13 @@ async def list_thresholds() -> ThresholdsView:
     champion = await _champion(ctx)
     live = live_thresholds(champion, await asyncio.to_thread(ctx.log.current))
     serving = dict(champion.get("overrides", {}))
-    return ThresholdsView(model_version=live.model_version, budget=ctx.budget, pooled=live.pooled,
-                          services=service_rows(live, dict(champion.get("notes", {}))),
-                          serving_overrides=serving)  # fmt: skip
+    return ThresholdsView(
+        model_version=live.model_version,
+        budget=ctx.budget,
+        pooled=live.pooled,
+        services=service_rows(live, dict(champion.get("notes", {}))),
+        serving_overrides=serving,
+    )
 
 
 @router.get(
@@ -232,8 +245,12 @@ async def preview_threshold(
     return preview(bundle.meta.validation, live, service, threshold, params)
 
 
-@router.put("/v1/thresholds/{service}", response_model=OverrideChange, summary="Override (needs the write token)",
-            responses=documented(401, 403, 405, 413, 422, 503))  # fmt: skip
+@router.put(
+    "/v1/thresholds/{service}",
+    response_model=OverrideChange,
+    summary="Override (needs the write token)",
+    responses=documented(401, 403, 405, 413, 422, 503),
+)
 async def set_override(
     service: ServiceName, body: OverrideRequest, authorization: Annotated[str | None, Header()] = None
 ) -> OverrideChange:
@@ -247,8 +264,12 @@ async def set_override(
     return await asyncio.to_thread(log.set, service, body.threshold, body.by, body.reason, body.matchers, expires_at)
 
 
-@router.delete("/v1/thresholds/{service}", response_model=OverrideChange, summary="Revert to the optimised one",
-               responses=documented(401, 403, 404, 405, 413, 422, 503))  # fmt: skip
+@router.delete(
+    "/v1/thresholds/{service}",
+    response_model=OverrideChange,
+    summary="Revert to the optimised one",
+    responses=documented(401, 403, 404, 405, 413, 422, 503),
+)
 async def revert_override(
     service: ServiceName, body: RevertRequest, authorization: Annotated[str | None, Header()] = None
 ) -> OverrideChange:

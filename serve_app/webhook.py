@@ -54,11 +54,15 @@ class WebhookResponse(BaseModel):
 
 
 _DESCRIPTIONS = {
-    401: "missing bearer token", 403: "wrong bearer token, or writes disabled", 404: "not found",
-    405: "method not allowed", 413: "request body or alert count over the limit",
-    422: "invalid input: the message names the field", 502: "the downstream receiver failed (retry)",
+    401: "missing bearer token",
+    403: "wrong bearer token, or writes disabled",
+    404: "not found",
+    405: "method not allowed",
+    413: "request body or alert count over the limit",
+    422: "invalid input: the message names the field",
+    502: "the downstream receiver failed (retry)",
     503: "not ready, or misconfigured",
-}  # fmt: skip
+}
 
 
 def documented(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -78,8 +78,14 @@ def alertsieve_home(tmp_path_factory: pytest.TempPathFactory):  # -> Path
     from alertsieve.settings import get_settings
 
     home = tmp_path_factory.mktemp("alertsieve-home")
-    os.environ.update({"ALERTSIEVE_HOME": str(home), "ALERTSIEVE_API_TOKEN": TOKEN,
-                       "RAY_USAGE_STATS_ENABLED": "0", "RAY_metrics_report_interval_ms": "1000"})  # fmt: skip
+    os.environ.update(
+        {
+            "ALERTSIEVE_HOME": str(home),
+            "ALERTSIEVE_API_TOKEN": TOKEN,
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "RAY_metrics_report_interval_ms": "1000",
+        }
+    )
     for name in ("MLFLOW_TRACKING_URI", "ALERTSIEVE_STATE_URI", "ALERTSIEVE_ARTIFACT_ROOT"):
         os.environ.pop(name, None)
     get_settings.cache_clear()
@@ -92,8 +98,14 @@ def ray_cluster(alertsieve_home):  # -> int (the Prometheus metrics export port)
     import ray
 
     metrics_port = free_port()
-    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
-             _metrics_export_port=metrics_port, _node_ip_address="127.0.0.1")  # fmt: skip
+    ray.init(
+        address="local",
+        num_cpus=4,
+        include_dashboard=False,
+        log_to_driver=False,
+        _metrics_export_port=metrics_port,
+        _node_ip_address="127.0.0.1",
+    )
     yield metrics_port
     from ray import serve
 
@@ -240,8 +252,9 @@ def moto_s3():  # -> str (the endpoint URL)
 
     port = free_port()
     exe = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -253,8 +266,13 @@ def moto_s3():  # -> str (the endpoint URL)
                 proc.kill()
                 raise RuntimeError("moto_server did not start") from None
             time.sleep(0.1)
-    client = boto3.client("s3", endpoint_url=url, region_name=S3_KEYS["AWS_DEFAULT_REGION"],
-                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    client = boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name=S3_KEYS["AWS_DEFAULT_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     client.create_bucket(Bucket=S3_BUCKET)
     yield url
     proc.terminate()

@@ -64,16 +64,33 @@ def synthetic_history(seed: int = 0, days: float = 8.0) -> list[LabelledAlert]:
         for name, severity in NOISE_RULES:
             at = rng.uniform(0, 120)
             while at < minutes:
-                out.append(labelled(False, name=name, service=service, at=at, severity=severity,
-                                    ends_after=rng.uniform(2, 10), pod=pod_name(service, rng)))  # fmt: skip
+                out.append(
+                    labelled(
+                        False,
+                        name=name,
+                        service=service,
+                        at=at,
+                        severity=severity,
+                        ends_after=rng.uniform(2, 10),
+                        pod=pod_name(service, rng),
+                    )
+                )
                 at += rng.uniform(90, 170)
     at = rng.uniform(60, 240)
     while at < minutes:
         for service in rng.sample(SERVICES, k=rng.choice((2, 3))):
             for _ in range(rng.randint(2, 4)):
-                out.append(labelled(True, name=rng.choice(INCIDENT_RULES), service=service,
-                                    at=at + rng.uniform(0, 5), severity="critical", ends_after=rng.uniform(20, 90),
-                                    pod=pod_name(service, rng)))  # fmt: skip
+                out.append(
+                    labelled(
+                        True,
+                        name=rng.choice(INCIDENT_RULES),
+                        service=service,
+                        at=at + rng.uniform(0, 5),
+                        severity="critical",
+                        ends_after=rng.uniform(20, 90),
+                        pod=pod_name(service, rng),
+                    )
+                )
         at += rng.uniform(360, 600)
     return out
 

@@ -25,8 +25,9 @@ from alertsieve.store import open_store
 from thresholds.overrides import AuditEvent, OverrideLog, PageEverythingChange, ScopeInput
 from thresholds.trends import TrendRow, offline_trends, production_trends
 
-thresholds_app = typer.Typer(name="thresholds", help="Per-service thresholds: trends, overrides, tuning.",
-                             no_args_is_help=True)  # fmt: skip
+thresholds_app = typer.Typer(
+    name="thresholds", help="Per-service thresholds: trends, overrides, tuning.", no_args_is_help=True
+)
 
 StateOption = Annotated[str | None, typer.Option("--state", help="record store: a directory or s3://bucket/prefix")]
 
@@ -50,8 +51,17 @@ def _num(value: float | None) -> str:
 
 def trend_table(rows: list[TrendRow], title: str) -> Table:
     table = Table(title=title)
-    columns = ("service", "week", "alerts", "suppressed", "labelled", "actionable", "noise reduction", "FNR",
-               "threshold")  # fmt: skip
+    columns = (
+        "service",
+        "week",
+        "alerts",
+        "suppressed",
+        "labelled",
+        "actionable",
+        "noise reduction",
+        "FNR",
+        "threshold",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column in ("service", "week") else "right")
     previous = None
@@ -59,9 +69,17 @@ def trend_table(rows: list[TrendRow], title: str) -> Table:
         if previous is not None and row.service != previous:
             table.add_section()
         previous = row.service
-        table.add_row(row.service or "(none)", row.week, str(row.alerts), str(row.suppressed), str(row.labelled),
-                      _pct(row.actionable_share), _pct(row.noise_reduction), _pct(row.fnr, 2),
-                      "-" if row.threshold is None else _threshold(row.threshold))  # fmt: skip
+        table.add_row(
+            row.service or "(none)",
+            row.week,
+            str(row.alerts),
+            str(row.suppressed),
+            str(row.labelled),
+            _pct(row.actionable_share),
+            _pct(row.noise_reduction),
+            _pct(row.fnr, 2),
+            "-" if row.threshold is None else _threshold(row.threshold),
+        )
     return table
 
 
@@ -289,16 +307,33 @@ def tune_command(
     except (ValueError, RuntimeError) as exc:
         raise fail(str(exc)) from None
     table = Table(title=f"trials, best first (FNR budget {settings.base.budget:.2%})")
-    for column in ("validation days", "margin", "min support", "confidence", "objective", "noise reduction",
-                   "FNR", "missed"):  # fmt: skip
+    for column in (
+        "validation days",
+        "margin",
+        "min support",
+        "confidence",
+        "objective",
+        "noise reduction",
+        "FNR",
+        "missed",
+    ):
         table.add_column(column, justify="right")
     for trial in outcome.trials:
         c, r = trial.config, trial.result
-        table.add_row(f"{c.validation_days:g}", f"{c.margin:.3f}", str(c.min_support), f"{c.confidence:.3f}",
-                      f"{r.objective:.4f}", _pct(r.noise_reduction), _pct(r.fnr, 2),
-                      f"{r.suppressed_actionable}/{r.actionable}")  # fmt: skip
+        table.add_row(
+            f"{c.validation_days:g}",
+            f"{c.margin:.3f}",
+            str(c.min_support),
+            f"{c.confidence:.3f}",
+            f"{r.objective:.4f}",
+            _pct(r.noise_reduction),
+            _pct(r.fnr, 2),
+            f"{r.suppressed_actionable}/{r.actionable}",
+        )
     out.print(table)
     best = outcome.best
-    out.print(f"best: validation_days={best.config.validation_days:g} margin={best.config.margin:.3f} "
-              f"min_support={best.config.min_support} confidence={best.config.confidence:.3f}: noise reduction "
-              f"{best.result.noise_reduction:.1%}, FNR {best.result.fnr:.2%} on the later window(s)")  # fmt: skip
+    out.print(
+        f"best: validation_days={best.config.validation_days:g} margin={best.config.margin:.3f} "
+        f"min_support={best.config.min_support} confidence={best.config.confidence:.3f}: noise reduction "
+        f"{best.result.noise_reduction:.1%}, FNR {best.result.fnr:.2%} on the later window(s)"
+    )

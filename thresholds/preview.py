@@ -35,11 +35,16 @@ class LiveThresholds(BaseModel):
     overrides: dict[str, float] = Field(default_factory=dict)
 
     @classmethod
-    def from_policy(cls, policy: ThresholdPolicy, overrides: dict[str, float] | None = None,
-                    model_version: str = "") -> LiveThresholds:  # fmt: skip
-        return cls(model_version=model_version, pooled=policy.pooled.threshold,
-                   services={s: c.threshold for s, c in policy.services.items()},
-                   known_services=policy.known_services, overrides=dict(overrides or {}))  # fmt: skip
+    def from_policy(
+        cls, policy: ThresholdPolicy, overrides: dict[str, float] | None = None, model_version: str = ""
+    ) -> LiveThresholds:
+        return cls(
+            model_version=model_version,
+            pooled=policy.pooled.threshold,
+            services={s: c.threshold for s, c in policy.services.items()},
+            known_services=policy.known_services,
+            overrides=dict(overrides or {}),
+        )
 
     def optimised(self, service: str) -> tuple[float, str] | None:
         """(threshold, "service" | "pooled") as optimised; None for a service the model never saw (paged)."""
@@ -140,11 +145,16 @@ def preview(
     expected = max(float(sum(actionable for _, _, actionable in own)), 1.0) if own else 0.0
     current = live.in_force(service)
     return Preview(
-        service=service, threshold=threshold, current=current[0] if current else None,
-        current_source=current[1] if current else None, budget=params.budget,
-        service_now=outcome(own, now), service_candidate=outcome(own, candidate),
-        fleet_now=outcome(validation, now), fleet_candidate=outcome(validation, candidate),
+        service=service,
+        threshold=threshold,
+        current=current[0] if current else None,
+        current_source=current[1] if current else None,
+        budget=params.budget,
+        service_now=outcome(own, now),
+        service_candidate=outcome(own, candidate),
+        fleet_now=outcome(validation, now),
+        fleet_candidate=outcome(validation, candidate),
         expected_now=expected_miss(own, now[service], params, expected),
         expected_candidate=expected_miss(own, threshold, params, expected),
         curve=curve(own),
-    )  # fmt: skip
+    )

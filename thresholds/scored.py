@@ -84,5 +84,12 @@ def rows_of(alerts: Sequence[LabelledAlert], decisions: Sequence[Decision]) -> l
 
     An alert paged because the model never saw its text gets score 1.0: no threshold suppresses it, the
     same guard training applies when it chooses thresholds. Pairs are checked by ``alertsieve.records.paired``."""
-    return [ScoredRow(time=a.startsAt, service=d.service, score=1.0 if d.reason_code is Reason.NOVEL else d.score,
-                      actionable=a.actionable) for a, d in paired(alerts, decisions)]  # fmt: skip
+    return [
+        ScoredRow(
+            time=a.startsAt,
+            service=d.service,
+            score=1.0 if d.reason_code is Reason.NOVEL else d.score,
+            actionable=a.actionable,
+        )
+        for a, d in paired(alerts, decisions)
+    ]

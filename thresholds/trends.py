@@ -94,8 +94,13 @@ def weekly(observations: Iterable[Observation], fleet: bool = False) -> list[Tre
 
 
 def _observation(decision: Decision, at: datetime, actionable: bool | None) -> Observation:
-    return Observation(service=decision.service, at=decision.startsAt or at, suppressed=decision.decision == "suppress",
-                       threshold=decision.threshold, actionable=actionable)  # fmt: skip
+    return Observation(
+        service=decision.service,
+        at=decision.startsAt or at,
+        suppressed=decision.decision == "suppress",
+        threshold=decision.threshold,
+        actionable=actionable,
+    )
 
 
 def offline_trends(

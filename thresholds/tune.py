@@ -97,15 +97,20 @@ def policy_for_window(rows: ScoredRows, end: float, config: TrialConfig, base: T
     """Thresholds chosen on the ``validation_days`` before ``end``; every service seen before is known."""
     validation = rows.between(end - config.validation_days * DAY_S, end)
     known = sorted(set(rows.services[rows.times < end].tolist()))
-    return choose_thresholds(validation.scores, validation.labels, validation.services.tolist(),
-                             config.params(base), known_services=known, times=validation.times)  # fmt: skip
+    return choose_thresholds(
+        validation.scores,
+        validation.labels,
+        validation.services.tolist(),
+        config.params(base),
+        known_services=known,
+        times=validation.times,
+    )
 
 
 def apply_policy(policy: ThresholdPolicy, rows: ScoredRows) -> Counts:
     """Counts of ``rows`` decided by ``policy`` (unknown services paged)."""
     counts = Counts()
-    for service, score, label in zip(rows.services.tolist(), rows.scores.tolist(), rows.labels.tolist(),
-                                     strict=True):  # fmt: skip
+    for service, score, label in zip(rows.services.tolist(), rows.scores.tolist(), rows.labels.tolist(), strict=True):
         counts.add(bool(label), decide(score, service, policy).decision == "suppress")
     return counts
 
@@ -132,10 +137,15 @@ def evaluate_config(rows: ScoredRows, config: TrialConfig, settings: TuneSetting
     budget = settings.base.budget
     return TrialResult(
         objective=objective(pooled.noise_reduction, pooled.fnr, budget, settings.penalty),
-        noise_reduction=pooled.noise_reduction, fnr=pooled.fnr, over_budget=pooled.fnr > budget,
-        alerts=pooled.alerts, actionable=pooled.actionable, suppressed_actionable=pooled.suppressed_actionable,
-        worst_fold_fnr=worst, folds=used,
-    )  # fmt: skip
+        noise_reduction=pooled.noise_reduction,
+        fnr=pooled.fnr,
+        over_budget=pooled.fnr > budget,
+        alerts=pooled.alerts,
+        actionable=pooled.actionable,
+        suppressed_actionable=pooled.suppressed_actionable,
+        worst_fold_fnr=worst,
+        folds=used,
+    )
 
 
 def _trial(config: dict[str, Any], rows: ScoredRows, settings: TuneSettings) -> None:
@@ -178,10 +188,16 @@ def run_tune(
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,
-            tune_config=tune.TuneConfig(metric="objective", mode="max", search_alg=search, num_samples=num_samples,
-                                        max_concurrent_trials=max_concurrent, reuse_actors=True),
+            tune_config=tune.TuneConfig(
+                metric="objective",
+                mode="max",
+                search_alg=search,
+                num_samples=num_samples,
+                max_concurrent_trials=max_concurrent,
+                reuse_actors=True,
+            ),
             run_config=tune.RunConfig(name="thresholds", storage_path=storage_path or tmp, verbose=0),
-        )  # fmt: skip
+        )
         grid = tuner.fit()
     trials = []
     for result in (grid[i] for i in range(len(grid))):

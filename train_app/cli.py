@@ -34,27 +34,50 @@ Backend = Annotated[str, typer.Option(help="'ray' (Ray Train workers) or 'local'
 SkipBadLines = Annotated[bool, typer.Option("--skip-bad-lines", help="skip malformed lines (counted), do not fail")]
 ServeConfig = Annotated[Path, typer.Option(help="the Serve config whose app args a rollout updates")]
 AppName = Annotated[str, typer.Option("--app", help="the application's name in the Serve config")]
-DeployWith = Annotated[str, typer.Option("--deployer", help="'serve-deploy' (the config + `serve deploy`), "
-                                         "'serve-run' (serve.run on the connected Ray cluster) or 'rayservice' "
-                                         "(kubectl patch of the RayService's serveConfigV2)")]  # fmt: skip
+DeployWith = Annotated[
+    str,
+    typer.Option(
+        "--deployer",
+        help="'serve-deploy' (the config + `serve deploy`), "
+        "'serve-run' (serve.run on the connected Ray cluster) or 'rayservice' "
+        "(kubectl patch of the RayService's serveConfigV2)",
+    ),
+]
 Address = Annotated[str | None, typer.Option(help="Ray dashboard address for `serve deploy`")]
 RayServiceName = Annotated[str, typer.Option("--rayservice", help="the RayService to patch (--deployer rayservice)")]
 Namespace = Annotated[str | None, typer.Option(help="its namespace; the pod's own by default")]
 
 
 def _retrain_config(
-    history: str, state: str | None, weeks: float, holdout_days: float, until: str | None,
-    epochs: int, encoder: str | None, workers: int, gpu: bool, backend: str,
-) -> RetrainConfig:  # fmt: skip
+    history: str,
+    state: str | None,
+    weeks: float,
+    holdout_days: float,
+    until: str | None,
+    epochs: int,
+    encoder: str | None,
+    workers: int,
+    gpu: bool,
+    backend: str,
+) -> RetrainConfig:
     from alertsieve.model import TrainParams
     from train_app.retrain import RetrainConfig
     from train_app.window import WindowSpec
 
     try:
-        window = WindowSpec(weeks=weeks, holdout_days=holdout_days,
-                            until=datetime.fromisoformat(until) if until else None)  # fmt: skip
-        return RetrainConfig(history=history, state=state, window=window, encoder=encoder,
-                             params=TrainParams(epochs=epochs), backend=backend, workers=workers, gpu=gpu)  # fmt: skip
+        window = WindowSpec(
+            weeks=weeks, holdout_days=holdout_days, until=datetime.fromisoformat(until) if until else None
+        )
+        return RetrainConfig(
+            history=history,
+            state=state,
+            window=window,
+            encoder=encoder,
+            params=TrainParams(epochs=epochs),
+            backend=backend,
+            workers=workers,
+            gpu=gpu,
+        )
     except (ValidationError, ValueError) as exc:
         raise fail(str(exc)) from None
 
@@ -71,20 +94,32 @@ def _run_retrain(config: RetrainConfig) -> None:
     if result.challenger is None:
         out.print(counts_table("validation (thresholds chosen here)", result.train.validation))
     s = result.sources
-    out.print(f"window {result.window_start:%Y-%m-%d} .. {result.window_end:%Y-%m-%d}: {result.rows} labelled alerts "
-              f"({s.history} history, {s.feedback} feedback, {s.decisions} logged decisions joined, "
-              f"{s.invalid_lines} invalid lines); training {result.train.train_seconds:.1f}s "
-              f"({result.train.backend}), job {result.duration_s:.1f}s")  # fmt: skip
+    out.print(
+        f"window {result.window_start:%Y-%m-%d} .. {result.window_end:%Y-%m-%d}: {result.rows} labelled alerts "
+        f"({s.history} history, {s.feedback} feedback, {s.decisions} logged decisions joined, "
+        f"{s.invalid_lines} invalid lines); training {result.train.train_seconds:.1f}s "
+        f"({result.train.backend}), job {result.duration_s:.1f}s"
+    )
     if result.version:
-        out.print(f"registered {settings.model_name} version {result.version} as challenger "
-                  f"(champion: {result.champion_version or 'none'})")  # fmt: skip
+        out.print(
+            f"registered {settings.model_name} version {result.version} as challenger "
+            f"(champion: {result.champion_version or 'none'})"
+        )
 
 
 def retrain(
-    history: History, state: State = None, weeks: Weeks = 6.0, holdout_days: Holdout = 7.0, until: Until = None,
-    epochs: Epochs = 25, encoder: Encoder = None, workers: Workers = 1, gpu: Gpu = False, backend: Backend = "ray",
+    history: History,
+    state: State = None,
+    weeks: Weeks = 6.0,
+    holdout_days: Holdout = 7.0,
+    until: Until = None,
+    epochs: Epochs = 25,
+    encoder: Encoder = None,
+    workers: Workers = 1,
+    gpu: Gpu = False,
+    backend: Backend = "ray",
     skip_bad_lines: SkipBadLines = False,
-) -> None:  # fmt: skip
+) -> None:
     """Retrain on the last weeks of history and feedback, compare with the champion, register a challenger."""
     config = _retrain_config(history, state, weeks, holdout_days, until, epochs, encoder, workers, gpu, backend)
     config.skip_bad_lines = skip_bad_lines
@@ -95,13 +130,20 @@ def retrain(
 
 
 def schedule(
-    history: History, cron: Annotated[str, typer.Option(help="when to run, e.g. '0 3 * * 1' (Mondays 03:00 UTC)")],
+    history: History,
+    cron: Annotated[str, typer.Option(help="when to run, e.g. '0 3 * * 1' (Mondays 03:00 UTC)")],
     once: Annotated[bool, typer.Option("--once", help="run the job once now and exit")] = False,
     max_runs: Annotated[int | None, typer.Option(min=1, help="stop after this many scheduled runs")] = None,
-    state: State = None, weeks: Weeks = 6.0, holdout_days: Holdout = 7.0, epochs: Epochs = 25,
-    encoder: Encoder = None, workers: Workers = 1, gpu: Gpu = False, backend: Backend = "ray",
+    state: State = None,
+    weeks: Weeks = 6.0,
+    holdout_days: Holdout = 7.0,
+    epochs: Epochs = 25,
+    encoder: Encoder = None,
+    workers: Workers = 1,
+    gpu: Gpu = False,
+    backend: Backend = "ray",
     skip_bad_lines: SkipBadLines = False,
-) -> None:  # fmt: skip
+) -> None:
     """Run the retraining job at every tick of a cron expression (the single-machine CronJob)."""
     from train_app.schedule import run_schedule, validate_cron
 
@@ -112,17 +154,27 @@ def schedule(
     config = _retrain_config(history, state, weeks, holdout_days, None, epochs, encoder, workers, gpu, backend)
     config.skip_bad_lines = skip_bad_lines
     ticks = run_schedule(
-        cron, lambda: _run_retrain(config), max_runs=1 if once else max_runs, run_now=once,
+        cron,
+        lambda: _run_retrain(config),
+        max_runs=1 if once else max_runs,
+        run_now=once,
         on_wait=lambda when: console.print(f"next run at {when.isoformat()}"),
-        on_tick=lambda t: console.print(f"run scheduled {t.scheduled:%Y-%m-%d %H:%M}: "
-                                        + ("ok" if t.ok else f"[red]failed[/] {t.error}")),
-    )  # fmt: skip
+        on_tick=lambda t: console.print(
+            f"run scheduled {t.scheduled:%Y-%m-%d %H:%M}: " + ("ok" if t.ok else f"[red]failed[/] {t.error}")
+        ),
+    )
     if ticks and not ticks[-1].ok:
         raise typer.Exit(1)
 
 
-def _deployer(kind: str, serve_config: Path, app_name: str, address: str | None, rayservice: str = "alertsieve",
-              namespace: str | None = None) -> Deployer:  # fmt: skip
+def _deployer(
+    kind: str,
+    serve_config: Path,
+    app_name: str,
+    address: str | None,
+    rayservice: str = "alertsieve",
+    namespace: str | None = None,
+) -> Deployer:
     from train_app.deploy import RayServiceDeployer, ServeConfigDeployer, ServeRunDeployer
 
     if kind == "serve-deploy":
@@ -138,16 +190,20 @@ def _deployer(kind: str, serve_config: Path, app_name: str, address: str | None,
 
 
 def promote(
-    serve_config: ServeConfig = Path("serve_config.yaml"), app_name: AppName = "alertsieve",
-    deployer: DeployWith = "serve-deploy", address: Address = None, state: State = None,
-    rayservice: RayServiceName = "alertsieve", namespace: Namespace = None,
+    serve_config: ServeConfig = Path("serve_config.yaml"),
+    app_name: AppName = "alertsieve",
+    deployer: DeployWith = "serve-deploy",
+    address: Address = None,
+    state: State = None,
+    rayservice: RayServiceName = "alertsieve",
+    namespace: Namespace = None,
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="one-sided confidence of the bounds")] = 0.9,
     nr_margin: Annotated[float, typer.Option(min=0.0, max=0.5, help="allowed noise reduction loss")] = 0.02,
     min_stage_feedback: Annotated[int, typer.Option(min=0, help="challenger decisions with feedback per stage")] = 50,
     max_stage_hours: Annotated[float, typer.Option(help="roll back a stage inconclusive for longer")] = 168.0,
     watch: Annotated[bool, typer.Option("--watch", help="keep stepping until promoted or rolled back")] = False,
     interval: Annotated[float, typer.Option(min=1.0, help="seconds between steps with --watch")] = 3600.0,
-) -> None:  # fmt: skip
+) -> None:
     """Start or advance the challenger's rollout: shadow, 10%, 50%, 100% (champion), or roll it back."""
     import time
 
@@ -157,8 +213,13 @@ def promote(
     from train_app.tables import assessment_table
 
     settings = get_settings()
-    gates = GateConfig(budget=settings.fnr_budget, confidence=confidence, nr_margin=nr_margin,
-                       min_stage_feedback=min_stage_feedback, max_stage_hours=max_stage_hours)  # fmt: skip
+    gates = GateConfig(
+        budget=settings.fnr_budget,
+        confidence=confidence,
+        nr_margin=nr_margin,
+        min_stage_feedback=min_stage_feedback,
+        max_stage_hours=max_stage_hours,
+    )
     target = _deployer(deployer, serve_config, app_name, address, rayservice, namespace)
     while True:
         try:
@@ -180,11 +241,15 @@ def promote(
 
 
 def rollback(
-    serve_config: ServeConfig = Path("serve_config.yaml"), app_name: AppName = "alertsieve",
-    deployer: DeployWith = "serve-deploy", address: Address = None, state: State = None,
-    rayservice: RayServiceName = "alertsieve", namespace: Namespace = None,
+    serve_config: ServeConfig = Path("serve_config.yaml"),
+    app_name: AppName = "alertsieve",
+    deployer: DeployWith = "serve-deploy",
+    address: Address = None,
+    state: State = None,
+    rayservice: RayServiceName = "alertsieve",
+    namespace: Namespace = None,
     reason: Annotated[str, typer.Option(help="recorded with the rollout")] = "manual rollback",
-) -> None:  # fmt: skip
+) -> None:
     """Abort the running rollout, or restore the previous champion when none is running."""
     from train_app.deploy import DeployError
     from train_app.rollout import RolloutError
@@ -199,14 +264,21 @@ def rollback(
 
 
 def compare(
-    history: History, state: State = None, weeks: Weeks = 6.0, holdout_days: Holdout = 7.0, until: Until = None,
+    history: History,
+    state: State = None,
+    weeks: Weeks = 6.0,
+    holdout_days: Holdout = 7.0,
+    until: Until = None,
     version: Annotated[list[str] | None, typer.Option("--version", help="registered version or alias (repeat)")] = None,
-    variant: Annotated[list[str] | None, typer.Option("--variant", help="[name:]encoder=minilm|hashing,"
-                                                      "neighbours=on|off,embedding=on|off (repeat)")] = None,
-    epochs: Epochs = 25, backend: Annotated[str, typer.Option(help="variants train with: local or ray")] = "local",
+    variant: Annotated[
+        list[str] | None,
+        typer.Option("--variant", help="[name:]encoder=minilm|hashing,neighbours=on|off,embedding=on|off (repeat)"),
+    ] = None,
+    epochs: Epochs = 25,
+    backend: Annotated[str, typer.Option(help="variants train with: local or ray")] = "local",
     latency_sample: Annotated[int, typer.Option(min=1, help="alerts timed one by one")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
-) -> None:  # fmt: skip
+) -> None:
     """Evaluate registered versions and featurisation variants on the same window; print one table."""
     from alertsieve.model import TrainParams
     from alertsieve.policy import ThresholdParams
@@ -231,8 +303,15 @@ def compare(
 
         rows = compare_versions(version or [], window, settings, latency_sample, progress)
         thresholds = ThresholdParams(budget=settings.fnr_budget)
-        rows += compare_variants(variants, window, TrainParams(epochs=epochs), thresholds, load_fit_backend(backend),
-                                 latency_sample, progress)  # fmt: skip
+        rows += compare_variants(
+            variants,
+            window,
+            TrainParams(epochs=epochs),
+            thresholds,
+            load_fit_backend(backend),
+            latency_sample,
+            progress,
+        )
     except (ValidationError, ValueError, RuntimeError) as exc:
         raise fail(str(exc)) from None
     if as_json:

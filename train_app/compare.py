@@ -52,8 +52,9 @@ def parse_variant(spec: str, base: FeatureConfig | None = None) -> Variant:
         elif key in ("neighbours", "neighbors", "embedding") and value in SWITCHES:
             updates["use_neighbours" if key != "embedding" else "use_embedding"] = SWITCHES[value]
         else:
-            raise ValueError(f"variant {spec!r}: cannot read {part!r} (encoder=minilm|hashing, "
-                             "neighbours=on|off, embedding=on|off)")  # fmt: skip
+            raise ValueError(
+                f"variant {spec!r}: cannot read {part!r} (encoder=minilm|hashing, neighbours=on|off, embedding=on|off)"
+            )
     features = features.model_copy(update=updates)
     return Variant(name=name or variant_name(features), features=features)
 
@@ -62,9 +63,14 @@ def variant_name(features: FeatureConfig) -> str:
     """The encoder, plus the switches that differ from FeatureConfig's defaults."""
     default = FeatureConfig()
     encoder = "minilm" if features.encoder == MINILM else features.encoder
-    flags = [f"{'' if on else 'no-'}{name}" for name, on, was in (
-        ("neighbours", features.use_neighbours, default.use_neighbours),
-        ("embedding", features.use_embedding, default.use_embedding)) if on != was]  # fmt: skip
+    flags = [
+        f"{'' if on else 'no-'}{name}"
+        for name, on, was in (
+            ("neighbours", features.use_neighbours, default.use_neighbours),
+            ("embedding", features.use_embedding, default.use_embedding),
+        )
+        if on != was
+    ]
     return "+".join([encoder, *flags])
 
 
@@ -82,9 +88,17 @@ class ComparisonRow(BaseModel):
 
 def row_of(name: str, kind: str, evaluation: Evaluation, latency: float, train_seconds: float | None) -> ComparisonRow:
     o = evaluation.overall
-    return ComparisonRow(name=name, kind=kind, alerts=o.alerts, actionable=o.actionable,
-                         noise_reduction=o.noise_reduction, fnr=o.fnr, auc=evaluation.auc,
-                         p95_latency_ms=latency, train_seconds=train_seconds)  # fmt: skip
+    return ComparisonRow(
+        name=name,
+        kind=kind,
+        alerts=o.alerts,
+        actionable=o.actionable,
+        noise_reduction=o.noise_reduction,
+        fnr=o.fnr,
+        auc=evaluation.auc,
+        p95_latency_ms=latency,
+        train_seconds=train_seconds,
+    )
 
 
 def compare_table(
@@ -99,8 +113,9 @@ def compare_table(
         auc = f"{r.auc:.3f}" if r.auc is not None else "-"
         latency = f"{r.p95_latency_ms:.1f}" if not math.isnan(r.p95_latency_ms) else "-"
         train = f"{r.train_seconds:.1f}" if r.train_seconds is not None else "-"
-        table.add_row(r.name, r.kind, str(r.alerts), str(r.actionable), f"{r.noise_reduction:.1%}", fnr, auc,
-                      latency, train)  # fmt: skip
+        table.add_row(
+            r.name, r.kind, str(r.alerts), str(r.actionable), f"{r.noise_reduction:.1%}", fnr, auc, latency, train
+        )
     table.caption = f"FNR budget {budget:.2%} (! above it); P95: per-alert scoring in process"
     return table
 
@@ -149,8 +164,9 @@ def compare_variants(
     for variant in variants:
         progress(f"variant {variant.name}")
         caches = Caches()  # a cache of its own: the training time includes embedding the texts
-        bundle, report = train_bundle(window.train, caches.get(variant.features.encoder), variant.features, params,
-                                      threshold_params, backend)  # fmt: skip
+        bundle, report = train_bundle(
+            window.train, caches.get(variant.features.encoder), variant.features, params, threshold_params, backend
+        )
         evaluation, latency = _measure(bundle, caches, window, sample)
         rows.append(row_of(variant.name, "variant", evaluation, latency, report.train_seconds))
     return rows

@@ -48,8 +48,11 @@ def s3_filesystem() -> pafs.S3FileSystem:
     if endpoint := s3_endpoint():
         options["endpoint_override"] = endpoint
     if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
-        options.update(access_key=os.environ["AWS_ACCESS_KEY_ID"], secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-                       session_token=os.environ.get("AWS_SESSION_TOKEN"))  # fmt: skip
+        options.update(
+            access_key=os.environ["AWS_ACCESS_KEY_ID"],
+            secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+            session_token=os.environ.get("AWS_SESSION_TOKEN"),
+        )
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         options["region"] = region
@@ -130,8 +133,7 @@ def read_lines(
         return ReadResult([], 0)
     ensure_ray()
     try:
-        dataset = ray.data.read_text(path, filesystem=filesystem, file_extensions=EXTENSIONS,
-                                     drop_empty_lines=True)  # fmt: skip
+        dataset = ray.data.read_text(path, filesystem=filesystem, file_extensions=EXTENSIONS, drop_empty_lines=True)
         line_filter = LineFilter(source, since.timestamp() if since else None, keys)
         rows = dataset.map_batches(line_filter, batch_format="numpy").take_all()
     except FileNotFoundError:
@@ -194,9 +196,11 @@ def load_window(
     bad_state = 0
     if state_location:
         feedback, bad_feedback = read_feedback(state_location, since)
-        decisions, bad_decisions = read_decisions(state_location, since, feedback_keys(feedback)) if feedback \
-            else ([], 0)  # fmt: skip
+        decisions, bad_decisions = (
+            read_decisions(state_location, since, feedback_keys(feedback)) if feedback else ([], 0)
+        )
         bad_state = bad_feedback + bad_decisions
-    counts = SourceCounts(history=len(history), decisions=len(decisions), feedback=len(feedback),
-                          invalid_lines=bad_history + bad_state)  # fmt: skip
+    counts = SourceCounts(
+        history=len(history), decisions=len(decisions), feedback=len(feedback), invalid_lines=bad_history + bad_state
+    )
     return build_window(history, decisions, feedback, spec), counts

@@ -104,9 +104,18 @@ def set_app_args(text: str, app_name: str, updates: dict[str, Any]) -> str:
     expected = merge(find_app(data, app_name).get("args") or {}, updates)
     root = yaml.compose(text)
     apps = _child(root, "applications")
-    app_node = next((n for n in apps.value if isinstance(n, yaml.MappingNode)
-                     and getattr(_child(n, "name"), "value", None) == app_name), None) \
-        if isinstance(apps, yaml.SequenceNode) else None  # fmt: skip
+    app_node = (
+        next(
+            (
+                n
+                for n in apps.value
+                if isinstance(n, yaml.MappingNode) and getattr(_child(n, "name"), "value", None) == app_name
+            ),
+            None,
+        )
+        if isinstance(apps, yaml.SequenceNode)
+        else None
+    )
     edits = _scalar_edits(_child(app_node, "args"), updates) if app_node is not None else None
     if edits is not None:
         out = _apply_edits(text, edits)
@@ -119,8 +128,13 @@ def set_app_args(text: str, app_name: str, updates: dict[str, Any]) -> str:
 class ServeConfigDeployer:
     """Writes the stage into serve_config.yaml and runs ``serve deploy`` (to ``address`` when given)."""
 
-    def __init__(self, config_path: Path, app_name: str = "alertsieve", address: str | None = None,
-                 command: Sequence[str] = ("serve", "deploy")) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config_path: Path,
+        app_name: str = "alertsieve",
+        address: str | None = None,
+        command: Sequence[str] = ("serve", "deploy"),
+    ) -> None:
         self.config_path, self.app_name, self.address, self.command = config_path, app_name, address, command
 
     def deploy(self, target: ServeTarget) -> None:
@@ -142,8 +156,13 @@ class RayServiceDeployer:
     Runs in the cluster with a service account that may get and patch ``rayservices`` (infra/); kubectl
     finds the API server and the namespace from the pod's service account unless ``namespace`` is given."""
 
-    def __init__(self, name: str, app_name: str = "alertsieve", namespace: str | None = None,
-                 command: Sequence[str] = ("kubectl",)) -> None:  # fmt: skip
+    def __init__(
+        self,
+        name: str,
+        app_name: str = "alertsieve",
+        namespace: str | None = None,
+        command: Sequence[str] = ("kubectl",),
+    ) -> None:
         self.name, self.app_name, self.namespace, self.command = name, app_name, namespace, command
 
     def _kubectl(self, *args: str) -> str:
@@ -153,8 +172,9 @@ class RayServiceDeployer:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise DeployError(f"{argv[0]} {args[0]} failed: {exc}") from exc
         if done.returncode != 0:
-            raise DeployError(f"kubectl {' '.join(args[:3])} failed ({done.returncode}): "
-                              f"{(done.stderr or done.stdout)[-2000:]}")  # fmt: skip
+            raise DeployError(
+                f"kubectl {' '.join(args[:3])} failed ({done.returncode}): {(done.stderr or done.stdout)[-2000:]}"
+            )
         return done.stdout
 
     def deploy(self, target: ServeTarget) -> None:
@@ -192,8 +212,9 @@ def builder_from_import_path(import_path: str) -> Builder:
 class ServeRunDeployer:
     """``serve.run(builder(args))`` on the connected Ray cluster: the base args with the stage merged in."""
 
-    def __init__(self, builder: Builder, base_args: dict[str, Any], app_name: str = "alertsieve",
-                 route_prefix: str = "/") -> None:  # fmt: skip
+    def __init__(
+        self, builder: Builder, base_args: dict[str, Any], app_name: str = "alertsieve", route_prefix: str = "/"
+    ) -> None:
         self.builder, self.base_args = builder, base_args
         self.app_name, self.route_prefix = app_name, route_prefix
         self.deployed: list[ServeTarget] = []
@@ -201,12 +222,14 @@ class ServeRunDeployer:
     @classmethod
     def from_config(cls, config_path: Path, app_name: str = "alertsieve") -> ServeRunDeployer:
         app = find_app(yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}, app_name)
-        return cls(builder_from_import_path(app["import_path"]), app.get("args") or {}, app_name,
-                   app.get("route_prefix", "/"))  # fmt: skip
+        return cls(
+            builder_from_import_path(app["import_path"]), app.get("args") or {}, app_name, app.get("route_prefix", "/")
+        )
 
     def deploy(self, target: ServeTarget) -> None:
         from ray import serve
 
-        serve.run(self.builder(merge(self.base_args, target.app_args())), name=self.app_name,
-                  route_prefix=self.route_prefix)  # fmt: skip
+        serve.run(
+            self.builder(merge(self.base_args, target.app_args())), name=self.app_name, route_prefix=self.route_prefix
+        )
         self.deployed.append(target)

@@ -89,6 +89,8 @@ def offline_evidence(settings: Settings, version: str) -> OfflineEvidence:
         return OfflineEvidence(challenger=None, champion=None, compared_with=None)
     run = client.get_run(run_id)
     metrics = dict(run.data.metrics)
-    return OfflineEvidence(challenger=counts_from_metrics(CHALLENGER_PREFIX, metrics),
-                           champion=counts_from_metrics(CHAMPION_PREFIX, metrics),
-                           compared_with=run.data.params.get("champion_version") or None)  # fmt: skip
+    return OfflineEvidence(
+        challenger=counts_from_metrics(CHALLENGER_PREFIX, metrics),
+        champion=counts_from_metrics(CHAMPION_PREFIX, metrics),
+        compared_with=run.data.params.get("champion_version") or None,
+    )

@@ -33,9 +33,11 @@ def _train_loop_per_worker(config: dict[str, Any]) -> None:
 
     def batches(epoch: int):  # type: ignore[no-untyped-def]
         for batch in shard.iter_torch_batches(
-            batch_size=params.batch_size, dtypes=torch.float32, local_shuffle_buffer_size=4 * params.batch_size,
+            batch_size=params.batch_size,
+            dtypes=torch.float32,
+            local_shuffle_buffer_size=4 * params.batch_size,
             local_shuffle_seed=params.seed + epoch,
-        ):  # fmt: skip
+        ):
             data = batch["data"]
             yield data[:, :n_dense], data[:, n_dense : n_dense + n_emb], data[:, -1]
 
@@ -76,12 +78,12 @@ class RayTorchFit:
                     "params": params.model_dump(),
                     "n_dense": dense.shape[1],
                     "n_embedding": embedding.shape[1],
-                },  # fmt: skip
+                },
                 scaling_config=ScalingConfig(
                     num_workers=self.num_workers,
                     use_gpu=self.use_gpu,
                     resources_per_worker={"CPU": self.cpus_per_worker},
-                ),  # fmt: skip
+                ),
                 run_config=RunConfig(storage_path=storage, name="alertsieve-fit"),
                 datasets={"train": dataset},
             )

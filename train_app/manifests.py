@@ -73,8 +73,9 @@ def rayservice_text(manifest: Path, serve_config: Path, port: int) -> str:
 Config = Annotated[Path, typer.Option("--config", help="the Serve config", exists=True, dir_okay=False)]
 
 
-def serve_config(config: Config = SERVE_CONFIG,
-                 out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None) -> None:  # fmt: skip
+def serve_config(
+    config: Config = SERVE_CONFIG, out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None
+) -> None:
     """Print the Serve config bound to ALERTSIEVE_HOST:ALERTSIEVE_PORT (127.0.0.1:8000 by default)."""
     settings = get_settings()
     text = served_config(config.read_text(encoding="utf-8"), settings.host, settings.port)

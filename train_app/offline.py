@@ -58,8 +58,12 @@ def evaluate_bundle(
     """Noise reduction, FNR (overall and per service) and AUC of one bundle on a labelled slice."""
     scorer = warm_scorer(bundle, caches.get(bundle.meta.features.encoder), preceding)
     decisions = decide_all(scorer, alerts)
-    return evaluate([a.actionable for a in alerts], [d.decision for d in decisions],
-                    [d.service for d in decisions], [d.score for d in decisions])  # fmt: skip
+    return evaluate(
+        [a.actionable for a in alerts],
+        [d.decision for d in decisions],
+        [d.service for d in decisions],
+        [d.score for d in decisions],
+    )
 
 
 def p95_latency_ms(
@@ -81,9 +85,12 @@ def p95_latency_ms(
 def evaluation_metrics(prefix: str, evaluation: Evaluation, per_service: bool = True) -> dict[str, float]:
     """Flat MLflow metrics: rates, the counts behind them (for confidence intervals later), per service."""
     o = evaluation.overall
-    out = {f"{prefix}noise_reduction": o.noise_reduction, f"{prefix}fnr": o.fnr,
-           f"{prefix}auc": evaluation.auc if evaluation.auc is not None else float("nan"),
-           **{f"{prefix}{name}": float(getattr(o, name)) for name in COUNT_FIELDS}}  # fmt: skip
+    out = {
+        f"{prefix}noise_reduction": o.noise_reduction,
+        f"{prefix}fnr": o.fnr,
+        f"{prefix}auc": evaluation.auc if evaluation.auc is not None else float("nan"),
+        **{f"{prefix}{name}": float(getattr(o, name)) for name in COUNT_FIELDS},
+    }
     if per_service:
         for service, counts in evaluation.services.items():
             name = metric_safe(service or "unknown")

@@ -72,8 +72,9 @@ def wilson(successes: int, trials: int, confidence: float) -> Interval:
     p, n = successes / trials, trials
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Interval(estimate=p, low=max(0.0, centre - half), high=min(1.0, centre + half), successes=successes,
-                    trials=trials)  # fmt: skip
+    return Interval(
+        estimate=p, low=max(0.0, centre - half), high=min(1.0, centre + half), successes=successes, trials=trials
+    )
 
 
 def newcombe_difference(a: Interval, b: Interval) -> Interval:
@@ -139,8 +140,9 @@ def assess(
         out.verdict, out.reasons = "rollback", [f"noise reduction is worse than the champion's: difference {diff}"]
         return out
     if fnr.high > budget:
-        out.reasons.append(f"FNR {fnr} not yet shown within the {budget:.2%} budget "
-                           f"({challenger.actionable} actionable alerts)")  # fmt: skip
+        out.reasons.append(
+            f"FNR {fnr} not yet shown within the {budget:.2%} budget ({challenger.actionable} actionable alerts)"
+        )
     if diff is not None and diff.low < -margin:
         out.reasons.append(f"noise reduction not yet shown within {margin:.0%} of the champion's: difference {diff}")
     if exposure is not None and exposure < config.min_stage_feedback:
@@ -161,8 +163,11 @@ class ServeTarget(BaseModel):
     challenger_weight: float = Field(default=0.0, ge=0, le=1)
 
     def app_args(self) -> dict[str, Any]:
-        return {"champion": self.champion, "challenger": self.challenger,
-                "router": {"mode": self.mode, "challenger_weight": self.challenger_weight}}  # fmt: skip
+        return {
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "router": {"mode": self.mode, "challenger_weight": self.challenger_weight},
+        }
 
 
 def target_for(stage: Stage, champion: str, challenger: str) -> ServeTarget:
@@ -207,8 +212,15 @@ def start(champion: str, challenger: str, offline: Assessment, now: datetime) ->
     if offline.verdict != "advance":
         return None
     first = Transition(at=now, stage=Stage.SHADOW, verdict="start", reasons=offline.reasons)
-    return RolloutState(champion=champion, challenger=challenger, stage=Stage.SHADOW, started_at=now,
-                        stage_started_at=now, updated_at=now, history=[first])  # fmt: skip
+    return RolloutState(
+        champion=champion,
+        challenger=challenger,
+        stage=Stage.SHADOW,
+        started_at=now,
+        stage_started_at=now,
+        updated_at=now,
+        history=[first],
+    )
 
 
 def step(state: RolloutState, online: Assessment, config: GateConfig, now: datetime) -> RolloutState:
@@ -230,5 +242,6 @@ def step(state: RolloutState, online: Assessment, config: GateConfig, now: datet
 def abort(state: RolloutState, reason: str, now: datetime) -> RolloutState:
     """A manual rollback of an active rollout."""
     history = [*state.history, Transition(at=now, stage=Stage.ROLLED_BACK, verdict="abort", reasons=[reason])]
-    return state.model_copy(update={"stage": Stage.ROLLED_BACK, "stage_started_at": now, "updated_at": now,
-                                    "history": history})  # fmt: skip
+    return state.model_copy(
+        update={"stage": Stage.ROLLED_BACK, "stage_started_at": now, "updated_at": now, "history": history}
+    )

@@ -93,13 +93,21 @@ def backend_options(config: RetrainConfig) -> BackendOptions:
 
 def run_metrics(result: RetrainResult, bundle: ModelBundle, window: TrainingWindow) -> dict[str, float]:
     stats = window.stats
-    metrics = {**bundle.meta.metrics, "train_seconds": result.train.train_seconds, "rows": float(window.rows),
-               "train_rows": float(len(window.train)), "holdout_rows": float(len(window.holdout)),
-               "window_days": (window.end - window.start).total_seconds() / 86400,
-               "feedback": float(stats.feedback), "feedback_overrides": float(stats.feedback_overrides),
-               "feedback_added": float(stats.feedback_added), "feedback_unmatched": float(stats.feedback_unmatched),
-               "invalid_lines": float(result.sources.invalid_lines), "expected_fnr": result.train.expected_fnr,
-               "fnr_upper_bound": result.train.fnr_upper_bound}  # fmt: skip
+    metrics = {
+        **bundle.meta.metrics,
+        "train_seconds": result.train.train_seconds,
+        "rows": float(window.rows),
+        "train_rows": float(len(window.train)),
+        "holdout_rows": float(len(window.holdout)),
+        "window_days": (window.end - window.start).total_seconds() / 86400,
+        "feedback": float(stats.feedback),
+        "feedback_overrides": float(stats.feedback_overrides),
+        "feedback_added": float(stats.feedback_added),
+        "feedback_unmatched": float(stats.feedback_unmatched),
+        "invalid_lines": float(result.sources.invalid_lines),
+        "expected_fnr": result.train.expected_fnr,
+        "fnr_upper_bound": result.train.fnr_upper_bound,
+    }
     if result.challenger is not None:
         metrics.update(evaluation_metrics(CHALLENGER_PREFIX, result.challenger))
     if result.champion is not None:
@@ -114,15 +122,23 @@ def _retrain(config: RetrainConfig, settings: Settings, progress: Progress, star
     if sources.invalid_lines and not config.skip_bad_lines:
         bad = f"{sources.invalid_lines} malformed lines in the history, feedback or decision log"
         raise ValueError(f"{bad}: fix them, or skip them (counted) with --skip-bad-lines")
-    progress(f"window {window.start:%Y-%m-%d} .. {window.end:%Y-%m-%d}: {len(window.train)} training rows, "
-             f"{len(window.holdout)} held out")  # fmt: skip
+    progress(
+        f"window {window.start:%Y-%m-%d} .. {window.end:%Y-%m-%d}: {len(window.train)} training rows, "
+        f"{len(window.holdout)} held out"
+    )
     champion = load_champion(settings)
     features = choose_features(config, champion, settings)
     caches = Caches(device=embedding_device(config.gpu))
     bundle, report = train_bundle(
-        window.train, caches.get(features.encoder), features, config.params,
-        ThresholdParams(budget=settings.fnr_budget), backend_options(config).load(), config.validation_fraction, progress,
-    )  # fmt: skip
+        window.train,
+        caches.get(features.encoder),
+        features,
+        config.params,
+        ThresholdParams(budget=settings.fnr_budget),
+        backend_options(config).load(),
+        config.validation_fraction,
+        progress,
+    )
     challenger_eval = champion_eval = None
     if window.holdout:
         progress("scoring the held-out days with the new model and the champion")
@@ -130,10 +146,18 @@ def _retrain(config: RetrainConfig, settings: Settings, progress: Progress, star
         if champion is not None:
             champion_eval = evaluate_bundle(champion, caches, window.train, window.holdout)
     result = RetrainResult(
-        version=None, champion_version=champion.version if champion else None, window_start=window.start,
-        window_split=window.split, window_end=window.end, rows=window.rows, sources=sources, train=report,
-        challenger=challenger_eval, champion=champion_eval, duration_s=0.0,
-    )  # fmt: skip
+        version=None,
+        champion_version=champion.version if champion else None,
+        window_start=window.start,
+        window_split=window.split,
+        window_end=window.end,
+        rows=window.rows,
+        sources=sources,
+        train=report,
+        challenger=challenger_eval,
+        champion=champion_eval,
+        duration_s=0.0,
+    )
     if config.register_version:
         progress("registering the challenger")
         times = {"window_start": window.start, "window_split": window.split, "window_end": window.end}
@@ -162,11 +186,27 @@ def run_retrain(config: RetrainConfig, settings: Settings, progress: Progress = 
     try:
         result = _retrain(config, settings, progress, started)
     except Exception as exc:
-        record_status(store, PipelineStatus(started_at=started_at, finished_at=now(), outcome="failed",
-                                            duration_s=round(time.perf_counter() - started, 2),
-                                            message=f"{type(exc).__name__}: {exc}"[:2000]))  # fmt: skip
+        record_status(
+            store,
+            PipelineStatus(
+                started_at=started_at,
+                finished_at=now(),
+                outcome="failed",
+                duration_s=round(time.perf_counter() - started, 2),
+                message=f"{type(exc).__name__}: {exc}"[:2000],
+            ),
+        )
         raise
     result.duration_s = round(time.perf_counter() - started, 2)
-    record_status(store, PipelineStatus(started_at=started_at, finished_at=now(), duration_s=result.duration_s,
-                                        outcome="success", rows=result.rows, version=result.version))  # fmt: skip
+    record_status(
+        store,
+        PipelineStatus(
+            started_at=started_at,
+            finished_at=now(),
+            duration_s=result.duration_s,
+            outcome="success",
+            rows=result.rows,
+            version=result.version,
+        ),
+    )
     return result

@@ -78,8 +78,9 @@ def _begin(settings: Settings, store: RecordStore, deployer: Deployer, gates: Ga
     deployer.deploy(state.target)
     store.append("rollout", [state])
     message = f"rollout of version {challenger} started in shadow next to champion {champion}"
-    return StepOutcome(state=state, assessment=assessment, offline=offline, deployed=state.target, notes=notes,
-                       message=message)  # fmt: skip
+    return StepOutcome(
+        state=state, assessment=assessment, offline=offline, deployed=state.target, notes=notes, message=message
+    )
 
 
 def promote_step(
@@ -95,8 +96,9 @@ def promote_step(
     current = latest_rollout(store)
     if current is None or not current.active:
         return _begin(settings, store, deployer, gates, at)
-    online = online_evidence(store.location, current.champion, current.challenger, current.started_at,
-                             current.stage_started_at)  # fmt: skip
+    online = online_evidence(
+        store.location, current.champion, current.challenger, current.started_at, current.stage_started_at
+    )
     assessment = assess(online.challenger.counts, online.champion.counts, gates, online.challenger.exposure)
     new = step(current, assessment, gates, at)
     deployed = None
@@ -109,8 +111,9 @@ def promote_step(
         elif new.stage is Stage.ROLLED_BACK:
             _drop_challenger_alias(settings)
     store.append("rollout", [new])
-    message = (f"{current.stage} -> {new.stage}" if new.stage != current.stage else f"holding in {current.stage}") + \
-        f" (version {new.challenger} vs champion {new.champion})"  # fmt: skip
+    message = (
+        f"{current.stage} -> {new.stage}" if new.stage != current.stage else f"holding in {current.stage}"
+    ) + f" (version {new.challenger} vs champion {new.champion})"
     return StepOutcome(state=new, assessment=assessment, online=online, deployed=deployed, message=message)
 
 

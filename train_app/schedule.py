@@ -63,8 +63,9 @@ def run_schedule(
             job()
             tick = Tick(scheduled=scheduled, started=started, finished=clock(), ok=True)
         except Exception as exc:  # noqa: BLE001 - one failed run must not end the schedule
-            tick = Tick(scheduled=scheduled, started=started, finished=clock(), ok=False,
-                        error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            tick = Tick(
+                scheduled=scheduled, started=started, finished=clock(), ok=False, error=f"{type(exc).__name__}: {exc}"
+            )
         ticks.append(tick)
         on_tick(tick)
 

@@ -50,8 +50,9 @@ def assessment_table(assessment: Assessment, title: str) -> Table:
         table.add_column(column, justify="left" if column == "measure" else "right")
     a = assessment
     table.add_row("FNR (bounds)", _interval(a.challenger_fnr), _interval(a.champion_fnr))
-    table.add_row("actionable with feedback", str(a.challenger_fnr.trials),
-                  str(a.champion_fnr.trials) if a.champion_fnr else "-")  # fmt: skip
+    table.add_row(
+        "actionable with feedback", str(a.challenger_fnr.trials), str(a.champion_fnr.trials) if a.champion_fnr else "-"
+    )
     table.add_row("noise reduction (bounds)", _interval(a.challenger_nr), _interval(a.champion_nr))
     table.add_row("NR difference (bounds)", _interval(a.nr_difference), "")
     if a.exposure is not None:

@@ -107,8 +107,9 @@ def cut_window(alerts: list[LabelledAlert], spec: WindowSpec, stats: MergeStats 
     inside = sorted((a for a in alerts if start < a.startsAt <= end), key=lambda a: (a.startsAt, a.fingerprint))
     train = [a for a in inside if a.startsAt <= split]
     holdout = [a for a in inside if a.startsAt > split] if spec.holdout_days else []
-    return TrainingWindow(train=train, holdout=holdout, start=start, split=split, end=end,
-                          stats=stats or MergeStats(history=len(alerts)))  # fmt: skip
+    return TrainingWindow(
+        train=train, holdout=holdout, start=start, split=split, end=end, stats=stats or MergeStats(history=len(alerts))
+    )
 
 
 def build_window(

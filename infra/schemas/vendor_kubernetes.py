@@ -17,13 +17,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-KINDS = ("cronjob-batch-v1", "job-batch-v1", "serviceaccount-v1", "role-rbac-v1", "rolebinding-rbac-v1",
-         "configmap-v1", "service-v1")  # fmt: skip
+KINDS = (
+    "cronjob-batch-v1",
+    "job-batch-v1",
+    "serviceaccount-v1",
+    "role-rbac-v1",
+    "rolebinding-rbac-v1",
+    "configmap-v1",
+    "service-v1",
+)
 # core types KubeRay's CRDs embed (pod templates, services, the autoscaler container's fields)
-EMBEDDED = ("io.k8s.api.core.v1.PodTemplateSpec", "io.k8s.api.core.v1.Service",
-            "io.k8s.api.core.v1.ResourceRequirements", "io.k8s.api.core.v1.EnvVar",
-            "io.k8s.api.core.v1.EnvFromSource", "io.k8s.api.core.v1.VolumeMount",
-            "io.k8s.api.core.v1.SecurityContext")  # fmt: skip
+EMBEDDED = (
+    "io.k8s.api.core.v1.PodTemplateSpec",
+    "io.k8s.api.core.v1.Service",
+    "io.k8s.api.core.v1.ResourceRequirements",
+    "io.k8s.api.core.v1.EnvVar",
+    "io.k8s.api.core.v1.EnvFromSource",
+    "io.k8s.api.core.v1.VolumeMount",
+    "io.k8s.api.core.v1.SecurityContext",
+)
 OUT = Path(__file__).resolve().parent / "kubernetes-v1.31-strict"
 
 

@@ -38,13 +38,21 @@ def test_ordinary_hyphenated_words_are_not_pods(stable):
 
 def test_two_firings_of_one_rule_give_one_text():
     first = alert(
-        name="HighLatency", service="checkout", at=0, pod="checkout-7d9f8b6c4-x2kqz", instance="10.0.0.1:9100",
+        name="HighLatency",
+        service="checkout",
+        at=0,
+        pod="checkout-7d9f8b6c4-x2kqz",
+        instance="10.0.0.1:9100",
         summary="p99 latency 1.93s on checkout-7d9f8b6c4-x2kqz (10.0.0.1)",
-    )  # fmt: skip
+    )
     second = alert(
-        name="HighLatency", service="checkout", at=90, pod="checkout-5c6d7f8b9-q9wzt", instance="10.0.0.2:9100",
+        name="HighLatency",
+        service="checkout",
+        at=90,
+        pod="checkout-5c6d7f8b9-q9wzt",
+        instance="10.0.0.2:9100",
         summary="p99 latency 2.41s on checkout-5c6d7f8b9-q9wzt (10.0.0.2)",
-    )  # fmt: skip
+    )
     assert first.fingerprint != second.fingerprint
     assert canonical_text(first) == canonical_text(second)
 
@@ -57,10 +65,16 @@ def test_different_rules_or_services_differ():
 
 def test_text_layout_and_instance_labels_excluded():
     a = from_labels(
-        {"alertname": "DiskFull", "service": "db", "pod": "db-0", "instance": "10.0.0.9:9100", "node": "n1",
-         "severity": "critical"},
+        {
+            "alertname": "DiskFull",
+            "service": "db",
+            "pod": "db-0",
+            "instance": "10.0.0.9:9100",
+            "node": "n1",
+            "severity": "critical",
+        },
         annotations={"summary": "disk 97% full"},
-    )  # fmt: skip
+    )
     text = canonical_text(a)
     assert text == "alert: DiskFull | service: db | severity: critical | summary: disk <num>% full"
     assert "pod" not in text and "instance" not in text and "node" not in text

@@ -34,12 +34,32 @@ def test_simulate_train_score_evaluate(home: Path) -> None:
     history, later = home / "history.jsonl", home / "later.jsonl"
     # four weeks: three weeks hold too few incidents to certify the 1.5% budget (the optimiser then rightly
     # suppresses nothing), and this test wants a model that suppresses
-    code, out = invoke("simulate", "--out", str(history), "--days", "28", "--seed", "3",
-                       "--holdout-days", "4", "--holdout-out", str(later))  # fmt: skip
+    code, out = invoke(
+        "simulate",
+        "--out",
+        str(history),
+        "--days",
+        "28",
+        "--seed",
+        "3",
+        "--holdout-days",
+        "4",
+        "--holdout-out",
+        str(later),
+    )
     assert code == 0, out
     assert history.exists() and later.exists()
-    code, out = invoke("train", "--history", str(history), "--backend", "local", "--encoder", "hashing-64",
-                       "--save", str(home / "bundle"))  # fmt: skip
+    code, out = invoke(
+        "train",
+        "--history",
+        str(history),
+        "--backend",
+        "local",
+        "--encoder",
+        "hashing-64",
+        "--save",
+        str(home / "bundle"),
+    )
     assert code == 0, out
     assert "registered alertsieve version 1" in out
     assert "validation" in out and "ALL" in out
@@ -71,8 +91,21 @@ def test_sparse_profile_end_to_end_suppresses_noise_and_explains_each_service(ho
     """A stream like a real one (1-2% actionable, a handful of incidents, clusters that appear later):
     trained as a user would, it suppresses most noise of the later days and misses no incident alert."""
     history, later = home / "history.jsonl", home / "later.jsonl"
-    code, out = invoke("simulate", "--profile", "sparse", "--out", str(history), "--days", "35", "--seed", "7",
-                       "--holdout-days", "7", "--holdout-out", str(later))  # fmt: skip
+    code, out = invoke(
+        "simulate",
+        "--profile",
+        "sparse",
+        "--out",
+        str(history),
+        "--days",
+        "35",
+        "--seed",
+        "7",
+        "--holdout-days",
+        "7",
+        "--holdout-out",
+        str(later),
+    )
     assert code == 0, out
     code, out = invoke("train", "--history", str(history), "--backend", "local", "--encoder", "hashing-64")
     assert code == 0, out
@@ -119,8 +152,9 @@ def test_score_without_any_model_fails_clearly(home: Path) -> None:
 
 def test_evaluate_rejects_mismatched_files(home: Path) -> None:
     labelled = home / "labelled.jsonl"
-    labelled.write_text(json.dumps({"labels": {"alertname": "A"}, "startsAt": "2026-01-05T00:00:00Z",
-                                    "actionable": True}) + "\n")  # fmt: skip
+    labelled.write_text(
+        json.dumps({"labels": {"alertname": "A"}, "startsAt": "2026-01-05T00:00:00Z", "actionable": True}) + "\n"
+    )
     decisions = home / "decisions.jsonl"
     decisions.write_text("")
     code, out = invoke("evaluate", "--alerts", str(labelled), "--decisions", str(decisions))
@@ -139,8 +173,11 @@ def test_binary_input_names_file_and_line_without_traceback(home: Path, command:
     line = {"labels": {"alertname": "A", "service": "s"}, "startsAt": "2026-01-05T00:00:00Z", "actionable": False}
     data.write_bytes(json.dumps(line).encode() + b"\n\x89PNG\r\n\x1a\n\x00\xff\n")
     out_path = home / "decisions.jsonl"
-    args = ["score", "--alerts", str(data), "--out", str(out_path), "--model", str(home)] if command == "score" \
-        else ["train", "--history", str(data), "--backend", "local"]  # fmt: skip
+    args = (
+        ["score", "--alerts", str(data), "--out", str(out_path), "--model", str(home)]
+        if command == "score"
+        else ["train", "--history", str(data), "--backend", "local"]
+    )
     result = runner.invoke(cli_app(), args)
     assert result.exit_code == 1, result.output  # the exit code of every other malformed input
     assert "input.jsonl:2" in result.output and "UTF-8" in result.output
@@ -158,8 +195,22 @@ def test_version_and_usage_exit_codes(home: Path) -> None:
 @pytest.mark.slow
 def test_json_output_and_a_failed_gate_exits_3(home: Path) -> None:
     history, later = home / "history.jsonl", home / "later.jsonl"
-    assert invoke("simulate", "--out", str(history), "--days", "14", "--seed", "3", "--holdout-days", "2",
-                  "--holdout-out", str(later))[0] == 0  # fmt: skip
+    assert (
+        invoke(
+            "simulate",
+            "--out",
+            str(history),
+            "--days",
+            "14",
+            "--seed",
+            "3",
+            "--holdout-days",
+            "2",
+            "--holdout-out",
+            str(later),
+        )[0]
+        == 0
+    )
     code, out = invoke("train", "--history", str(history), "--backend", "local", "--encoder", "hashing-64")
     assert code == 0, out
     decisions = home / "decisions.jsonl"

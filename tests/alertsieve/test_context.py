@@ -32,8 +32,18 @@ def log1p(n: float) -> float:
 def test_first_alert_is_novel():
     vec = StreamState().features(alert())
     assert vec.shape == (len(FEATURE_NAMES),) and vec.dtype == np.float32
-    for name in ("fp_seen", "fp_fires_1h", "fp_fires_7d", "fp_open", "name_seen", "name_service_seen",
-                 "svc_alerts_5m", "all_alerts_30m", "all_novel_30m", "same_name_peers_5m"):  # fmt: skip
+    for name in (
+        "fp_seen",
+        "fp_fires_1h",
+        "fp_fires_7d",
+        "fp_open",
+        "name_seen",
+        "name_service_seen",
+        "svc_alerts_5m",
+        "all_alerts_30m",
+        "all_novel_30m",
+        "same_name_peers_5m",
+    ):
         assert f(vec, name) == 0.0, name
     assert f(vec, "fp_gap") == pytest.approx(1.0)  # never fired: the maximum gap
 
@@ -242,8 +252,11 @@ def _stream(seed: int, start_min: float, minutes: float):
     while at < start_min + minutes:
         service = rng.choice(SERVICES[:3])
         pod = pod_name(service, random.Random(rng.randrange(3)))  # three replicas per service
-        out.append(alert(name=rng.choice(("A", "B", "C")), service=service, at=at,
-                         ends_after=rng.choice((None, 3, 40)), pod=pod))  # fmt: skip
+        out.append(
+            alert(
+                name=rng.choice(("A", "B", "C")), service=service, at=at, ends_after=rng.choice((None, 3, 40)), pod=pod
+            )
+        )
         at += rng.uniform(1, 25)
     return out
 

@@ -153,16 +153,22 @@ def test_minilm(minilm):
         canonical_text(alert(name="HighLatency", service="payments", summary="p99 latency 2.7s on payments")),
     ]
     assert same_rule[0] != same_rule[1]
-    other = canonical_text(alert(name="DiskFull", service="postgres", severity="critical",
-                                 summary="volume /var/lib/postgresql 97% full"))  # fmt: skip
+    other = canonical_text(
+        alert(name="DiskFull", service="postgres", severity="critical", summary="volume /var/lib/postgresql 97% full")
+    )
     vectors = minilm.encode([*same_rule, other])
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     near = float(vectors[0] @ vectors[1])
     far = max(float(vectors[0] @ vectors[2]), float(vectors[1] @ vectors[2]))
     assert near > far
-    raw = minilm.encode(["p99 latency 1.9s on checkout-7d9f8b6c4-x2kqz", "p99 latency 2.7s on checkout-5c6d7f8b9-q9wzt",
-                         "volume /var/lib/postgresql 97% full"])  # fmt: skip
+    raw = minilm.encode(
+        [
+            "p99 latency 1.9s on checkout-7d9f8b6c4-x2kqz",
+            "p99 latency 2.7s on checkout-5c6d7f8b9-q9wzt",
+            "volume /var/lib/postgresql 97% full",
+        ]
+    )
     assert float(raw[0] @ raw[1]) > float(raw[0] @ raw[2])
     assert minilm.encode([]).shape == (0, 384)
 

@@ -24,8 +24,12 @@ def test_fit_separable_toy_problem():
     dense, emb, labels = toy()
     losses: list[float] = []
     model = make_classifier(2, 6, PARAMS)
-    fit(model, numpy_batches(dense, emb, labels, PARAMS.batch_size, PARAMS.seed), PARAMS,
-        FitHooks(report=lambda epoch, loss: losses.append(loss)))  # fmt: skip
+    fit(
+        model,
+        numpy_batches(dense, emb, labels, PARAMS.batch_size, PARAMS.seed),
+        PARAMS,
+        FitHooks(report=lambda epoch, loss: losses.append(loss)),
+    )
     assert len(losses) == PARAMS.epochs
     assert losses[-1] < losses[0] / 2
     test_dense, test_emb, test_labels = toy(300, seed=1)
@@ -85,7 +89,7 @@ def test_numpy_batches_cover_every_row_once_per_epoch():
         {"embedding_projection": 0},
         {"dropout": 1.0},
         {"dropout": -0.1},
-    ],  # fmt: skip
+    ],
 )
 def test_train_params_validation(bad):
     with pytest.raises(ValidationError):

@@ -13,8 +13,14 @@ T = datetime(2026, 3, 9, 3, 0, tzinfo=UTC)
 
 
 def run(minutes: int, outcome: str = "success", job: str = "retrain") -> PipelineStatus:
-    return PipelineStatus(job=job, started_at=T + timedelta(minutes=minutes), outcome=outcome,  # type: ignore[arg-type]
-                          finished_at=T + timedelta(minutes=minutes + 5), duration_s=300.0, rows=minutes)  # fmt: skip
+    return PipelineStatus(
+        job=job,
+        started_at=T + timedelta(minutes=minutes),
+        outcome=outcome,  # type: ignore[arg-type]
+        finished_at=T + timedelta(minutes=minutes + 5),
+        duration_s=300.0,
+        rows=minutes,
+    )
 
 
 def test_the_latest_finished_run_is_read_back(tmp_path: Path) -> None:
@@ -26,8 +32,12 @@ def test_the_latest_finished_run_is_read_back(tmp_path: Path) -> None:
     latest = latest_status(store)
     assert latest is not None and latest.outcome == "failed" and latest.rows == 30
     gauges = status_gauges(latest)
-    assert gauges == {m.TRAINING_LAST_RUN: (T + timedelta(minutes=35)).timestamp(), m.TRAINING_LAST_DURATION: 300.0,
-                      m.TRAINING_LAST_SUCCESS: 0.0, m.TRAINING_ROWS: 30.0}  # fmt: skip
+    assert gauges == {
+        m.TRAINING_LAST_RUN: (T + timedelta(minutes=35)).timestamp(),
+        m.TRAINING_LAST_DURATION: 300.0,
+        m.TRAINING_LAST_SUCCESS: 0.0,
+        m.TRAINING_ROWS: 30.0,
+    }
 
 
 def test_the_last_successful_run_is_exported_as_a_timestamp(tmp_path: Path) -> None:

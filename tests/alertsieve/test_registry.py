@@ -34,8 +34,20 @@ def trained(tmp_path_factory: pytest.TempPathFactory):  # -> Path (the home)
     get_settings.cache_clear()
     history = home / "history.jsonl"
     history.write_text("".join(a.model_dump_json() + "\n" for a in synthetic_history(seed=0, days=8.0)))
-    result = CliRunner().invoke(cli_app(), ["train", "--history", str(history), "--backend", "local",
-                                            "--encoder", "hashing-64", "--save", str(home / "bundle")])  # fmt: skip
+    result = CliRunner().invoke(
+        cli_app(),
+        [
+            "train",
+            "--history",
+            str(history),
+            "--backend",
+            "local",
+            "--encoder",
+            "hashing-64",
+            "--save",
+            str(home / "bundle"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "registered alertsieve version 1 as champion" in result.output
     mlflow.set_tracking_uri(get_settings().tracking_uri)
@@ -49,28 +61,42 @@ def payload(**kwargs: object) -> dict:
 
 
 def frame(alerts: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{k: a[k] for k in ("labels", "annotations", "startsAt", "fingerprint", "status", "endsAt")
-                          if k in a} for a in alerts])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {k: a[k] for k in ("labels", "annotations", "startsAt", "fingerprint", "status", "endsAt") if k in a}
+            for a in alerts
+        ]
+    )
 
 
 def test_the_champion_loads_as_an_mlflow_pyfunc_and_predicts_row_for_row(trained: Path) -> None:
     model = mlflow.pyfunc.load_model("models:/alertsieve@champion")
     signature = model.metadata.signature
-    assert [c.name for c in signature.inputs.inputs] == ["labels", "annotations", "startsAt", "fingerprint",
-                                                         "status", "endsAt"]  # fmt: skip
+    assert [c.name for c in signature.inputs.inputs] == [
+        "labels",
+        "annotations",
+        "startsAt",
+        "fingerprint",
+        "status",
+        "endsAt",
+    ]
     assert [c.name for c in signature.inputs.inputs if c.required] == ["labels", "annotations", "startsAt"]
     assert [c.name for c in signature.outputs.inputs] == list(OUTPUT_COLUMNS)
-    alerts = [payload(name="HighLatency", service="checkout", at=60.0 * 24 * 9),
-              payload(name="ServiceDown", service="payments", at=60.0 * 24 * 9 + 1, severity="critical"),
-              payload(name="Unheard", service="never-seen", at=60.0 * 24 * 9 + 2)]  # fmt: skip
+    alerts = [
+        payload(name="HighLatency", service="checkout", at=60.0 * 24 * 9),
+        payload(name="ServiceDown", service="payments", at=60.0 * 24 * 9 + 1, severity="critical"),
+        payload(name="Unheard", service="never-seen", at=60.0 * 24 * 9 + 2),
+    ]
     df = frame(alerts)
     out = model.predict(df)
     assert list(out.columns) == list(OUTPUT_COLUMNS) and len(out) == len(df)
     assert set(out["model_version"]) == {"1"}
     assert set(out["decision"]) <= {"page", "suppress"}
     assert out.loc[2, "decision"] == "page" and "unknown service" in out.loc[2, "reason"]
-    assert all((s < t) == (d == "suppress") or d == "page" for s, t, d in
-               zip(out["score"], out["threshold"], out["decision"], strict=True))  # fmt: skip
+    assert all(
+        (s < t) == (d == "suppress") or d == "page"
+        for s, t, d in zip(out["score"], out["threshold"], out["decision"], strict=True)
+    )
 
 
 def test_pyfunc_decisions_match_the_cli_scoring_the_same_alerts(trained: Path, tmp_path: Path) -> None:
@@ -121,14 +147,24 @@ def test_rows_that_are_not_alerts_are_refused_naming_the_row() -> None:
         alerts_of(frame([good, {**good, "labels": {}}]))
     with pytest.raises(ValueError, match="missing column"):
         alerts_of(pd.DataFrame([{"annotations": {}}]))
-    [parsed] = alerts_of(pd.DataFrame([{"labels": json.dumps({"alertname": "A"}), "startsAt": pd.Timestamp(
-        "2026-01-05T09:00:00Z"), "endsAt": None}]))  # fmt: skip
+    [parsed] = alerts_of(
+        pd.DataFrame(
+            [
+                {
+                    "labels": json.dumps({"alertname": "A"}),
+                    "startsAt": pd.Timestamp("2026-01-05T09:00:00Z"),
+                    "endsAt": None,
+                }
+            ]
+        )
+    )
     assert parsed.labels == {"alertname": "A"} and parsed.endsAt is None
 
 
 @pytest.mark.slow
-def test_a_version_in_s3_loads_as_a_pyfunc(moto_s3: str, small_bundle, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_version_in_s3_loads_as_a_pyfunc(
+    moto_s3: str, small_bundle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.conftest import S3_BUCKET, s3_env
 
     for key, value in s3_env(moto_s3).items():

@@ -149,8 +149,14 @@ def test_labelled_alert_requires_actionable():
 
 
 def test_decision_score_bounds():
-    common = {"fingerprint": "f", "service": "s", "threshold": 0.5, "decision": "page", "model_version": "1",
-              "reason": "r"}  # fmt: skip
+    common = {
+        "fingerprint": "f",
+        "service": "s",
+        "threshold": 0.5,
+        "decision": "page",
+        "model_version": "1",
+        "reason": "r",
+    }
     assert Decision(score=0.3, **common).arm == "champion"
     with pytest.raises(ValidationError):
         Decision(score=1.5, **common)
@@ -165,14 +171,23 @@ def test_lone_surrogates_are_replaced_at_the_boundary():
 
     from alertsieve.schema import Feedback
 
-    raw = json.loads('{"labels": {"alertname": "A\\ud800", "k\\udc00": "v"}, "annotations": {"summary": "\\ud800"},'
-                     ' "fingerprint": "ab\\ud800", "generatorURL": "\\udfff", "startsAt": "2026-01-05T00:00:00Z"}')  # fmt: skip
+    raw = json.loads(
+        '{"labels": {"alertname": "A\\ud800", "k\\udc00": "v"}, "annotations": {"summary": "\\ud800"},'
+        ' "fingerprint": "ab\\ud800", "generatorURL": "\\udfff", "startsAt": "2026-01-05T00:00:00Z"}'
+    )
     a = Alert.model_validate(raw)
     assert a.labels == {"alertname": "A\ufffd", "k\ufffd": "v"} and a.annotations == {"summary": "\ufffd"}
     assert a.fingerprint == "ab\ufffd" and a.generatorURL == "\ufffd"
     assert a.model_dump_json().encode("utf-8")
     unfingerprinted = Alert.model_validate({**raw, "fingerprint": ""})
     assert unfingerprinted.fingerprint == fingerprint_of({"alertname": "A\ufffd", "k\ufffd": "v"})
-    fb = Feedback.model_validate({"fingerprint": "f\ud800", "startsAt": "2026-01-05T00:00:00Z", "actionable": True,
-                                  "by": "\ud800", "comment": "x\udc00"})  # fmt: skip
+    fb = Feedback.model_validate(
+        {
+            "fingerprint": "f\ud800",
+            "startsAt": "2026-01-05T00:00:00Z",
+            "actionable": True,
+            "by": "\ud800",
+            "comment": "x\udc00",
+        }
+    )
     assert (fb.fingerprint, fb.by, fb.comment) == ("f\ufffd", "\ufffd", "x\ufffd")

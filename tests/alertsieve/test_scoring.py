@@ -35,7 +35,7 @@ def incident(at: float = END + 200):
                 ("DatabaseUnreachable", "checkout"),
                 ("ServiceDown", "checkout"),
                 ("ErrorBudgetBurn", "payments"),
-            ]  # fmt: skip
+            ]
         )
     ]
 
@@ -131,8 +131,13 @@ def test_fail_open_helper():
     a = noise()
     d = fail_open(a, "auth", "v3", "timeout", arm="shadow")
     assert (d.decision, d.score, d.threshold, d.reason, d.arm, d.model_version) == (
-        "page", 1.0, 0.0, "fail-open: timeout", "shadow", "v3"
-    )  # fmt: skip
+        "page",
+        1.0,
+        0.0,
+        "fail-open: timeout",
+        "shadow",
+        "v3",
+    )
 
 
 def test_repeated_occurrence_gets_the_same_decision(scorer):

@@ -26,8 +26,15 @@ def test_counts_rates_and_their_serialised_form():
 
 
 def _decision(fingerprint: str) -> Decision:
-    return Decision(fingerprint=fingerprint, service="s", score=0.5, threshold=0.3, decision="page",
-                    model_version="1", reason="test")  # fmt: skip
+    return Decision(
+        fingerprint=fingerprint,
+        service="s",
+        score=0.5,
+        threshold=0.3,
+        decision="page",
+        model_version="1",
+        reason="test",
+    )
 
 
 def test_paired_checks_counts_and_fingerprints():
@@ -51,19 +58,26 @@ def test_read_jsonl_skipping_counts_bad_lines(tmp_path):
 def test_store_latest_by_time_skipping_unreadable_lines(tmp_path):
     store = LocalStore(tmp_path)
     t0 = datetime(2026, 1, 5, tzinfo=UTC)
-    runs = [PipelineStatus(started_at=t0, finished_at=t0 + timedelta(hours=h), duration_s=1, outcome=o)
-            for h, o in ((2, "success"), (3, "failed"), (1, "success"))]  # fmt: skip
+    runs = [
+        PipelineStatus(started_at=t0, finished_at=t0 + timedelta(hours=h), duration_s=1, outcome=o)
+        for h, o in ((2, "success"), (3, "failed"), (1, "success"))
+    ]
     store.append("pipeline", runs)
     (tmp_path / "pipeline" / "zz.jsonl").write_text("not json\n")
     assert latest(store, "pipeline", PipelineStatus, lambda s: s.finished_at) == runs[1]
-    assert latest(store, "pipeline", PipelineStatus, lambda s: s.finished_at, lambda s: s.outcome == "success") \
-        == runs[0]  # fmt: skip
+    assert (
+        latest(store, "pipeline", PipelineStatus, lambda s: s.finished_at, lambda s: s.outcome == "success") == runs[0]
+    )
     assert latest(LocalStore(tmp_path / "none"), "pipeline", PipelineStatus, lambda s: s.finished_at) is None
 
 
 def test_latest_feedback_per_occurrence():
     a = labelled(False, at=0)
     now = datetime.now(UTC)
-    words = [Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=v, by="x",
-                      received_at=now + timedelta(seconds=s)) for v, s in ((True, 2), (False, 1), (False, 2))]  # fmt: skip
+    words = [
+        Feedback(
+            fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=v, by="x", received_at=now + timedelta(seconds=s)
+        )
+        for v, s in ((True, 2), (False, 1), (False, 2))
+    ]
     assert latest_feedback(words) == {a.occurrence: words[2]}  # the latest; of equal times, the last given

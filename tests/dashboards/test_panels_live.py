@@ -50,16 +50,24 @@ def prometheus(ray_cluster: int, tmp_path_factory):
     }
     (folder / "prometheus.yml").write_text(json.dumps(config))
     port = free_port()
-    command = [binary, f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
-               f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    command = [
+        binary,
+        f"--config.file={folder / 'prometheus.yml'}",
+        f"--storage.tsdb.path={folder / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
     with running_server(command, f"http://127.0.0.1:{port}/-/ready"):
         yield f"http://127.0.0.1:{port}"
 
 
 def feedback(serve_url: str, decisions: list[dict], by_fp: dict) -> None:
     for d in decisions:
-        body = {"fingerprint": d["fingerprint"], "startsAt": d["startsAt"], "by": "test",
-                "actionable": by_fp[d["fingerprint"]].actionable}  # fmt: skip
+        body = {
+            "fingerprint": d["fingerprint"],
+            "startsAt": d["startsAt"],
+            "by": "test",
+            "actionable": by_fp[d["fingerprint"]].actionable,
+        }
         httpx.post(f"{serve_url}/v1/feedback", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
 
 

@@ -40,22 +40,37 @@ def alertmanager(serve_url, tmp_path_factory):
     folder = tmp_path_factory.mktemp("alertmanager")
     (folder / "alertmanager.yml").write_text(CONFIG.format(url=serve_url))
     port = free_port()
-    command = [binary, f"--config.file={folder / 'alertmanager.yml'}", f"--storage.path={folder / 'data'}",
-               f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="]  # fmt: skip
+    command = [
+        binary,
+        f"--config.file={folder / 'alertmanager.yml'}",
+        f"--storage.path={folder / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
     with running_server(command, f"http://127.0.0.1:{port}/-/ready"):
         yield f"http://127.0.0.1:{port}"
 
 
 def logged_fingerprints() -> set[str]:
     folder = Path(get_settings().state_location) / "decisions"
-    return {LoggedDecision.model_validate_json(line).alert.fingerprint
-            for p in folder.glob("*.jsonl") for line in p.read_text().splitlines()}  # fmt: skip
+    return {
+        LoggedDecision.model_validate_json(line).alert.fingerprint
+        for p in folder.glob("*.jsonl")
+        for line in p.read_text().splitlines()
+    }
 
 
 def test_alertmanager_webhook_end_to_end(alertmanager, receiver, small_history) -> None:
     chosen = [a for a in small_history if not a.actionable][:6] + [a for a in small_history if a.actionable][:3]
-    posted = [{"labels": {**a.labels, "e2e": "alertmanager"}, "annotations": a.annotations,
-               "startsAt": a.startsAt.isoformat(), "generatorURL": "http://prometheus/graph"} for a in chosen]  # fmt: skip
+    posted = [
+        {
+            "labels": {**a.labels, "e2e": "alertmanager"},
+            "annotations": a.annotations,
+            "startsAt": a.startsAt.isoformat(),
+            "generatorURL": "http://prometheus/graph",
+        }
+        for a in chosen
+    ]
     fingerprints = {fingerprint_of(p["labels"]) for p in posted}
     receiver.bodies.clear()
     assert httpx.post(f"{alertmanager}/api/v2/alerts", json=posted).status_code == 200
@@ -66,16 +81,23 @@ def test_alertmanager_webhook_end_to_end(alertmanager, receiver, small_history) 
     assert fingerprints <= logged_fingerprints(), "Alertmanager's fingerprints are ours, and every alert was scored"
 
     decisions = {}
-    for line in (p for f in (Path(get_settings().state_location) / "decisions").glob("*.jsonl")
-                 for p in f.read_text().splitlines()):  # fmt: skip
+    for line in (
+        p
+        for f in (Path(get_settings().state_location) / "decisions").glob("*.jsonl")
+        for p in f.read_text().splitlines()
+    ):
         entry = LoggedDecision.model_validate_json(line)
         if entry.alert.fingerprint in fingerprints and entry.applied:
             decisions[entry.alert.fingerprint] = entry.decision.decision
     paged = {fp for fp, d in decisions.items() if d == "page"}
     assert paged, "the incident alerts are paged"
     time.sleep(3)  # let every group reach the receiver
-    forwarded = {a["fingerprint"] for b in receiver.bodies for a in b.get("alerts", [])
-                 if a["labels"].get("e2e") == "alertmanager"}  # fmt: skip
+    forwarded = {
+        a["fingerprint"]
+        for b in receiver.bodies
+        for a in b.get("alerts", [])
+        if a["labels"].get("e2e") == "alertmanager"
+    }
     assert forwarded == paged
     for body in receiver.bodies:
         assert {"version", "groupKey", "status", "receiver", "alerts"} <= set(body)
@@ -88,8 +110,12 @@ def test_alertmanager_webhook_end_to_end(alertmanager, receiver, small_history) 
 
 
 def delivered_fingerprints(receiver, marker: str) -> set[str]:
-    return {a.get("fingerprint") for b in list(receiver.bodies) for a in b.get("alerts", [])
-            if isinstance(a, dict) and a.get("labels", {}).get("case") in (marker, None)}  # fmt: skip
+    return {
+        a.get("fingerprint")
+        for b in list(receiver.bodies)
+        for a in b.get("alerts", [])
+        if isinstance(a, dict) and a.get("labels", {}).get("case") in (marker, None)
+    }
 
 
 def logged_decisions(fingerprints: set[str]) -> dict[str, str]:
@@ -110,9 +136,14 @@ def lost(receiver, marker: str, fingerprints: set[str]) -> set[str]:
 
 def storm(marker: str, count: int, summary_chars: int = 0, fingerprinted: bool = False) -> list[dict]:
     """Alerts of one rule on ``count`` pods (Alertmanager adds the fingerprint; direct posts add it here)."""
-    alerts = [{"labels": {"alertname": f"Storm{marker}", "service": "checkout", "pod": f"checkout-{i}", "case": marker},
-               "annotations": {"summary": "storm", "description": "x" * summary_chars},
-               "startsAt": "2026-01-05T09:00:00Z"} for i in range(count)]  # fmt: skip
+    alerts = [
+        {
+            "labels": {"alertname": f"Storm{marker}", "service": "checkout", "pod": f"checkout-{i}", "case": marker},
+            "annotations": {"summary": "storm", "description": "x" * summary_chars},
+            "startsAt": "2026-01-05T09:00:00Z",
+        }
+        for i in range(count)
+    ]
     return [{**a, "fingerprint": fingerprint_of(a["labels"])} if fingerprinted else a for a in alerts]
 
 
@@ -124,8 +155,9 @@ def wait_until_delivered(receiver, marker: str, fingerprints: set[str], timeout_
 
 
 @pytest.mark.parametrize(("marker", "count", "summary_chars"), [("storm", 1500, 0), ("big", 1200, 3000)])
-def test_storms_and_huge_bodies_through_alertmanager_lose_no_alert(alertmanager, receiver, marker, count,
-                                                                   summary_chars) -> None:  # fmt: skip
+def test_storms_and_huge_bodies_through_alertmanager_lose_no_alert(
+    alertmanager, receiver, marker, count, summary_chars
+) -> None:
     """1,500 alerts in one group (over max_alerts_per_request: scored in chunks), and a 3.6 MB
     notification (over max_body_bytes: forwarded as it came, streamed): every alert reaches the receiver
     or is suppressed by a logged decision. Alertmanager would not resend either after a 413."""
@@ -148,13 +180,23 @@ def test_malformed_alerts_are_forwarded_as_they_came(serve_url, receiver, ray_cl
     time.sleep(2.5)  # let the exporter catch up with earlier traffic
     counted_before = exported(ray_cluster, unscored)
     good = storm("mixed", 3, fingerprinted=True)
-    bad = [{"labels": {"alertname": "NoStart", "case": "mixed"}, "fingerprint": "bad0000000000001"},
-           {"labels": {}, "startsAt": "2026-01-05T09:00:00Z", "fingerprint": "bad0000000000002"},
-           {"labels": {"alertname": "BadTime", "case": "mixed"}, "startsAt": "yesterday",
-            "fingerprint": "bad0000000000003"},
-           "not an alert at all"]  # fmt: skip
-    body = {"version": "4", "groupKey": "{}:{case=\"mixed\"}", "status": "firing", "receiver": "alertsieve",
-            "alerts": [good[0], bad[0], good[1], bad[1], bad[2], good[2], bad[3]]}  # fmt: skip
+    bad = [
+        {"labels": {"alertname": "NoStart", "case": "mixed"}, "fingerprint": "bad0000000000001"},
+        {"labels": {}, "startsAt": "2026-01-05T09:00:00Z", "fingerprint": "bad0000000000002"},
+        {
+            "labels": {"alertname": "BadTime", "case": "mixed"},
+            "startsAt": "yesterday",
+            "fingerprint": "bad0000000000003",
+        },
+        "not an alert at all",
+    ]
+    body = {
+        "version": "4",
+        "groupKey": '{}:{case="mixed"}',
+        "status": "firing",
+        "receiver": "alertsieve",
+        "alerts": [good[0], bad[0], good[1], bad[1], bad[2], good[2], bad[3]],
+    }
     receiver.bodies.clear()
     reply = httpx.post(f"{serve_url}/v1/alertmanager", json=body, timeout=60)
     assert reply.status_code == 200, reply.text
@@ -195,8 +237,14 @@ def test_resolution_of_a_paged_alert_is_forwarded_after_a_suppressed_resend(serv
     service = chosen.labels["service"]
     labels = {**chosen.labels, "pod": "resolve-probe"}  # an instance label: the text stays familiar
     fp = fingerprint_of(labels)
-    firing = {"labels": labels, "annotations": chosen.annotations, "startsAt": "2026-01-06T10:00:00Z",
-              "endsAt": "0001-01-01T00:00:00Z", "status": "firing", "fingerprint": fp}  # fmt: skip
+    firing = {
+        "labels": labels,
+        "annotations": chosen.annotations,
+        "startsAt": "2026-01-06T10:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "status": "firing",
+        "fingerprint": fp,
+    }
 
     def notify(alert: dict) -> dict:
         reply = httpx.post(f"{serve_url}/v1/alertmanager", json={"version": "4", "alerts": [alert]}, timeout=60)
@@ -204,8 +252,12 @@ def test_resolution_of_a_paged_alert_is_forwarded_after_a_suppressed_resend(serv
         return reply.json()
 
     def override(threshold: float) -> None:
-        reply = httpx.put(f"{serve_url}/v1/thresholds/{service}", headers=auth, timeout=30,
-                          json={"threshold": threshold, "by": "test", "reason": "resolve test"})  # fmt: skip
+        reply = httpx.put(
+            f"{serve_url}/v1/thresholds/{service}",
+            headers=auth,
+            timeout=30,
+            json={"threshold": threshold, "by": "test", "reason": "resolve test"},
+        )
         assert reply.status_code == 200, reply.text
 
     def decided(threshold: float) -> str:  # wait for the scorers to apply the override
@@ -231,5 +283,10 @@ def test_resolution_of_a_paged_alert_is_forwarded_after_a_suppressed_resend(serv
         notify({**firing, "status": "resolved", "endsAt": "2026-01-06T11:00:00Z"})
         assert fp in delivered_fingerprints(receiver, ""), "the resolution reaches the receiver"
     finally:
-        httpx.request("DELETE", f"{serve_url}/v1/thresholds/{service}", headers=auth, timeout=30,
-                      json={"by": "test", "reason": "resolve test done"})  # fmt: skip
+        httpx.request(
+            "DELETE",
+            f"{serve_url}/v1/thresholds/{service}",
+            headers=auth,
+            timeout=30,
+            json={"by": "test", "reason": "resolve test done"},
+        )

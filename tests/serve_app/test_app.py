@@ -50,8 +50,14 @@ def test_first_sightings_are_decided_with_neighbours(serve_url, small_history) -
     from concurrent.futures import ThreadPoolExecutor
 
     known = history_payloads(small_history, False, 1)[0]
-    fresh = [{**known, "annotations": {"summary": f"first sighting number {word} of this text"},
-              "fingerprint": f"first-{word}"} for word in ("one", "two", "three", "four", "five", "six")]  # fmt: skip
+    fresh = [
+        {
+            **known,
+            "annotations": {"summary": f"first sighting number {word} of this text"},
+            "fingerprint": f"first-{word}",
+        }
+        for word in ("one", "two", "three", "four", "five", "six")
+    ]
 
     def score(body: dict) -> dict:
         reply = httpx.post(f"{serve_url}/v1/score", json={"alerts": [body]}, timeout=30)
@@ -84,8 +90,12 @@ def test_malformed_json_and_oversized_bodies_are_4xx(serve_url) -> None:
     reply = httpx.post(f"{serve_url}/v1/score", content=b"{not json", headers={"content-type": "application/json"})
     assert reply.status_code == 422
     big = b'{"alerts": [' + b" " * 2_100_000 + b"]}"
-    assert httpx.post(f"{serve_url}/v1/score", content=big, headers={"content-type": "application/json"},
-                      timeout=30).status_code == 413  # fmt: skip
+    assert (
+        httpx.post(
+            f"{serve_url}/v1/score", content=big, headers={"content-type": "application/json"}, timeout=30
+        ).status_code
+        == 413
+    )
     many = [payload(alert(at=i)) for i in range(1001)]
     assert httpx.post(f"{serve_url}/v1/score", json={"alerts": many}, timeout=60).status_code == 413
 
@@ -94,10 +104,19 @@ def test_alertmanager_webhook_forwards_only_pages(serve_url, receiver, small_his
     # occurrences of their own (a second later): an occurrence paged in an earlier test keeps its resolution
     picked = [a for a in small_history if not a.actionable][:6] + [a for a in small_history if a.actionable][:2]
     firing = [payload(a.model_copy(update={"startsAt": a.startsAt + timedelta(seconds=1)})) for a in picked]
-    body = {"version": "4", "groupKey": "{}:{alertname=\"x\"}", "status": "firing", "receiver": "alertsieve",
-            "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
-            "truncatedAlerts": 0, "newerField": {"kept": True},
-            "alerts": [{**a, "status": "firing", "endsAt": "0001-01-01T00:00:00Z"} for a in firing]}  # fmt: skip
+    body = {
+        "version": "4",
+        "groupKey": '{}:{alertname="x"}',
+        "status": "firing",
+        "receiver": "alertsieve",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://am",
+        "truncatedAlerts": 0,
+        "newerField": {"kept": True},
+        "alerts": [{**a, "status": "firing", "endsAt": "0001-01-01T00:00:00Z"} for a in firing],
+    }
     receiver.bodies.clear()
     reply = httpx.post(f"{serve_url}/v1/alertmanager", json=body, timeout=30)
     assert reply.status_code == 200, reply.text
@@ -134,23 +153,33 @@ def test_downstream_failure_is_502_so_alertmanager_retries(serve_url, receiver, 
 def test_feedback_needs_the_token_and_is_stored_durably(serve_url) -> None:
     body = {"fingerprint": "abc123", "startsAt": "2026-01-05T10:00:00Z", "actionable": True, "by": "oncall"}
     assert httpx.post(f"{serve_url}/v1/feedback", json=body).status_code == 401
-    assert httpx.post(f"{serve_url}/v1/feedback", json=body,
-                      headers={"Authorization": "Bearer wrong"}).status_code == 403  # fmt: skip
-    assert httpx.post(f"{serve_url}/v1/feedback", json={**body, "by": ""},
-                      headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 422  # fmt: skip
+    assert (
+        httpx.post(f"{serve_url}/v1/feedback", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 403
+    )
+    assert (
+        httpx.post(
+            f"{serve_url}/v1/feedback", json={**body, "by": ""}, headers={"Authorization": f"Bearer {TOKEN}"}
+        ).status_code
+        == 422
+    )
     reply = httpx.post(f"{serve_url}/v1/feedback", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
     assert reply.status_code == 202
-    stored = [json.loads(line) for p in (Path(get_settings().state_location) / "feedback").glob("*.jsonl")
-              for line in p.read_text().splitlines()]  # fmt: skip
+    stored = [
+        json.loads(line)
+        for p in (Path(get_settings().state_location) / "feedback").glob("*.jsonl")
+        for line in p.read_text().splitlines()
+    ]
     assert any(f["fingerprint"] == "abc123" and f["by"] == "oncall" for f in stored)
 
 
 def test_every_decision_is_logged_with_its_alert(serve_url) -> None:
     marker = alert(name="LoggedOnce", service="checkout", at=T0, summary="log me")
     httpx.post(f"{serve_url}/v1/score", json={"alerts": [payload(marker)]}, timeout=30)
-    lines = [LoggedDecision.model_validate_json(line)
-             for p in (Path(get_settings().state_location) / "decisions").glob("*.jsonl")
-             for line in p.read_text().splitlines()]  # fmt: skip
+    lines = [
+        LoggedDecision.model_validate_json(line)
+        for p in (Path(get_settings().state_location) / "decisions").glob("*.jsonl")
+        for line in p.read_text().splitlines()
+    ]
     mine = [entry for entry in lines if entry.alert.fingerprint == marker.fingerprint]
     assert mine and mine[0].applied and mine[0].decision.arm == "champion"
 
@@ -181,8 +210,11 @@ def test_serve_config_names_the_apps_deployments(serve_url) -> None:
 def exported(metrics_port: int, name: str) -> float:
     """The sum over all series of one metric on Ray's Prometheus export."""
     text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name + "{") or line.startswith(name + " "))  # fmt: skip
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") or line.startswith(name + " ")
+    )
 
 
 def test_familiar_texts_are_remembered_by_the_scorer(serve_url, ray_cluster, small_history) -> None:

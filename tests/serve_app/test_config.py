@@ -62,11 +62,12 @@ def _deployment_configs(with_yaml: bool) -> dict[str, DeploymentConfig]:
             deployer_job_id="config-test",
             app_name=app.name,
             ingress=d.name == built.ingress_deployment_name,
-        )  # fmt: skip
+        )
         for d in built.deployments
     }
-    merged = override_deployment_info(infos, app if with_yaml else ServeApplicationSchema.model_validate(
-        {"import_path": app.import_path}))  # fmt: skip
+    merged = override_deployment_info(
+        infos, app if with_yaml else ServeApplicationSchema.model_validate({"import_path": app.import_path})
+    )
     return {name: info.deployment_config for name, info in merged.items()}
 
 

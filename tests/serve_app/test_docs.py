@@ -20,8 +20,11 @@ from tests.serve_app.test_ui import CHROME_FLAGS
 pytestmark = pytest.mark.slow
 # Every host name but the loopback resolves to nothing, and every connection that is not local goes to a
 # proxy that is not there: no request can leave the machine.
-OFFLINE_FLAGS = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                 "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1")  # fmt: skip
+OFFLINE_FLAGS = (
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=127.0.0.1",
+)
 
 
 @pytest.fixture
@@ -63,8 +66,9 @@ def rendered_paths(driver: Any, timeout: float = 30.0) -> list[str]:
         WebDriverWait(driver, timeout).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
     except TimeoutException:
         return []
-    return [e.get_attribute("data-path") or e.text for e in driver.find_elements(By.CSS_SELECTOR,
-                                                                                  ".opblock-summary-path")]  # fmt: skip
+    return [
+        e.get_attribute("data-path") or e.text for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    ]
 
 
 def test_docs_render_their_operations_offline(serve_url: str, offline_browser: Any) -> None:

@@ -56,8 +56,9 @@ def test_features_are_those_of_the_in_process_path(embedder, small_bundle) -> No
 def test_a_model_that_fails_fails_only_its_own_requests(embedder, small_bundle) -> None:
     replica, _ = embedder
     text = small_bundle.index.prototypes[0].text
-    good, bad, other = replica._features_grouped([(HASHING, "v1", [text]), (HASHING, "broken", [text, "new text"]),
-                                                  (HASHING, "v2", ["another new text"])])  # fmt: skip
+    good, bad, other = replica._features_grouped(
+        [(HASHING, "v1", [text]), (HASHING, "broken", [text, "new text"]), (HASHING, "v2", ["another new text"])]
+    )
     assert isinstance(bad, FileNotFoundError)
     assert not isinstance(good, Exception) and good[1].shape[0] == 1
     assert not isinstance(other, Exception) and other[0].shape == (1, small_bundle.index.dim)

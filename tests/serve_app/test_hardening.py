@@ -37,8 +37,11 @@ def history_alert(history, i: int, **labels: str) -> dict:
 
 def test_a_lone_surrogate_affects_only_its_own_alert(serve_url, small_history) -> None:
     good = [history_alert(small_history, i, pod=f"surrogate-{i}") for i in range(3)]
-    bad = {**good[0], "labels": {**good[0]["labels"], "pod": "x\ud800", "team\udc00": "a\ud800"},
-           "fingerprint": "f\ud800"}  # fmt: skip
+    bad = {
+        **good[0],
+        "labels": {**good[0]["labels"], "pod": "x\ud800", "team\udc00": "a\ud800"},
+        "fingerprint": "f\ud800",
+    }
     body = json.dumps({"alerts": [*good, bad]})  # ensure_ascii: the surrogates travel as \ud800 escapes
     for path in ("/v1/score", "/v1/alertmanager"):
         reply = httpx.post(f"{serve_url}{path}", content=body, headers={"content-type": "application/json"}, timeout=60)
@@ -55,22 +58,38 @@ def test_a_lone_surrogate_affects_only_its_own_alert(serve_url, small_history) -
         ("POST", "/v1/score", b'{"alerts": [{"labels": {"a\\ud800": 1}}]}', "application/json", 422),
         ("POST", "/v1/feedback", b'{"fingerprint": "\\ud800", "startsAt": NaN}', "application/json", 422),
         ("PUT", "/v1/thresholds/checkout", b'{"threshold": NaN, "by": "x", "reason": "y"}', "application/json", 422),
-        ("PUT", "/v1/thresholds/checkout", b'{"threshold": Infinity, "by": "x", "reason": "y"}', "application/json",
-         422),
+        (
+            "PUT",
+            "/v1/thresholds/checkout",
+            b'{"threshold": Infinity, "by": "x", "reason": "y"}',
+            "application/json",
+            422,
+        ),
         ("PUT", "/v1/thresholds/checkout", b'{"threshold": true, "by": "x", "reason": "y"}', "application/json", 422),
-        ("PUT", "/v1/thresholds/checkout", b'{"threshold": 0.5, "by": "\\ud800", "reason": "y"}', "application/json",
-         422),
-        ("PUT", "/v1/thresholds/" + "s" * 201, b'{"threshold": 0.5, "by": "x", "reason": "y"}', "application/json",
-         422),
+        (
+            "PUT",
+            "/v1/thresholds/checkout",
+            b'{"threshold": 0.5, "by": "\\ud800", "reason": "y"}',
+            "application/json",
+            422,
+        ),
+        (
+            "PUT",
+            "/v1/thresholds/" + "s" * 201,
+            b'{"threshold": 0.5, "by": "x", "reason": "y"}',
+            "application/json",
+            422,
+        ),
         ("PUT", "/v1/thresholds/audit", b'{"threshold": 0.5, "by": "x", "reason": "y"}', "application/json", 405),
         ("DELETE", "/v1/thresholds/trends", b'{"by": "x"}', "application/json", 405),
     ],
-)  # fmt: skip
+)
 def test_hostile_inputs_get_a_documented_4xx(serve_url, method, path, content, content_type, code) -> None:
     """Each of these was a 500 (the 422 handler itself crashed, or the store did); each code is in the
     OpenAPI of its route."""
-    reply = httpx.request(method, f"{serve_url}{path}", content=content, timeout=30,
-                          headers={"content-type": content_type, **AUTH})  # fmt: skip
+    reply = httpx.request(
+        method, f"{serve_url}{path}", content=content, timeout=30, headers={"content-type": content_type, **AUTH}
+    )
     assert reply.status_code == code, reply.text
     assert reply.json()
     spec = httpx.get(f"{serve_url}/openapi.json", timeout=30).json()
@@ -94,8 +113,9 @@ def test_chunked_over_size_body_is_413(serve_url) -> None:
             yield b" " * 65536
         yield b"]}"
 
-    reply = httpx.post(f"{serve_url}/v1/score", content=chunks(), headers={"content-type": "application/json"},
-                       timeout=60)  # fmt: skip
+    reply = httpx.post(
+        f"{serve_url}/v1/score", content=chunks(), headers={"content-type": "application/json"}, timeout=60
+    )
     assert reply.status_code == 413, reply.text
 
 
@@ -135,8 +155,9 @@ def test_fail_open_decisions_are_logged(serve_url, receiver, small_history) -> N
     from serve_app.app import build_app
 
     marker = history_alert(small_history, 1, pod="fail-open-logged")
-    serve.run(build_app(AppArgs(downstream_url=receiver.url, score_timeout_s=0.0001)), name="alertsieve",
-              route_prefix="/")  # fmt: skip
+    serve.run(
+        build_app(AppArgs(downstream_url=receiver.url, score_timeout_s=0.0001)), name="alertsieve", route_prefix="/"
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -174,8 +195,11 @@ def test_an_app_that_cannot_accept_alerts_is_not_ready(serve_url, receiver, monk
         url = f"{serve_url}/notoken"
         ready = httpx.get(f"{url}/readyz", timeout=60)
         assert ready.status_code == 503 and "ALERTSIEVE_API_TOKEN" in ready.json()["detail"]
-        alert = {"labels": {"alertname": "NoToken", "service": "checkout"}, "startsAt": "2026-01-05T09:00:00Z",
-                 "fingerprint": "00000000000000aa"}  # fmt: skip
+        alert = {
+            "labels": {"alertname": "NoToken", "service": "checkout"},
+            "startsAt": "2026-01-05T09:00:00Z",
+            "fingerprint": "00000000000000aa",
+        }
         assert httpx.post(f"{url}/v1/score", json={"alerts": [alert]}, headers=AUTH, timeout=60).status_code == 503
         receiver.bodies.clear()
         reply = httpx.post(f"{url}/v1/alertmanager", json={"version": "4", "alerts": [alert]}, timeout=60)
@@ -202,7 +226,10 @@ def test_ray_and_serve_listen_on_loopback_only(serve_url) -> None:
 
     sockets = listening(descendants(os.getpid()))
     assert len(sockets) >= 5, sockets
-    beyond = [(pid, Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\x00")[0], address)
-              for pid, address in sockets if not _loopback(address)]  # fmt: skip
+    beyond = [
+        (pid, Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\x00")[0], address)
+        for pid, address in sockets
+        if not _loopback(address)
+    ]
     assert [b for b in beyond if not b[1].startswith(b"ray::ServeReplica")] == []
     assert set(Counter(pid for pid, _, _ in beyond).values()) <= {1}, "one gRPC port per replica, no more"

@@ -47,8 +47,9 @@ class Traffic:
             i += 1
             a = alert(name="HighLatency", service="checkout", at=float(i % 500), pod=f"checkout-{i}")
             try:
-                reply = httpx.post(f"{self.url}/v1/score", json={"alerts": [json.loads(a.model_dump_json())]},
-                                   timeout=120)  # fmt: skip
+                reply = httpx.post(
+                    f"{self.url}/v1/score", json={"alerts": [json.loads(a.model_dump_json())]}, timeout=120
+                )
                 self.codes.append(reply.status_code)
                 if reply.status_code == 200:
                     self.decisions.append(reply.json()["decisions"][0])
@@ -84,8 +85,13 @@ def restore_app(serve_url, receiver):
 
 def test_ab_split_is_sticky_and_shadow_is_logged_not_applied(serve_url, champion_version, receiver, restore_app):
     with Traffic(serve_url) as traffic:
-        deploy(AppArgs(challenger=champion_version, router=RouterConfig(mode="ab", challenger_weight=0.5),
-                       downstream_url=receiver.url))  # fmt: skip
+        deploy(
+            AppArgs(
+                challenger=champion_version,
+                router=RouterConfig(mode="ab", challenger_weight=0.5),
+                downstream_url=receiver.url,
+            )
+        )
     assert traffic.codes and set(traffic.codes) == {200}, "a config update drops no request"
 
     alerts = [alert(name="HighLatency", service="checkout", at=T0, pod=f"p{i}", team=f"t{i}") for i in range(40)]
@@ -105,9 +111,11 @@ def test_ab_split_is_sticky_and_shadow_is_logged_not_applied(serve_url, champion
     wanted = {a.fingerprint for a in shadowed}
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        logged = [LoggedDecision.model_validate_json(line)
-                  for p in (Path(get_settings().state_location) / "decisions").glob("*.jsonl")
-                  for line in p.read_text().splitlines()]  # fmt: skip
+        logged = [
+            LoggedDecision.model_validate_json(line)
+            for p in (Path(get_settings().state_location) / "decisions").glob("*.jsonl")
+            for line in p.read_text().splitlines()
+        ]
         shadow = [e for e in logged if e.alert.fingerprint in wanted and e.decision.arm == "shadow"]
         if len(shadow) == len(wanted):
             break

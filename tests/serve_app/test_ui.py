@@ -28,9 +28,17 @@ from thresholds.overrides import OverrideLog
 from thresholds.preview import LiveThresholds, preview
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--window-size=1400,1250")  # fmt: skip
+CHROME_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,1250",
+)
 
 
 def describing(champion: dict[str, Any] | Exception) -> Callable[[], Awaitable[dict[str, Any]]]:
@@ -47,9 +55,14 @@ def describing(champion: dict[str, Any] | Exception) -> Callable[[], Awaitable[d
 @pytest.fixture
 def client(tmp_path, small_bundle):
     policy = small_bundle.meta.policy
-    champion = {"model_version": "3", "ref": "3", "pooled_threshold": policy.pooled.threshold,
-                "thresholds": {s: c.threshold for s, c in policy.services.items()},
-                "known_services": policy.known_services, "overrides": {}}  # fmt: skip
+    champion = {
+        "model_version": "3",
+        "ref": "3",
+        "pooled_threshold": policy.pooled.threshold,
+        "thresholds": {s: c.threshold for s, c in policy.services.items()},
+        "known_services": policy.known_services,
+        "overrides": {},
+    }
     app = FastAPI()
     app.include_router(ui.router)
     loads: list[str] = []
@@ -127,14 +140,24 @@ def test_trends_from_the_decision_log(client, tmp_path):
     from alertsieve.schema import Decision
 
     a = alert(service="checkout", at=T0)
-    decision = Decision(fingerprint=a.fingerprint, service="checkout", score=0.1, threshold=0.3, decision="suppress",
-                        model_version="3", reason="t", startsAt=a.startsAt)  # fmt: skip
+    decision = Decision(
+        fingerprint=a.fingerprint,
+        service="checkout",
+        score=0.1,
+        threshold=0.3,
+        decision="suppress",
+        model_version="3",
+        reason="t",
+        startsAt=a.startsAt,
+    )
     store = LocalStore(tmp_path)
     store.append("decisions", [LoggedDecision(alert=a, decision=decision, applied=True)])
     store.append("feedback", [Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=False, by="x")])
     rows = client.get("/v1/thresholds/trends", params={"service": "checkout"}).json()["rows"]
     assert [(r["service"], r["week"], r["noise_reduction"], r["threshold"]) for r in rows] == [
-        ("checkout", "2026-W02", 1.0, 0.3), ("ALL", "2026-W02", 1.0, None)]  # fmt: skip
+        ("checkout", "2026-W02", 1.0, 0.3),
+        ("ALL", "2026-W02", 1.0, None),
+    ]
     assert client.get("/v1/thresholds/trends", params={"service": "search"}).json()["rows"][0]["service"] == "ALL"
 
 
@@ -201,12 +224,18 @@ def test_override_in_the_ui_changes_a_live_decision_and_reverts(serve_url, brows
     # show; all before the stream clock of the served model, so the shared stream state is not moved forward
     rng = random.Random(5)
     times = [T0 + timedelta(days=7 * (week - 2), hours=hour) for week in range(3) for hour in range(0, 48, 8)]
-    demo = [alert(name="HighLatency", service="checkout", severity="warning", pod=pod_name("checkout", rng), at=at)
-            for at in times]  # fmt: skip
+    demo = [
+        alert(name="HighLatency", service="checkout", severity="warning", pod=pod_name("checkout", rng), at=at)
+        for at in times
+    ]
     _score(serve_url, demo)
     for i, a in enumerate(demo):
-        feedback = {"fingerprint": a.fingerprint, "startsAt": a.startsAt.isoformat(), "actionable": i % 6 == 0,
-                    "by": "ui-test"}  # fmt: skip
+        feedback = {
+            "fingerprint": a.fingerprint,
+            "startsAt": a.startsAt.isoformat(),
+            "actionable": i % 6 == 0,
+            "by": "ui-test",
+        }
         httpx.post(f"{serve_url}/v1/feedback", json=feedback, headers=AUTH, timeout=30).raise_for_status()
     target = demo[-1]
     before = _decided(serve_url, target)
@@ -265,8 +294,12 @@ def test_override_in_the_ui_changes_a_live_decision_and_reverts(serve_url, brows
         assert (audit[0]["old"], audit[0]["new"]) == (new, None)
     finally:  # never leave an override behind for the other tests of the session
         if "checkout" in OverrideLog(LocalStore(Path(os.environ["ALERTSIEVE_HOME"]) / "state")).current():
-            httpx.request("DELETE", f"{serve_url}/v1/thresholds/checkout", json={"by": "ui-test", "reason": "cleanup"},
-                          headers=AUTH)  # fmt: skip
+            httpx.request(
+                "DELETE",
+                f"{serve_url}/v1/thresholds/checkout",
+                json={"by": "ui-test", "reason": "cleanup"},
+                headers=AUTH,
+            )
 
 
 def test_trends_read_the_decision_log_once_per_interval(client, tmp_path):
@@ -279,8 +312,16 @@ def test_trends_read_the_decision_log_once_per_interval(client, tmp_path):
 
     assert client.get("/v1/thresholds/trends").json()["rows"] == []
     a = alert(service="checkout", at=T0)
-    decision = Decision(fingerprint=a.fingerprint, service="checkout", score=0.1, threshold=0.3, decision="suppress",
-                        model_version="3", reason="t", startsAt=a.startsAt)  # fmt: skip
+    decision = Decision(
+        fingerprint=a.fingerprint,
+        service="checkout",
+        score=0.1,
+        threshold=0.3,
+        decision="suppress",
+        model_version="3",
+        reason="t",
+        startsAt=a.startsAt,
+    )
     LocalStore(tmp_path).append("decisions", [LoggedDecision(alert=a, decision=decision, applied=True)])
     with concurrent.futures.ThreadPoolExecutor(5) as pool:
         replies = list(pool.map(lambda _: client.get("/v1/thresholds/trends").json()["rows"], range(5)))

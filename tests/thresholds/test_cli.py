@@ -23,8 +23,16 @@ def run(*args: str):
 
 
 def _decision(a, verdict: str, threshold: float) -> Decision:
-    return Decision(fingerprint=a.fingerprint, service=a.labels["service"], score=0.5, threshold=threshold,
-                    decision=verdict, model_version="1", reason="test", startsAt=a.startsAt)  # fmt: skip
+    return Decision(
+        fingerprint=a.fingerprint,
+        service=a.labels["service"],
+        score=0.5,
+        threshold=threshold,
+        decision=verdict,
+        model_version="1",
+        reason="test",
+        startsAt=a.startsAt,
+    )
 
 
 def _table_lines(output: str) -> list[str]:
@@ -66,10 +74,16 @@ def test_set_and_revert_refuse_bad_input(tmp_path):
 
 
 def test_report_offline(tmp_path):
-    alerts = [labelled(False, service="checkout", at=0), labelled(True, name="ServiceDown", service="checkout", at=1),
-              labelled(False, name="DiskFull", service="search", at=60 * 24 * 7)]  # fmt: skip
-    decisions = [_decision(alerts[0], "suppress", 0.3), _decision(alerts[1], "page", 0.3),
-                 _decision(alerts[2], "page", 0.2)]  # fmt: skip
+    alerts = [
+        labelled(False, service="checkout", at=0),
+        labelled(True, name="ServiceDown", service="checkout", at=1),
+        labelled(False, name="DiskFull", service="search", at=60 * 24 * 7),
+    ]
+    decisions = [
+        _decision(alerts[0], "suppress", 0.3),
+        _decision(alerts[1], "page", 0.3),
+        _decision(alerts[2], "page", 0.2),
+    ]
     write_jsonl(tmp_path / "a.jsonl", alerts)
     write_jsonl(tmp_path / "d.jsonl", decisions)
     result = run("report", "--alerts", str(tmp_path / "a.jsonl"), "--decisions", str(tmp_path / "d.jsonl"))
@@ -79,8 +93,16 @@ def test_report_offline(tmp_path):
     checkout = next(line for line in lines if "checkout" in line)
     assert "2026-W02" in checkout and "100.0%" in checkout and "0.00%" in checkout and "0.300" in checkout
     assert any("ALL" in line and "2026-W03" in line for line in lines)
-    only = run("report", "--alerts", str(tmp_path / "a.jsonl"), "--decisions", str(tmp_path / "d.jsonl"),
-               "--service", "search", "--no-fleet")  # fmt: skip
+    only = run(
+        "report",
+        "--alerts",
+        str(tmp_path / "a.jsonl"),
+        "--decisions",
+        str(tmp_path / "d.jsonl"),
+        "--service",
+        "search",
+        "--no-fleet",
+    )
     assert "checkout" not in only.output and "ALL" not in only.output and "search" in only.output
     mismatch = run("report", "--alerts", str(tmp_path / "a.jsonl"), "--decisions", str(tmp_path / "a.jsonl"))
     assert mismatch.exit_code == 1 and "error" in mismatch.output
@@ -121,15 +143,17 @@ def fake_tune(monkeypatch):
             folds=1,
         )
         best = TrialOutcome(config=TrialConfig(validation_days=7, margin=0.1), result=result)
-        return TuneOutcome(best=best, trials=[best])  # fmt: skip
+        return TuneOutcome(best=best, trials=[best])
 
     monkeypatch.setattr("thresholds.tune.run_tune", fake)
     return calls
 
 
 def test_tune_from_scored_rows(tmp_path, fake_tune):
-    rows = [ScoredRow(time=a.startsAt, service="s", score=0.5, actionable=a.actionable)
-            for a in synthetic_history(seed=1, days=2.0)]  # fmt: skip
+    rows = [
+        ScoredRow(time=a.startsAt, service="s", score=0.5, actionable=a.actionable)
+        for a in synthetic_history(seed=1, days=2.0)
+    ]
     write_jsonl(tmp_path / "rows.jsonl", rows)
     result = run("tune", "--rows", str(tmp_path / "rows.jsonl"), "--samples", "5", "--eval-days", "3", "--folds", "2")
     assert result.exit_code == 0, result.output
@@ -140,12 +164,20 @@ def test_tune_from_scored_rows(tmp_path, fake_tune):
 
 
 def test_tune_scores_alerts_with_a_bundle(tmp_path, small_bundle, fake_tune):
-    later = [a.model_copy(update={"startsAt": a.startsAt + timedelta(days=8)})
-             for a in synthetic_history(seed=3, days=1.0)]  # fmt: skip
+    later = [
+        a.model_copy(update={"startsAt": a.startsAt + timedelta(days=8)}) for a in synthetic_history(seed=3, days=1.0)
+    ]
     write_jsonl(tmp_path / "later.jsonl", later)
     small_bundle.save(tmp_path / "bundle")
-    result = run("tune", "--alerts", str(tmp_path / "later.jsonl"), "--model", str(tmp_path / "bundle"),
-                 "--rows-out", str(tmp_path / "rows.jsonl"))  # fmt: skip
+    result = run(
+        "tune",
+        "--alerts",
+        str(tmp_path / "later.jsonl"),
+        "--model",
+        str(tmp_path / "bundle"),
+        "--rows-out",
+        str(tmp_path / "rows.jsonl"),
+    )
     assert result.exit_code == 0, result.output
     rows = read_jsonl(tmp_path / "rows.jsonl", ScoredRow)
     assert len(rows) == len(later) == len(fake_tune[0][0])

@@ -9,8 +9,12 @@ from alertsieve.policy import ThresholdParams, ThresholdPolicy
 from thresholds.preview import LiveThresholds, curve, expected_miss, outcome, preview
 
 # service a: noise at 0.1..0.4, actionable at 0.6..0.9; service b: 4 noise, 1 actionable at 0.2.
-VALIDATION = [("a", s, False) for s in (0.1, 0.2, 0.3, 0.4)] + [("a", s, True) for s in (0.6, 0.7, 0.8, 0.9)] + \
-    [("b", s, False) for s in (0.05, 0.1, 0.3, 0.5)] + [("b", 0.2, True)]  # fmt: skip
+VALIDATION = (
+    [("a", s, False) for s in (0.1, 0.2, 0.3, 0.4)]
+    + [("a", s, True) for s in (0.6, 0.7, 0.8, 0.9)]
+    + [("b", s, False) for s in (0.05, 0.1, 0.3, 0.5)]
+    + [("b", 0.2, True)]
+)
 LIVE = LiveThresholds(pooled=0.15, services={"a": 0.25}, known_services=["a", "b", "c"])
 
 
@@ -62,12 +66,26 @@ def test_observed_misses_win_over_a_confident_model():
 def test_the_policy_names_the_group_and_its_design_effect():
     from alertsieve.policy import GroupChoice
 
-    own = GroupChoice(threshold=0.3, actionable=40, noise=100, suppressed_actionable=0, suppressed_noise=50,
-                      expected_fnr=0.02, incidents=10)  # fmt: skip
-    pooled = GroupChoice(threshold=0.1, actionable=5, noise=50, suppressed_actionable=0, suppressed_noise=5,
-                         expected_fnr=0.01)  # fmt: skip
-    policy = ThresholdPolicy(params=ThresholdParams(), expected_fnr=0.01, fnr_upper_bound=0.015, pooled=pooled,
-                             services={"a": own}, known_services=["a", "b"])  # fmt: skip
+    own = GroupChoice(
+        threshold=0.3,
+        actionable=40,
+        noise=100,
+        suppressed_actionable=0,
+        suppressed_noise=50,
+        expected_fnr=0.02,
+        incidents=10,
+    )
+    pooled = GroupChoice(
+        threshold=0.1, actionable=5, noise=50, suppressed_actionable=0, suppressed_noise=5, expected_fnr=0.01
+    )
+    policy = ThresholdPolicy(
+        params=ThresholdParams(),
+        expected_fnr=0.01,
+        fnr_upper_bound=0.015,
+        pooled=pooled,
+        services={"a": own},
+        known_services=["a", "b"],
+    )
     assert policy.group_for("a").design_effect == 4.0
     assert policy.group_for("b") is pooled and pooled.design_effect == 1.0  # no incidents recorded: alerts
 

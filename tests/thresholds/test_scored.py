@@ -11,8 +11,9 @@ from thresholds.scored import ScoredRows, decide_alerts, rows_of
 
 
 def test_decide_alerts_is_the_scorer_path_in_input_order(small_bundle):
-    later = [a.model_copy(update={"startsAt": a.startsAt + timedelta(days=8)})
-             for a in synthetic_history(seed=5, days=1.0)]  # not in time order  # fmt: skip
+    later = [
+        a.model_copy(update={"startsAt": a.startsAt + timedelta(days=8)}) for a in synthetic_history(seed=5, days=1.0)
+    ]  # not in time order
     decisions = decide_alerts(small_bundle, later, EmbeddingCache(HashingEncoder()), chunk=64)
     assert [d.fingerprint for d in decisions] == [a.fingerprint for a in later]
     reference = Scorer(small_bundle, EmbeddingCache(HashingEncoder()))
@@ -37,7 +38,18 @@ def test_rows_of_guards_novel_texts():
 
     a, b = labelled(True, at=0), labelled(False, name="Other", at=1)
     reasons = ((a, Reason.NOVEL), (b, Reason.AT_OR_ABOVE_THRESHOLD))
-    decisions = [Decision(fingerprint=x.fingerprint, service="checkout", score=0.01, threshold=0.5, decision="page",
-                          model_version="1", reason=str(code), reason_code=code) for x, code in reasons]  # fmt: skip
+    decisions = [
+        Decision(
+            fingerprint=x.fingerprint,
+            service="checkout",
+            score=0.01,
+            threshold=0.5,
+            decision="page",
+            model_version="1",
+            reason=str(code),
+            reason_code=code,
+        )
+        for x, code in reasons
+    ]
     rows = rows_of([a, b], decisions)
     assert [r.score for r in rows] == [1.0, 0.01]  # a novel text is never suppressible, as in serving

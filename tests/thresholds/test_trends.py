@@ -11,8 +11,16 @@ from thresholds.trends import ALL, Observation, iso_week, join_feedback, offline
 
 
 def _decision(a, verdict: str, threshold: float = 0.3, service: str | None = None) -> Decision:
-    return Decision(fingerprint=a.fingerprint, service=service or a.labels["service"], score=0.5, threshold=threshold,
-                    decision=verdict, model_version="1", reason="test", startsAt=a.startsAt)  # fmt: skip
+    return Decision(
+        fingerprint=a.fingerprint,
+        service=service or a.labels["service"],
+        score=0.5,
+        threshold=threshold,
+        decision=verdict,
+        model_version="1",
+        reason="test",
+        startsAt=a.startsAt,
+    )
 
 
 def test_iso_week_follows_iso_rules():
@@ -32,8 +40,12 @@ def test_weekly_counts_rates_and_latest_threshold():
         Observation(service="b", at=T0 + week, suppressed=True, threshold=0.5, actionable=False),
     ]
     rows = weekly(obs, fleet=True)
-    assert [(r.service, r.week) for r in rows] == [("a", "2026-W02"), ("b", "2026-W03"), (ALL, "2026-W02"),
-                                                   (ALL, "2026-W03")]  # fmt: skip
+    assert [(r.service, r.week) for r in rows] == [
+        ("a", "2026-W02"),
+        ("b", "2026-W03"),
+        (ALL, "2026-W02"),
+        (ALL, "2026-W03"),
+    ]
     a = rows[0]
     assert (a.alerts, a.suppressed, a.labelled, a.actionable, a.noise) == (5, 2, 4, 2, 2)
     assert a.actionable_share == 0.5
@@ -47,8 +59,11 @@ def test_weekly_counts_rates_and_latest_threshold():
 
 
 def test_offline_trends_match_line_by_line_and_reject_mismatches():
-    alerts = [labelled(False, service="checkout", at=0), labelled(True, name="ServiceDown", service="checkout", at=5),
-              labelled(False, service="search", at=10)]  # fmt: skip
+    alerts = [
+        labelled(False, service="checkout", at=0),
+        labelled(True, name="ServiceDown", service="checkout", at=5),
+        labelled(False, service="search", at=10),
+    ]
     decisions = [_decision(alerts[0], "suppress"), _decision(alerts[1], "page"), _decision(alerts[2], "page")]
     rows = offline_trends(alerts, decisions)
     by_service = {r.service: r for r in rows}
@@ -71,9 +86,14 @@ def test_join_feedback_keeps_applied_once_and_latest_label():
     now = datetime.now(UTC)
     feedback = [
         Feedback(fingerprint=first.fingerprint, startsAt=first.startsAt, actionable=False, by="x", received_at=now),
-        Feedback(fingerprint=first.fingerprint, startsAt=first.startsAt, actionable=True, by="y",
-                 received_at=now + timedelta(seconds=1)),
-    ]  # fmt: skip
+        Feedback(
+            fingerprint=first.fingerprint,
+            startsAt=first.startsAt,
+            actionable=True,
+            by="y",
+            received_at=now + timedelta(seconds=1),
+        ),
+    ]
     obs = join_feedback(logged, reversed(feedback))
     assert len(obs) == 2
     assert obs[0].suppressed and obs[0].actionable is True
@@ -83,11 +103,18 @@ def test_join_feedback_keeps_applied_once_and_latest_label():
 def test_production_trends_read_the_store(tmp_path):
     store = LocalStore(tmp_path)
     a, b = alert(service="checkout", at=0), alert(service="checkout", at=60 * 24 * 7)
-    store.append("decisions", [LoggedDecision(alert=a, decision=_decision(a, "suppress", 0.25), applied=True),
-                               LoggedDecision(alert=b, decision=_decision(b, "page", 0.35), applied=True)])  # fmt: skip
+    store.append(
+        "decisions",
+        [
+            LoggedDecision(alert=a, decision=_decision(a, "suppress", 0.25), applied=True),
+            LoggedDecision(alert=b, decision=_decision(b, "page", 0.35), applied=True),
+        ],
+    )
     store.append("feedback", [Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=False, by="z")])
     rows = production_trends(store)
-    assert [(r.week, r.alerts, r.labelled, r.threshold) for r in rows] == [("2026-W02", 1, 1, 0.25),
-                                                                           ("2026-W03", 1, 0, 0.35)]  # fmt: skip
+    assert [(r.week, r.alerts, r.labelled, r.threshold) for r in rows] == [
+        ("2026-W02", 1, 1, 0.25),
+        ("2026-W03", 1, 0, 0.35),
+    ]
     assert rows[0].noise_reduction == 1.0 and rows[1].noise_reduction is None
     assert production_trends(LocalStore(tmp_path / "empty")) == []

@@ -33,8 +33,14 @@ def scored_rows(days: int = 28, per_day: int = 450, seed: int = 0, overlap: bool
             score = 10 ** rng.uniform(-5, 0) if overlap else rng.uniform(0.5, 1.0)
         else:
             score = 10 ** rng.uniform(-6, -3)
-        rows.append(ScoredRow(time=START + timedelta(seconds=float(rng.uniform(0, days * DAY_S))),
-                              service=("api", "db", "web")[i % 3], score=score, actionable=actionable))  # fmt: skip
+        rows.append(
+            ScoredRow(
+                time=START + timedelta(seconds=float(rng.uniform(0, days * DAY_S))),
+                service=("api", "db", "web")[i % 3],
+                score=score,
+                actionable=actionable,
+            )
+        )
     return rows
 
 
@@ -100,8 +106,10 @@ def test_unusable_rows_are_refused(rows: ScoredRows):
 
 
 def test_thresholds_import_without_ray():
-    code = "import sys, thresholds.tune, thresholds.cli, thresholds.trends, thresholds.preview; " \
-           "sys.exit(1 if 'ray' in sys.modules else 0)"  # fmt: skip
+    code = (
+        "import sys, thresholds.tune, thresholds.cli, thresholds.trends, thresholds.preview; "
+        "sys.exit(1 if 'ray' in sys.modules else 0)"
+    )
     import subprocess
 
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -34,8 +34,13 @@ def test_the_commands_are_registered_for_alertsieve() -> None:
 
 
 def test_python_m_train_app_is_a_ray_job_entrypoint() -> None:
-    done = subprocess.run([sys.executable, "-m", "train_app", "retrain", "--help"], capture_output=True, text=True,
-                          check=False, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "train_app", "retrain", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 0, done.stderr
     for option in ("--history", "--weeks", "--holdout-days", "--gpu", "--workers", "--state"):
         assert option in done.stdout
@@ -44,21 +49,48 @@ def test_python_m_train_app_is_a_ray_job_entrypoint() -> None:
 def test_retrain_command_registers_a_challenger(ray_cluster, isolated_model: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     history = tmp_path / "history.jsonl"
     write_jsonl(history, simulate_history(days=8, seed=9))
-    result = CliRunner().invoke(build(), ["retrain", "--history", str(history), "--weeks", "2", "--holdout-days", "2",
-                                          "--encoder", "hashing-64", "--epochs", "2", "--backend", "local",
-                                          "--state", str(tmp_path / "state")])  # fmt: skip
+    result = CliRunner().invoke(
+        build(),
+        [
+            "retrain",
+            "--history",
+            str(history),
+            "--weeks",
+            "2",
+            "--holdout-days",
+            "2",
+            "--encoder",
+            "hashing-64",
+            "--epochs",
+            "2",
+            "--backend",
+            "local",
+            "--state",
+            str(tmp_path / "state"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     version = registry.alias_version(isolated_model, registry.CHALLENGER)
     assert f"version {version} as challenger (champion: none)" in result.output
     assert "new NR" in result.output and "ALL" in result.output
-    bad = CliRunner().invoke(build(), ["retrain", "--history", str(tmp_path / "none.jsonl"), "--backend", "local",
-                                       "--state", str(tmp_path / "state")])  # fmt: skip
+    bad = CliRunner().invoke(
+        build(),
+        [
+            "retrain",
+            "--history",
+            str(tmp_path / "none.jsonl"),
+            "--backend",
+            "local",
+            "--state",
+            str(tmp_path / "state"),
+        ],
+    )
     assert bad.exit_code == 1 and "no labelled alerts" in bad.output
 
 
 def test_promote_and_rollback_commands(
     ray_cluster, isolated_model: Settings, small_bundle: ModelBundle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # fmt: skip
+) -> None:
     deployer = RecordingDeployer()
     monkeypatch.setattr(cli, "_deployer", lambda *args: deployer)
     state = ["--state", str(tmp_path)]

@@ -48,11 +48,30 @@ def render(rows: list[ComparisonRow]) -> list[str]:
 
 
 def test_the_table_aligns_rows_and_marks_fnr_over_budget() -> None:
-    rows = [ComparisonRow(name="v3", kind="version", alerts=2000, actionable=300, noise_reduction=0.4512, fnr=0.0067,
-                          auc=0.93456, p95_latency_ms=4.25, train_seconds=61.0),
-            ComparisonRow(name="hashing-64+no-neighbours", kind="variant", alerts=2000, actionable=300,
-                          noise_reduction=0.6, fnr=0.02, auc=None, p95_latency_ms=float("nan"),
-                          train_seconds=None)]  # fmt: skip
+    rows = [
+        ComparisonRow(
+            name="v3",
+            kind="version",
+            alerts=2000,
+            actionable=300,
+            noise_reduction=0.4512,
+            fnr=0.0067,
+            auc=0.93456,
+            p95_latency_ms=4.25,
+            train_seconds=61.0,
+        ),
+        ComparisonRow(
+            name="hashing-64+no-neighbours",
+            kind="variant",
+            alerts=2000,
+            actionable=300,
+            noise_reduction=0.6,
+            fnr=0.02,
+            auc=None,
+            p95_latency_ms=float("nan"),
+            train_seconds=None,
+        ),
+    ]
     lines = render(rows)
     header = next(line for line in lines if "noise reduction" in line)
     for column in ("model", "kind", "alerts", "FNR", "AUC", "P95 ms", "train s"):
@@ -67,7 +86,7 @@ def test_the_table_aligns_rows_and_marks_fnr_over_budget() -> None:
 
 def test_variants_and_versions_are_scored_on_the_same_held_out_days(
     window: TrainingWindow, isolated_model: Settings, small_bundle: ModelBundle
-) -> None:  # fmt: skip
+) -> None:
     variants = [parse_variant("encoder=hashing"), parse_variant("encoder=hashing,neighbours=off,embedding=on")]
     rows = compare_variants(variants, window, TrainParams(epochs=2), ThresholdParams(), sample=20)
     assert [r.name for r in rows] == ["hashing-64", variants[1].name] and rows[1].name != "hashing-64"
@@ -88,9 +107,25 @@ def test_compare_command_prints_one_table(ray_cluster, isolated_model: Settings,
 
     history = tmp_path / "history.jsonl"
     write_jsonl(history, simulate_history(days=9, seed=6))
-    argv = ["compare", "--history", str(history), "--weeks", "2", "--holdout-days", "2", "--variant",
-            "encoder=hashing", "--variant", "flat:encoder=hashing,neighbours=off", "--epochs", "2",
-            "--latency-sample", "10", "--state", str(tmp_path / "state")]  # fmt: skip
+    argv = [
+        "compare",
+        "--history",
+        str(history),
+        "--weeks",
+        "2",
+        "--holdout-days",
+        "2",
+        "--variant",
+        "encoder=hashing",
+        "--variant",
+        "flat:encoder=hashing,neighbours=off",
+        "--epochs",
+        "2",
+        "--latency-sample",
+        "10",
+        "--state",
+        str(tmp_path / "state"),
+    ]
     result = CliRunner().invoke(build(), argv)
     assert result.exit_code == 0, result.output
     assert "held-out alerts" in result.output and "hashing-64" in result.output and "flat" in result.output

@@ -20,13 +20,23 @@ DAY = 24 * 60.0
 
 
 def history() -> list[LabelledAlert]:
-    return [labelled(d % 4 == 0, name="ServiceDown" if d % 4 == 0 else "HighLatency", at=d * DAY, pod=f"p{d}")
-            for d in range(20)]  # fmt: skip
+    return [
+        labelled(d % 4 == 0, name="ServiceDown" if d % 4 == 0 else "HighLatency", at=d * DAY, pod=f"p{d}")
+        for d in range(20)
+    ]
 
 
 def logged(a, version: str = "1") -> LoggedDecision:  # type: ignore[no-untyped-def]
-    d = Decision(fingerprint=a.fingerprint, service="checkout", score=0.2, threshold=0.5, decision="suppress",
-                 model_version=version, reason="test", startsAt=a.startsAt)  # fmt: skip
+    d = Decision(
+        fingerprint=a.fingerprint,
+        service="checkout",
+        score=0.2,
+        threshold=0.5,
+        decision="suppress",
+        model_version=version,
+        reason="test",
+        startsAt=a.startsAt,
+    )
     return LoggedDecision(alert=a, decision=d, applied=True)
 
 
@@ -43,11 +53,14 @@ def write_sources(history_root: str, state_root: str, put) -> None:  # type: ign
     unlabelled = alert(name="QueueBacklog", at=19.6 * DAY, pod="q2")
     store = open_store(state_root)
     store.append("decisions", [logged(new_alert), logged(unlabelled), logged(past[17]), logged(past[2])])
-    store.append("feedback", [
-        Feedback(fingerprint=new_alert.fingerprint, startsAt=new_alert.startsAt, actionable=True, by="oncall"),
-        Feedback(fingerprint=past[17].fingerprint, startsAt=past[17].startsAt, actionable=True, by="oncall"),
-        Feedback(fingerprint=past[2].fingerprint, startsAt=past[2].startsAt, actionable=True, by="oncall"),
-    ])  # fmt: skip
+    store.append(
+        "feedback",
+        [
+            Feedback(fingerprint=new_alert.fingerprint, startsAt=new_alert.startsAt, actionable=True, by="oncall"),
+            Feedback(fingerprint=past[17].fingerprint, startsAt=past[17].startsAt, actionable=True, by="oncall"),
+            Feedback(fingerprint=past[2].fingerprint, startsAt=past[2].startsAt, actionable=True, by="oncall"),
+        ],
+    )
 
 
 def check(history_location: str, state_location: str) -> None:

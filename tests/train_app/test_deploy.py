@@ -89,9 +89,11 @@ def test_builders_are_found_by_import_path_and_get_typed_args() -> None:
 
 def test_serve_run_deployer_reads_the_builder_and_base_args_from_the_config(tmp_path: Path) -> None:
     config = tmp_path / "serve_config.yaml"
-    config.write_text("applications:\n  - name: demo\n    route_prefix: /demo\n"
-                      f"    import_path: {__name__}:fake_builder\n"
-                      "    args: {champion: champion, downstream_url: 'http://receiver/hook'}\n")  # fmt: skip
+    config.write_text(
+        "applications:\n  - name: demo\n    route_prefix: /demo\n"
+        f"    import_path: {__name__}:fake_builder\n"
+        "    args: {champion: champion, downstream_url: 'http://receiver/hook'}\n"
+    )
     deployer = ServeRunDeployer.from_config(config, "demo")
     assert deployer.route_prefix == "/demo" and deployer.base_args["downstream_url"] == "http://receiver/hook"
     built = deployer.builder({**deployer.base_args, "champion": "9"})
@@ -128,8 +130,16 @@ else:
 def fake_cluster(tmp_path: Path, serve_config: str | None) -> tuple[Path, list[str]]:
     state = tmp_path / "rayservice.json"
     spec = {"serveConfigV2": serve_config} if serve_config is not None else {}
-    state.write_text(json.dumps({"apiVersion": "ray.io/v1", "kind": "RayService",
-                                 "metadata": {"name": "alertsieve", "resourceVersion": "41"}, "spec": spec}))  # fmt: skip
+    state.write_text(
+        json.dumps(
+            {
+                "apiVersion": "ray.io/v1",
+                "kind": "RayService",
+                "metadata": {"name": "alertsieve", "resourceVersion": "41"},
+                "spec": spec,
+            }
+        )
+    )
     script = tmp_path / "kubectl.py"
     script.write_text(FAKE_KUBECTL)
     return state, [sys.executable, str(script), str(state)]

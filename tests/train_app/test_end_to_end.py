@@ -50,8 +50,9 @@ def send(url: str, alerts: list[LabelledAlert]) -> list[dict]:  # type: ignore[t
             reply = client.post(f"{url}{PREFIX}/v1/score", json={"alerts": batch})
             assert reply.status_code == 200, reply.text
             decisions += reply.json()["decisions"]
-    feedback = [Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=a.actionable, by="e2e")
-                for a in alerts]  # fmt: skip
+    feedback = [
+        Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=a.actionable, by="e2e") for a in alerts
+    ]
     open_store(get_settings().state_location).append("feedback", feedback)
     return decisions
 
@@ -75,8 +76,11 @@ def wait_for_shadow(version: str, alerts: list[LabelledAlert], timeout: float = 
 @pytest.mark.slow
 def test_retrain_promote_and_serve_the_new_version(serve_url: str, moto_s3: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     run = uuid.uuid4().hex[:8]
-    env = {**s3_env(moto_s3), "ALERTSIEVE_MODEL_NAME": f"alertsieve-e2e-{run}",
-           "ALERTSIEVE_ARTIFACT_ROOT": f"s3://{S3_BUCKET}/mlflow-{run}"}  # fmt: skip
+    env = {
+        **s3_env(moto_s3),
+        "ALERTSIEVE_MODEL_NAME": f"alertsieve-e2e-{run}",
+        "ALERTSIEVE_ARTIFACT_ROOT": f"s3://{S3_BUCKET}/mlflow-{run}",
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
@@ -96,10 +100,17 @@ def test_retrain_promote_and_serve_the_new_version(serve_url: str, moto_s3: str,
     s3.put_object(Bucket=S3_BUCKET, Key=f"history-{run}/part-1.jsonl", Body=jsonl(history[len(history) // 2 :]))
     s3_state = f"s3://{S3_BUCKET}/state-{run}"
     late = history[-5:]
-    open_store(s3_state).append("feedback", [Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt,
-                                                      actionable=a.actionable, by="oncall") for a in late])  # fmt: skip
-    config = RetrainConfig(history=f"s3://{S3_BUCKET}/history-{run}", state=s3_state, backend="ray",
-                           window=WindowSpec(weeks=3, holdout_days=3), params=params)  # fmt: skip
+    open_store(s3_state).append(
+        "feedback",
+        [Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=a.actionable, by="oncall") for a in late],
+    )
+    config = RetrainConfig(
+        history=f"s3://{S3_BUCKET}/history-{run}",
+        state=s3_state,
+        backend="ray",
+        window=WindowSpec(weeks=3, holdout_days=3),
+        params=params,
+    )
     result = run_retrain(config, settings)
     challenger = result.version
     assert challenger is not None and challenger != champion
@@ -120,8 +131,11 @@ def test_retrain_promote_and_serve_the_new_version(serve_url: str, moto_s3: str,
     # gates' math is tested in test_promotion, here the loop.
     gates = GateConfig(budget=0.05, confidence=0.8, nr_margin=0.25, min_stage_feedback=20)
     traffic = days(stream, 16, 21)
-    stages = [traffic[: len(traffic) // 3], traffic[len(traffic) // 3 : 2 * len(traffic) // 3],
-              traffic[2 * len(traffic) // 3 :]]  # fmt: skip
+    stages = [
+        traffic[: len(traffic) // 3],
+        traffic[len(traffic) // 3 : 2 * len(traffic) // 3],
+        traffic[2 * len(traffic) // 3 :],
+    ]
     try:
         started = promote_step(settings, deployer, gates)
         assert started.state is not None and started.state.stage is Stage.SHADOW, started.message

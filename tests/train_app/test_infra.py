@@ -17,8 +17,12 @@ INFRA = Path(__file__).resolve().parents[2] / "infra"
 
 def documents() -> dict[tuple[str, str], dict]:  # type: ignore[type-arg]
     """Every document of infra/*.yaml by (kind, name)."""
-    return {(d["kind"], d["metadata"]["name"]): d for path in sorted(INFRA.glob("*.yaml"))
-            for d in yaml.safe_load_all(path.read_text()) if d}  # fmt: skip
+    return {
+        (d["kind"], d["metadata"]["name"]): d
+        for path in sorted(INFRA.glob("*.yaml"))
+        for d in yaml.safe_load_all(path.read_text())
+        if d
+    }
 
 
 def parses(argv: list[str]) -> Any:

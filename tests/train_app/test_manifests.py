@@ -86,14 +86,14 @@ def test_every_manifest_is_valid_against_the_kubernetes_and_kuberay_schemas() ->
                 envfrom=[]
             ),
             "Additional properties",
-        ),  # fmt: skip
+        ),
         ("RayService", lambda d: d["spec"].update(serveConfigV2={"applications": []}), "is not of type 'string'"),
         ("RayService", lambda d: d["spec"]["rayClusterConfig"].pop("headGroupSpec"), "'headGroupSpec' is a required"),
         (
             "CronJob",
             lambda d: d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0].pop("name"),
             "'name' is a required property",
-        ),  # fmt: skip
+        ),
         ("CronJob", lambda d: d["spec"].update(concurrencyPolicy=3), "is not of type"),
         ("Role", lambda d: d["rules"][0].update(verb=["get"]), "Additional properties"),
     ],
@@ -111,11 +111,14 @@ def test_the_rayservice_serves_what_serve_config_yaml_generates() -> None:
     generated = yaml.safe_load(text)
     source = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
     assert generated["http_options"] == {**source["http_options"], "host": POD_HOST, "port": 8000}
-    assert {k: v for k, v in generated.items() if k != "http_options"} == \
-        {k: v for k, v in source.items() if k != "http_options"}  # fmt: skip
+    assert {k: v for k, v in generated.items() if k != "http_options"} == {
+        k: v for k, v in source.items() if k != "http_options"
+    }
     # byte for byte what the generator writes: run `python -m train_app rayservice` after editing serve_config.yaml
-    assert rayservice_text(INFRA / "rayservice.yaml", ROOT / "serve_config.yaml", 8000) == \
-        (INFRA / "rayservice.yaml").read_text()  # fmt: skip
+    assert (
+        rayservice_text(INFRA / "rayservice.yaml", ROOT / "serve_config.yaml", 8000)
+        == (INFRA / "rayservice.yaml").read_text()
+    )
 
 
 def test_the_rayservice_command_checks_and_rewrites_the_manifest(tmp_path: Path) -> None:
@@ -178,11 +181,17 @@ def test_the_promote_job_patches_the_rayservice_with_least_privilege() -> None:
     with group.make_context("train_app", command[1:]) as ctx:
         sub = group.get_command(ctx, "promote")
         params = sub.make_context("promote", command[2:]).params
-    assert params["deployer"] == "rayservice" and params["rayservice"] == by_kind("RayService", "alertsieve")[
-        "metadata"]["name"]  # fmt: skip
+    assert (
+        params["deployer"] == "rayservice"
+        and params["rayservice"] == by_kind("RayService", "alertsieve")["metadata"]["name"]
+    )
     [rule] = by_kind("Role", cron["serviceAccountName"])["rules"]
-    assert rule == {"apiGroups": ["ray.io"], "resources": ["rayservices"], "resourceNames": ["alertsieve"],
-                    "verbs": ["get", "patch"]}  # fmt: skip
+    assert rule == {
+        "apiGroups": ["ray.io"],
+        "resources": ["rayservices"],
+        "resourceNames": ["alertsieve"],
+        "verbs": ["get", "patch"],
+    }
     binding = by_kind("RoleBinding", cron["serviceAccountName"])
     assert binding["subjects"][0]["name"] == cron["serviceAccountName"]
     assert binding["roleRef"]["name"] == cron["serviceAccountName"]

@@ -24,8 +24,13 @@ NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 
 
 def counts(actionable: int, missed: int, noise: int, suppressed: int) -> Counts:
-    return Counts(alerts=actionable + noise, actionable=actionable, suppressed_actionable=missed, noise=noise,
-                  suppressed_noise=suppressed)  # fmt: skip
+    return Counts(
+        alerts=actionable + noise,
+        actionable=actionable,
+        suppressed_actionable=missed,
+        noise=noise,
+        suppressed_noise=suppressed,
+    )
 
 
 # ---- intervals: published values ------------------------------------------------------------------
@@ -100,8 +105,11 @@ def test_a_rollout_starts_in_shadow_only_when_the_offline_gates_pass() -> None:
     assert start("3", "4", HOLD, NOW) is None and start("3", "4", BAD, NOW) is None
     state = start("3", "4", ADVANCE, NOW)
     assert state is not None and state.stage is Stage.SHADOW and state.active
-    assert state.target.app_args() == {"champion": "3", "challenger": "4",
-                                       "router": {"mode": "shadow", "challenger_weight": 0.0}}  # fmt: skip
+    assert state.target.app_args() == {
+        "champion": "3",
+        "challenger": "4",
+        "router": {"mode": "shadow", "challenger_weight": 0.0},
+    }
 
 
 def test_the_rollout_moves_shadow_10_50_100_and_holds_in_between() -> None:
@@ -112,8 +120,15 @@ def test_the_rollout_moves_shadow_10_50_100_and_holds_in_between() -> None:
         evidence = ADVANCE if hour % 2 == 0 else HOLD
         state = step(state, evidence, GATES, NOW + timedelta(hours=hour))
         seen.append(state.stage)
-    assert seen == [Stage.SHADOW, Stage.SHADOW, Stage.CANARY_10, Stage.CANARY_10, Stage.CANARY_50,
-                    Stage.CANARY_50, Stage.PROMOTED]  # fmt: skip
+    assert seen == [
+        Stage.SHADOW,
+        Stage.SHADOW,
+        Stage.CANARY_10,
+        Stage.CANARY_10,
+        Stage.CANARY_50,
+        Stage.CANARY_50,
+        Stage.PROMOTED,
+    ]
     assert not state.active and state.target.app_args()["champion"] == "4"
     assert state.target.challenger is None and state.target.mode == "off"
     assert [t.stage for t in state.history] == [Stage.SHADOW, Stage.CANARY_10, Stage.CANARY_50, Stage.PROMOTED]

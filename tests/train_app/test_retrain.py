@@ -25,13 +25,19 @@ def stream() -> list[LabelledAlert]:
 
 
 def config(history: Path, state: Path) -> RetrainConfig:
-    return RetrainConfig(history=str(history), state=str(state), window=WindowSpec(weeks=2, holdout_days=3),
-                         encoder="hashing-64", params=TrainParams(epochs=2), backend="local")  # fmt: skip
+    return RetrainConfig(
+        history=str(history),
+        state=str(state),
+        window=WindowSpec(weeks=2, holdout_days=3),
+        encoder="hashing-64",
+        params=TrainParams(epochs=2),
+        backend="local",
+    )
 
 
 def test_retraining_registers_a_challenger_compared_with_the_champion(
     ray_cluster, isolated_model: Settings, stream: list[LabelledAlert], tmp_path: Path
-) -> None:  # fmt: skip
+) -> None:
     settings = isolated_model
     history, state = tmp_path / "history.jsonl", tmp_path / "state"
     write_jsonl(history, stream)
@@ -54,8 +60,17 @@ def test_retraining_registers_a_challenger_compared_with_the_champion(
     assert run_id is not None
     run = client.get_run(run_id)
     metrics, params = run.data.metrics, run.data.params
-    for name in ("holdout_noise_reduction", "holdout_fnr", "holdout_auc", "champion_holdout_fnr", "train_seconds",
-                 "rows", "train_rows", "holdout_rows", "duration_seconds"):  # fmt: skip
+    for name in (
+        "holdout_noise_reduction",
+        "holdout_fnr",
+        "holdout_auc",
+        "champion_holdout_fnr",
+        "train_seconds",
+        "rows",
+        "train_rows",
+        "holdout_rows",
+        "duration_seconds",
+    ):
         assert name in metrics, name
     assert any(name.startswith("holdout_service.") and name.endswith(".fnr") for name in metrics)
     assert metrics["rows"] == len(stream) and params["champion_version"] == first.version

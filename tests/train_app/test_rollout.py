@@ -27,11 +27,18 @@ class RecordingDeployer:
 
 
 def holdout_metrics(missed: int, champion_version: str) -> tuple[dict[str, str | float | int], dict[str, float]]:
-    counts = {"alerts": 2400.0, "actionable": 400.0, "suppressed_actionable": float(missed), "noise": 2000.0,
-              "suppressed_noise": 1200.0}  # fmt: skip
-    metrics = {**{f"holdout_{k}": v for k, v in counts.items()},
-               **{f"champion_holdout_{k}": v for k, v in counts.items()},
-               "champion_holdout_suppressed_noise": 1100.0}  # fmt: skip
+    counts = {
+        "alerts": 2400.0,
+        "actionable": 400.0,
+        "suppressed_actionable": float(missed),
+        "noise": 2000.0,
+        "suppressed_noise": 1200.0,
+    }
+    metrics = {
+        **{f"holdout_{k}": v for k, v in counts.items()},
+        **{f"champion_holdout_{k}": v for k, v in counts.items()},
+        "champion_holdout_suppressed_noise": 1100.0,
+    }
     return {"champion_version": champion_version}, metrics
 
 
@@ -59,9 +66,17 @@ class Traffic:
                 missed = arm != "champion" and actionable and i < challenger_misses
                 quiets = i % 4 != 0 if arm != "champion" else i % 2 == 0  # the challenger: 75% of noise, not 50%
                 suppress = missed or (not actionable and quiets)
-                d = Decision(fingerprint=a.fingerprint, service="checkout", score=0.1 if suppress else 0.9,
-                             threshold=0.5, decision="suppress" if suppress else "page", model_version=version,
-                             reason="test", arm=arm, startsAt=a.startsAt)  # fmt: skip
+                d = Decision(
+                    fingerprint=a.fingerprint,
+                    service="checkout",
+                    score=0.1 if suppress else 0.9,
+                    threshold=0.5,
+                    decision="suppress" if suppress else "page",
+                    model_version=version,
+                    reason="test",
+                    arm=arm,
+                    startsAt=a.startsAt,
+                )
                 decisions.append(LoggedDecision(alert=a, decision=d, applied=arm != "shadow"))
             word = Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=actionable, by="oncall")
             feedback.append(word)
@@ -71,7 +86,7 @@ class Traffic:
 
 def test_a_good_challenger_goes_through_every_stage_to_champion(
     ray_cluster, isolated_model: Settings, small_bundle: ModelBundle, tmp_path: Path
-) -> None:  # fmt: skip
+) -> None:
     settings, state, deployer = isolated_model, tmp_path / "state", RecordingDeployer()
     champion, challenger = two_versions(small_bundle, settings)
     traffic = Traffic(state)
@@ -92,8 +107,12 @@ def test_a_good_challenger_goes_through_every_stage_to_champion(
     done = promote_step(settings, deployer, GATES, str(state))
     assert done.state is not None and done.state.stage is Stage.PROMOTED
     assert done.online is not None and done.online.challenger.counts.actionable == 270  # 200 + 20 + 50, once each
-    assert [(t.mode, t.challenger_weight) for t in deployer.deployed] == [("shadow", 0.0), ("ab", 0.1), ("ab", 0.5),
-                                                                           ("off", 0.0)]  # fmt: skip
+    assert [(t.mode, t.challenger_weight) for t in deployer.deployed] == [
+        ("shadow", 0.0),
+        ("ab", 0.1),
+        ("ab", 0.5),
+        ("off", 0.0),
+    ]
     assert deployer.deployed[-1] == ServeTarget(champion=challenger)
     assert registry.alias_version(settings, registry.CHAMPION) == challenger
     assert registry.alias_version(settings, registry.PREVIOUS) == champion
@@ -110,7 +129,7 @@ def test_a_good_challenger_goes_through_every_stage_to_champion(
 
 def test_misses_on_feedback_roll_the_challenger_back(
     ray_cluster, isolated_model: Settings, small_bundle: ModelBundle, tmp_path: Path
-) -> None:  # fmt: skip
+) -> None:
     settings, state, deployer = isolated_model, tmp_path / "state", RecordingDeployer()
     champion, challenger = two_versions(small_bundle, settings)
     promote_step(settings, deployer, GATES, str(state))
@@ -127,7 +146,7 @@ def test_misses_on_feedback_roll_the_challenger_back(
 
 def test_offline_gates_keep_a_bad_challenger_out_of_traffic(
     ray_cluster, isolated_model: Settings, small_bundle: ModelBundle, tmp_path: Path
-) -> None:  # fmt: skip
+) -> None:
     settings, deployer = isolated_model, RecordingDeployer()
     two_versions(small_bundle, settings, missed=20)
     outcome = promote_step(settings, deployer, GATES, str(tmp_path))
@@ -137,7 +156,7 @@ def test_offline_gates_keep_a_bad_challenger_out_of_traffic(
 
 def test_a_manual_rollback_aborts_a_running_rollout(
     ray_cluster, isolated_model: Settings, small_bundle: ModelBundle, tmp_path: Path
-) -> None:  # fmt: skip
+) -> None:
     settings, deployer = isolated_model, RecordingDeployer()
     champion, _ = two_versions(small_bundle, settings)
     promote_step(settings, deployer, GATES, str(tmp_path))

@@ -57,8 +57,9 @@ def test_the_loop_runs_the_job_at_each_tick_and_survives_a_failure() -> None:
 def test_run_now_runs_before_the_first_tick() -> None:
     clock = FakeClock(datetime(2026, 3, 4, 12, 0, tzinfo=UTC))
     runs: list[datetime] = []
-    ticks = run_schedule(MONDAYS_3AM, lambda: runs.append(clock()), max_runs=2, run_now=True, clock=clock,
-                         sleep=clock.sleep)  # fmt: skip
+    ticks = run_schedule(
+        MONDAYS_3AM, lambda: runs.append(clock()), max_runs=2, run_now=True, clock=clock, sleep=clock.sleep
+    )
     assert runs == [datetime(2026, 3, 4, 12, 0, tzinfo=UTC), datetime(2026, 3, 9, 3, 0, tzinfo=UTC)]
     assert len(ticks) == 2
 
@@ -69,8 +70,18 @@ def test_schedule_once_runs_the_retraining_job_now(monkeypatch: pytest.MonkeyPat
 
     seen = []
     monkeypatch.setattr(cli, "_run_retrain", lambda config: seen.append(config))
-    argv = ["schedule", "--cron", MONDAYS_3AM, "--once", "--history", str(tmp_path / "h.jsonl"), "--weeks", "4",
-            "--encoder", "hashing-64"]  # fmt: skip
+    argv = [
+        "schedule",
+        "--cron",
+        MONDAYS_3AM,
+        "--once",
+        "--history",
+        str(tmp_path / "h.jsonl"),
+        "--weeks",
+        "4",
+        "--encoder",
+        "hashing-64",
+    ]
     result = CliRunner().invoke(build(), argv)
     assert result.exit_code == 0, result.output
     assert len(seen) == 1 and seen[0].window.weeks == 4 and seen[0].encoder == "hashing-64"

@@ -12,14 +12,27 @@ from train_app.window import WindowSpec, build_window, cut_window, merge_labels
 
 
 def logged(a) -> LoggedDecision:  # type: ignore[no-untyped-def]
-    d = Decision(fingerprint=a.fingerprint, service="checkout", score=0.1, threshold=0.5, decision="suppress",
-                 model_version="1", reason="test", startsAt=a.startsAt)  # fmt: skip
+    d = Decision(
+        fingerprint=a.fingerprint,
+        service="checkout",
+        score=0.1,
+        threshold=0.5,
+        decision="suppress",
+        model_version="1",
+        reason="test",
+        startsAt=a.startsAt,
+    )
     return LoggedDecision(alert=a, decision=d, applied=True)
 
 
 def word(a, actionable: bool, minutes_later: float = 0.0) -> Feedback:  # type: ignore[no-untyped-def]
-    return Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=actionable, by="oncall",
-                    received_at=T0 + timedelta(days=30, minutes=minutes_later))  # fmt: skip
+    return Feedback(
+        fingerprint=a.fingerprint,
+        startsAt=a.startsAt,
+        actionable=actionable,
+        by="oncall",
+        received_at=T0 + timedelta(days=30, minutes=minutes_later),
+    )
 
 
 def test_feedback_overrides_confirms_and_extends_the_history() -> None:
@@ -31,9 +44,14 @@ def test_feedback_overrides_confirms_and_extends_the_history() -> None:
     alerts, stats = merge_labels(
         [noisy, real],
         [logged(only_logged), logged(only_logged), logged(never_labelled), logged(noisy)],
-        [word(noisy, True), word(real, True), word(only_logged, True, 1), word(only_logged, False, 0),
-         word(stranger, True)],
-    )  # fmt: skip
+        [
+            word(noisy, True),
+            word(real, True),
+            word(only_logged, True, 1),
+            word(only_logged, False, 0),
+            word(stranger, True),
+        ],
+    )
     by_name = {a.alertname: a.actionable for a in alerts}
     assert by_name == {"DiskUsageHigh": True, "ServiceDown": True, "HighLatency": True}
     assert [a.alertname for a in alerts] == ["DiskUsageHigh", "ServiceDown", "HighLatency"]  # time order
