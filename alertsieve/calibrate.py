@@ -24,7 +24,8 @@ MAX_STEP = 1.0
 
 def logit(p: np.ndarray) -> np.ndarray:
     q = np.clip(p, EPS, 1 - EPS)
-    return np.log(q / (1 - q))
+    logits: np.ndarray = np.log(q / (1 - q))
+    return logits
 
 
 class Calibration(BaseModel):

@@ -35,7 +35,8 @@ class TextEncoder(Protocol):
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    unit: np.ndarray = matrix / np.maximum(norms, 1e-12)
+    return unit.astype(np.float32)
 
 
 class MiniLMEncoder:

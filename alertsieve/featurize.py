@@ -52,7 +52,8 @@ class Scaler(BaseModel):
         return cls(mean=matrix.mean(axis=0).tolist(), std=np.where(std > 1e-6, std, 1.0).tolist())
 
     def apply(self, matrix: np.ndarray) -> np.ndarray:
-        return ((matrix - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
+        standardised: np.ndarray = (matrix - np.asarray(self.mean)) / np.asarray(self.std)
+        return standardised.astype(np.float32)
 
 
 def texts_of(alerts: Sequence[Alert], config: FeatureConfig) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
-from mlflow.pyfunc import PythonModel, PythonModelContext
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from mlflow.types.schema import ColSpec, DataType, Map, Schema
 from pydantic import ValidationError
 

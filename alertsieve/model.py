@@ -62,7 +62,8 @@ class AlertClassifier(nn.Module):
             parts.append(self.project(embedding))
         elif self.logistic:
             parts.append(embedding)
-        return self.body(torch.cat(parts, dim=1)).squeeze(1)
+        logits: torch.Tensor = self.body(torch.cat(parts, dim=1))
+        return logits.squeeze(1)
 
 
 def make_classifier(n_dense: int, n_embedding: int, params: TrainParams) -> AlertClassifier:
@@ -161,13 +162,13 @@ def _fit_logistic(
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
-        loss = loss_fn(model(dense, embedding), labels)
+        loss: torch.Tensor = loss_fn(model(dense, embedding), labels)
         loss = loss + params.weight_decay * sum((w**2).sum() for w in weights)
-        loss.backward()
+        torch.autograd.backward(loss)  # what loss.backward() does, through torch's annotated entry point
         return loss
 
     for epoch in range(params.epochs):
-        loss = optimiser.step(closure)
+        loss = optimiser.step(closure)  # type: ignore[no-untyped-call]  # torch leaves LBFGS.step unannotated
         hooks.report(epoch, float(loss.detach()))
     return model
 

@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alertsieve.contracts import Arm, Occurrence
+
 # Alertmanager writes this for "not ended yet".
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 DEFAULT_SERVICE_LABELS: tuple[str, ...] = ("service", "job", "app", "namespace")
@@ -107,9 +109,9 @@ class Alert(BaseModel):
         return UNKNOWN_SERVICE
 
     @property
-    def occurrence(self) -> tuple[str, datetime]:
+    def occurrence(self) -> Occurrence:
         """One firing of one alert: Alertmanager re-sends it with the same fingerprint and startsAt."""
-        return (self.fingerprint, self.startsAt)
+        return Occurrence(self.fingerprint, self.startsAt)
 
 
 class LabelledAlert(Alert):
@@ -155,8 +157,13 @@ class Decision(BaseModel):
     neighbours: list[Neighbour] = Field(default_factory=list)
     reason: str
     reason_code: Reason = Field(default=Reason.AT_OR_ABOVE_THRESHOLD, description="the reason, as a code")
-    arm: str = "champion"
+    arm: Arm = Arm.CHAMPION
     startsAt: datetime | None = None
+
+    @property
+    def occurrence(self) -> Occurrence | None:
+        """The occurrence it decided, keyed as ``Alert.occurrence`` (None: a decision without startsAt)."""
+        return None if self.startsAt is None else Occurrence(self.fingerprint, self.startsAt)
 
 
 class LoggedDecision(BaseModel):
@@ -191,14 +198,14 @@ class Feedback(BaseModel):
         return clean_text(value) if isinstance(value, str) else value
 
     @property
-    def occurrence(self) -> tuple[str, datetime]:
+    def occurrence(self) -> Occurrence:
         """The occurrence it is about, keyed as ``Alert.occurrence``."""
-        return (self.fingerprint, self.startsAt)
+        return Occurrence(self.fingerprint, self.startsAt)
 
 
-def latest_feedback(feedback: Iterable[Feedback]) -> dict[tuple[str, datetime], Feedback]:
+def latest_feedback(feedback: Iterable[Feedback]) -> dict[Occurrence, Feedback]:
     """The latest word (by ``received_at``; of equal ones, the last given) on each occurrence."""
-    out: dict[tuple[str, datetime], Feedback] = {}
+    out: dict[Occurrence, Feedback] = {}
     for item in sorted(feedback, key=lambda f: f.received_at):
         out[item.occurrence] = item
     return out

@@ -17,6 +17,7 @@ import numpy as np
 
 from alertsieve.bundle import ModelBundle
 from alertsieve.context import FEATURE_NAMES, StreamState, time_order
+from alertsieve.contracts import Arm, OccurrenceKey
 from alertsieve.embedding import EmbeddingCache
 from alertsieve.featurize import dense_rows, identities_of, model_inputs, texts_of
 from alertsieve.override_scope import Overrides
@@ -25,7 +26,7 @@ from alertsieve.schema import Alert, Decision, Neighbour, Reason
 from alertsieve.text_features import TextFeatures, TextRows
 
 
-def fail_open(alert: Alert, service: str, model_version: str, reason: str, arm: str = "champion") -> Decision:
+def fail_open(alert: Alert, service: str, model_version: str, reason: str, arm: Arm = Arm.CHAMPION) -> Decision:
     """The decision when we cannot decide: page."""
     return Decision(
         fingerprint=alert.fingerprint,
@@ -52,13 +53,13 @@ class StreamContext:
     def __init__(self, state: StreamState, remember: int = 100_000) -> None:
         self.state = state
         self.remember = remember
-        self._seen: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
+        self._seen: OrderedDict[OccurrenceKey, np.ndarray] = OrderedDict()
 
     def rows(self, alerts: Sequence[Alert]) -> np.ndarray:
         rows = np.zeros((len(alerts), len(FEATURE_NAMES)), dtype=np.float32)
         for i in time_order(alerts):
             alert = alerts[i]
-            key = (alert.fingerprint, alert.startsAt.timestamp())
+            key = alert.occurrence.key
             if key in self._seen:
                 rows[i] = self._seen[key]
                 self.state.observe(alert)
@@ -138,7 +139,7 @@ class Scorer:
         context_rows: np.ndarray,
         text_rows: TextRows,
         texts: Sequence[str],
-        arm: str = "champion",
+        arm: Arm = Arm.CHAMPION,
         overrides: Overrides | Mapping[str, float] | None = None,
     ) -> list[Decision]:
         """Decisions for scored alerts under the policy; ``overrides`` (scoped by each alert's labels,
@@ -175,7 +176,7 @@ class Scorer:
             )
         return decisions
 
-    def score(self, alerts: Sequence[Alert], arm: str = "champion") -> list[Decision]:
+    def score(self, alerts: Sequence[Alert], arm: Arm = Arm.CHAMPION) -> list[Decision]:
         """All steps in process; any failure pages every alert of the batch."""
         try:
             context_rows = self.stream.rows(alerts)

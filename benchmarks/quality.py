@@ -38,7 +38,7 @@ from alertsieve.simulate import DEFAULT_START, NO_SIGNAL_SERVICE, PROFILES, simu
 
 def cli(*args: str, env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "alertsieve", *args], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "cli", *args], check=True, env=env, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
@@ -64,7 +64,7 @@ def tfidf_logistic(train: list[LabelledAlert], test: list[LabelledAlert], valida
         times=[a.startsAt.timestamp() for a in val],
     )
     test_scores = model.predict_proba(vectoriser.transform([canonical_text(a) for a in test]))[:, 1]
-    out = []
+    out: list[str] = []
     for alert, score in zip(test, test_scores, strict=True):
         out.append(decide(float(score), alert.service(), policy).decision)
     return out

@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -46,7 +47,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def as_json(alerts: Sequence[Alert]) -> list[dict]:
+def as_json(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
     return [json.loads(a.model_dump_json(exclude_none=True)) for a in alerts]
 
 
@@ -60,7 +61,7 @@ def distinct(alerts: list[LabelledAlert]) -> list[Alert]:
     return out
 
 
-def steady_latency(url: str, alerts: list[dict], rate: float, seconds: float) -> list[float]:
+def steady_latency(url: str, alerts: list[dict[str, Any]], rate: float, seconds: float) -> list[float]:
     latencies: list[float] = []
     interval = 1.0 / rate
     start = time.perf_counter()
@@ -118,7 +119,7 @@ def encoder_rate(encoder: TextEncoder, texts: list[str], batch: int = 100) -> fl
     return len(texts) / (time.perf_counter() - started)
 
 
-def bulk(url: str, alerts: list[dict], batch: int = 100) -> float:
+def bulk(url: str, alerts: list[dict[str, Any]], batch: int = 100) -> float:
     started = time.perf_counter()
     with httpx.Client(timeout=120) as client:
         for i in range(0, len(alerts), batch):
@@ -175,7 +176,7 @@ def main() -> None:
         first = first_sightings(bundle.index.known_texts, texts)[40 : 40 + len(latencies)]
         serve_repeat = bulk(url, as_json(realistic))
         serve_distinct = bulk(url, as_json(unique))
-        serve.shutdown()
+        serve.shutdown()  # type: ignore[no-untyped-call]  # Ray leaves serve.shutdown unannotated
         ray.shutdown()
 
     single = in_process_single(Scorer(bundle, EmbeddingCache(encoder)), warm_up, realistic[100:][: len(latencies)])

@@ -32,8 +32,10 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -49,24 +51,26 @@ from alertsieve.training import train_bundle
 APP = "alertsieve"
 KNEE_P95_S = 0.050
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+# one request's outcome: latency from its scheduled time (None: error or timeout), alerts, fail-open ones, when done
+Reply = tuple[float | None, int, int, float]
 
 
 class Traffic:
     """Alert bodies to send: familiar alerts in turn, and every tenth alert a text never sent before."""
 
-    def __init__(self, familiar: list[Alert], templates: list[Alert], novel_every: int = 10) -> None:
+    def __init__(self, familiar: Sequence[Alert], templates: Sequence[Alert], novel_every: int = 10) -> None:
         self.familiar, self.templates, self.novel_every = as_json(familiar), templates, novel_every
         self.sent = 0
         self.novel = 0
 
-    def _novel(self) -> dict:
+    def _novel(self) -> dict[str, Any]:
         self.novel += 1
         n, alert = self.novel, self.templates[self.novel % len(self.templates)]
         tag = " ".join(WORDS[(n // 12**k) % 12] for k in range(5))  # 12**5 distinct tags: never repeats here
         summary = f"unseen {tag} on {alert.alertname}"
         return as_json([Alert.model_validate({**alert.model_dump(), "annotations": {"summary": summary}})])[0]
 
-    def take(self, count: int) -> list[dict]:
+    def take(self, count: int) -> list[dict[str, Any]]:
         out = []
         for _ in range(count):
             self.sent += 1
@@ -96,13 +100,13 @@ class Step:
         return len(self.latencies) / self.elapsed if self.elapsed > 0 else 0.0
 
 
-async def open_loop(url: str, bodies: list[bytes], rate: float, timeout: float) -> tuple[list[tuple], float]:
+async def open_loop(url: str, bodies: list[bytes], rate: float, timeout: float) -> tuple[list[Reply], float]:
     """Launch one request per body at start + i / rate; wait for all, each cut off ``timeout`` after its due time."""
     limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
     headers = {"content-type": "application/json"}
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
 
-        async def send(body: bytes, due: float) -> tuple:
+        async def send(body: bytes, due: float) -> Reply:
             try:
                 left = due + timeout - time.perf_counter()  # the deadline runs from the scheduled time
                 reply = await asyncio.wait_for(client.post("/v1/score", content=body, headers=headers), left)
@@ -146,7 +150,7 @@ def run_step(url: str, traffic: Traffic, kind: str, rate: float, batch: int, sec
         batch,
         rate,
         count,
-        [r[0] for r in ok],
+        [r[0] for r in results if r[0] is not None],
         len(results) - len(ok),
         sum(r[1] for r in ok),
         sum(r[2] for r in ok),
@@ -230,7 +234,7 @@ def main() -> None:
                 steps.append(run_step(url, traffic, kind, rate, batch, args.seconds, args.timeout))
                 print(row(steps[-1], names), flush=True)
         finally:
-            serve.shutdown()
+            serve.shutdown()  # type: ignore[no-untyped-call]  # Ray leaves serve.shutdown unannotated
             ray.shutdown()
 
     good = [s.rate for s in steps if s.batch == 1 and s.errors == 0 and s.pct(95) <= KNEE_P95_S]

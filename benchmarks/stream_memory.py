@@ -27,6 +27,8 @@ from alertsieve.schema import Alert
 from alertsieve.scoring import StreamContext
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
+# one progress line: memory, hours replayed, alerts, occurrences, fingerprints, RSS MB, microseconds an alert
+Progress = tuple[int, float, int, int, int, float, float]
 
 
 def rss_mb() -> float:
@@ -34,7 +36,9 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def replay(memory: int, rate: float, hours: float, every_hours: float, out: multiprocessing.Queue) -> None:
+def replay(
+    memory: int, rate: float, hours: float, every_hours: float, out: multiprocessing.Queue[Progress | None]
+) -> None:
     rng = random.Random(7)
     names = [f"Alert{i}" for i in range(200)]
     context = StreamContext(StreamState(environment_labels=("cluster",), capacity=memory))
@@ -79,7 +83,7 @@ def main() -> None:
     )
     spawn = multiprocessing.get_context("spawn")
     for memory in (int(m) for m in args.memories.split(",")):
-        queue: multiprocessing.Queue = spawn.Queue()
+        queue: multiprocessing.Queue[Progress | None] = spawn.Queue()
         worker = spawn.Process(target=replay, args=(memory, args.rate, args.hours, args.every_hours, queue))
         worker.start()
         while (line := queue.get()) is not None:

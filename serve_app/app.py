@@ -17,6 +17,7 @@ from ray.serve import Application
 from ray.serve.deployment import Deployment
 
 from alertsieve.bundle import ModelBundle
+from alertsieve.contracts import Arm
 from serve_app.config import AppArgs
 from serve_app.embedder import Embedder
 from serve_app.ingress import Ingress
@@ -31,16 +32,16 @@ def build_app_with(
 ) -> Application:
     embedder = _deployment(Embedder).bind(loader)
 
-    def scorer(arm: str, model: str) -> Application:
+    def scorer(arm: Arm, model: str) -> Application:
         config = args.scorer_config(model, arm)
         return (
             _deployment(ModelScorer)
-            .options(name=f"{arm.capitalize()}Scorer", user_config=config.model_dump())
+            .options(name=f"{arm.capitalize()}Scorer", user_config=config.model_dump(mode="json"))
             .bind(embedder, loader, overrides, args.overrides_refresh_s)
         )
 
-    champion = scorer("champion", args.champion)
-    challenger = scorer("challenger", args.challenger) if args.challenger else None
+    champion = scorer(Arm.CHAMPION, args.champion)
+    challenger = scorer(Arm.CHALLENGER, args.challenger) if args.challenger else None
     ingress = _deployment(Ingress).options(user_config=args.ingress_config().model_dump())
     return ingress.bind(champion, challenger, args.champion, loader)
 

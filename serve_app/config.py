@@ -7,23 +7,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, NonNegativeFloat, model_validator
 
+from alertsieve.contracts import Arm, RouterConfig, ServeArgs
 from serve_app.receivers import ReceiverConfig, configured_receivers
 
-Mode = Literal["off", "shadow", "ab"]
-
-
-class RouterConfig(BaseModel):
-    """How traffic is split between champion and challenger."""
-
-    mode: Mode = "off"
-    challenger_weight: float = Field(default=0.0, ge=0.0, le=1.0, description="share of fingerprints (ab mode)")
+__all__ = ["AppArgs", "IngressConfig", "RouterConfig", "ScorerConfig", "config_problem"]
 
 
 class ScorerConfig(BaseModel):
     """Which registered model a scorer deployment serves: alias, version number or bundle dir."""
 
     model: str
-    arm: Literal["champion", "challenger"] = "champion"
+    arm: Literal[Arm.CHAMPION, Arm.CHALLENGER] = Arm.CHAMPION
     embedder_wait_s: float = Field(
         default=1.0, gt=0, description="how long new texts wait for the Embedder before they fail open (page)"
     )
@@ -72,17 +66,16 @@ class IngressConfig(BaseModel):
         return minutes * 60.0 if minutes > 0 else None
 
 
-class AppArgs(IngressConfig):
-    """The arguments of ``serve_app.app:build_app`` (the ``args`` block of serve_config.yaml)."""
+class AppArgs(IngressConfig, ServeArgs):
+    """The arguments of ``serve_app.app:build_app`` (the ``args`` block of serve_config.yaml): the shared
+    ``ServeArgs`` (models and split, which a rollout sets) and the Ingress's config."""
 
-    champion: str = "champion"
-    challenger: str | None = None
     overrides_refresh_s: float = Field(default=2.0, gt=0)
     embedder_wait_s: float | None = Field(
         default=None, gt=0, description="how long new texts wait for the Embedder; unset: half of score_timeout_s"
     )
 
-    def scorer_config(self, model: str, arm: str) -> ScorerConfig:
+    def scorer_config(self, model: str, arm: Arm) -> ScorerConfig:
         wait = self.embedder_wait_s or self.score_timeout_s / 2  # familiar texts are decided without waiting
         return ScorerConfig.model_validate({"model": model, "arm": arm, "embedder_wait_s": wait})
 

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 from fastapi import Header, Query, Request
@@ -51,6 +51,7 @@ from serve_app.relay import Body, ForwardError, NothingToScore, Relay, parse_pay
 from serve_app.router import Router
 from serve_app.suppressed import MAX_LIMIT, DecisionsView, read_decisions
 from serve_app.telemetry import telemetry
+from serve_app.views import ModelsView, ReadyView
 from serve_app.webhook import (
     AuthError,
     BodyLimit,
@@ -63,6 +64,9 @@ from serve_app.webhook import (
     documented,
     webhook_credentials,
 )
+
+if TYPE_CHECKING:
+    from serve_app.scorer import ModelScorer
 
 logger = logging.getLogger("ray.serve")
 
@@ -80,8 +84,8 @@ logger = logging.getLogger("ray.serve")
 class Ingress:
     def __init__(
         self,
-        champion: DeploymentHandle,
-        challenger: DeploymentHandle | None = None,
+        champion: "DeploymentHandle[ModelScorer]",
+        challenger: "DeploymentHandle[ModelScorer] | None" = None,
         champion_ref: str = "champion",
         loader: Callable[[str], ModelBundle] = load_model,
     ) -> None:
@@ -297,7 +301,13 @@ class Ingress:
     async def healthz(self) -> dict[str, str]:
         return {"status": "alive"}
 
-    @api.get("/readyz", summary="Ready: every deployment can score", responses=documented(503))
+    @api.get(
+        "/readyz",
+        response_model=ReadyView,
+        response_model_exclude_unset=True,
+        summary="Ready: every deployment can score",
+        responses=documented(503),
+    )
     async def readyz(self) -> Any:
         problem = config_problem(self.args, self.token)
         if problem:
@@ -306,8 +316,13 @@ class Ingress:
             described = await asyncio.wait_for(self.router.describe(), 30)
         except Exception as exc:  # noqa: BLE001 - not ready, whatever the reason
             return JSONResponse(status_code=503, content={"status": "not ready", "detail": type(exc).__name__})
-        return {"status": "ready", "models": described}
+        return ReadyView(status="ready", models=described)
 
-    @api.get("/v1/models", summary="Models in service, split and thresholds")
-    async def models(self) -> Any:
+    @api.get(
+        "/v1/models",
+        response_model=ModelsView,
+        response_model_exclude_unset=True,
+        summary="Models in service, split and thresholds",
+    )
+    async def models(self) -> ModelsView:
         return await self.router.describe()

@@ -117,7 +117,7 @@ def page_overdue(
     for alert, decision in zip(alerts, decisions, strict=True):
         delay = page_after(decision.service)
         if delay is not None and overdue(alert, decision, delay, now):
-            if (alert.fingerprint, alert.startsAt.timestamp()) not in paged:
+            if alert.occurrence.key not in paged:
                 decision = still_firing_page(decision, delay)
                 telemetry().late_pages.inc(tags={"reason": Reason.STILL_FIRING.value, "via": "resend", "outcome": "ok"})
         out.append(decision)
@@ -140,7 +140,7 @@ class LatePager:
 
     async def send(self, alerts: list[Alert], decisions: list[Decision], via: str) -> None:
         """Deliver late pages, then remember and log them as pages; raises when delivery fails."""
-        keys = [(a.fingerprint, a.startsAt.timestamp()) for a in alerts]
+        keys = [a.occurrence.key for a in alerts]
         tags = {"reason": decisions[0].reason_code.value, "via": via}
         self.in_flight.update(keys)
         try:
@@ -198,7 +198,7 @@ class LatePager:
     async def on_feedback(self, body: Feedback) -> tuple[Decision | None, FeedbackResponse]:
         """For stored feedback: the decision it is about and the answer; "should have paged" on a suppression
         not paged yet sends a late page at once."""
-        key = (body.fingerprint, body.startsAt.timestamp())
+        key = body.occurrence.key
         decision = self.router.decision_for(*key)
         remembered = self.router.firing_suppressed.get(key)
         alert = remembered[0] if remembered else None

@@ -22,41 +22,47 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import islice
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ray.serve.handle import DeploymentHandle
 
 from alertsieve.bundle import ModelBundle
 from alertsieve.context import StreamSnapshot, StreamState
+from alertsieve.contracts import Arm, OccurrenceKey, RouterConfig
 from alertsieve.schema import Alert, Decision, LoggedDecision
 from alertsieve.scoring import StreamContext
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
-from serve_app.config import IngressConfig, RouterConfig
+from serve_app.config import IngressConfig
 from serve_app.late_paging import FROM_WEBHOOK, PageAfter, page_overdue
 from serve_app.loading import load_model
 from serve_app.snapshot import SNAPSHOT_OCCURRENCES, RouterSnapshot, Snapshotter, choose_stream, load_snapshot
 from serve_app.telemetry import telemetry
 
+if TYPE_CHECKING:
+    from serve_app.scorer import ModelScorer
+from serve_app.views import ModelsView, ModelView
+
 logger = logging.getLogger("ray.serve")
-Key = tuple[str, float]
+Key = OccurrenceKey
 MAX_FUTURE_S = 86_400.0  # an alert may start at most a day ahead of this clock, for the stream context
 REMEMBERED = 200_000
 
 
-def arm_for(fingerprint: str, config: RouterConfig) -> str:
+def arm_for(fingerprint: str, config: RouterConfig) -> Arm:
     """Sticky A/B assignment: the same fingerprint always lands on the same arm for a given weight."""
     if config.mode != "ab" or config.challenger_weight <= 0:
-        return "champion"
+        return Arm.CHAMPION
     bucket = int.from_bytes(hashlib.blake2b(fingerprint.encode(), digest_size=8).digest(), "big") / 2**64
-    return "challenger" if bucket < config.challenger_weight else "champion"
+    return Arm.CHALLENGER if bucket < config.challenger_weight else Arm.CHAMPION
 
 
 class Router:
     def __init__(
         self,
-        champion: DeploymentHandle,
-        challenger: DeploymentHandle | None,
+        champion: DeploymentHandle[ModelScorer],
+        challenger: DeploymentHandle[ModelScorer] | None,
         champion_ref: str = "champion",
         loader: Callable[[str], ModelBundle] = load_model,
         state_location: str | None = None,
@@ -99,12 +105,12 @@ class Router:
 
     def _restore_decisions(self, saved: RouterSnapshot) -> None:
         for d in saved.decisions:
-            if d.startsAt is not None:
-                self.decisions[(d.fingerprint, d.startsAt.timestamp())] = d
+            if d.occurrence is not None:
+                self.decisions[d.occurrence.key] = d
         for key in saved.paged:
             self.paged[key] = None
         for alert, decision in saved.firing_suppressed:  # delayed paging carries over a restart
-            self.firing_suppressed[(alert.fingerprint, alert.startsAt.timestamp())] = (alert, decision)
+            self.firing_suppressed[alert.occurrence.key] = (alert, decision)
 
     def _capture(self) -> Callable[[], RouterSnapshot]:
         """Copies of the router's memory, taken on the event loop; the function returned builds the snapshot
@@ -125,8 +131,8 @@ class Router:
 
     def _remember(self, decisions: list[Decision]) -> None:
         for d in decisions:
-            if d.startsAt is not None:
-                key = (d.fingerprint, d.startsAt.timestamp())
+            if d.occurrence is not None:
+                key = d.occurrence.key
                 self.decisions[key] = d
                 if d.decision == "page":
                     self.paged[key] = None
@@ -141,7 +147,7 @@ class Router:
         starts at the stream's own latest time (the same for every resend of it), so it cannot move the
         shared stream clock, and with it every other alert's history, into the future."""
         clock = time.time() if now is None else now
-        key = (alert.fingerprint, alert.startsAt.timestamp())
+        key = alert.occurrence.key
         if key[1] <= clock + MAX_FUTURE_S:
             return alert
         if key not in self.clamped:
@@ -192,10 +198,10 @@ class Router:
     async def score(self, alerts: list[Alert]) -> list[Decision]:
         rows = self.stream.rows([self.for_stream(a) for a in alerts])
         use_challenger = self.challenger is not None
-        arms = [arm_for(a.fingerprint, self.config) if use_challenger else "champion" for a in alerts]
+        arms = [arm_for(a.fingerprint, self.config) if use_challenger else Arm.CHAMPION for a in alerts]
         decisions: list[Decision | None] = [None] * len(alerts)
         calls = []
-        for arm, handle in (("champion", self.champion), ("challenger", self.challenger)):
+        for arm, handle in ((Arm.CHAMPION, self.champion), (Arm.CHALLENGER, self.challenger)):
             idx = [i for i, a in enumerate(arms) if a == arm]
             if idx and handle is not None:
                 calls.append((idx, handle.score.remote([alerts[i] for i in idx], rows[idx])))
@@ -219,7 +225,7 @@ class Router:
     def _watch_suppressed(self, alerts: list[Alert], decisions: list[Decision]) -> None:
         """Suppressed webhook alerts, never paged, wait in ``firing_suppressed`` for delayed paging."""
         for alert, decision in zip(alerts, decisions, strict=True):
-            key = (alert.fingerprint, alert.startsAt.timestamp())
+            key = alert.occurrence.key
             if decision.decision == "suppress" and key not in self.paged:
                 self.firing_suppressed[key] = (alert, decision)
         while len(self.firing_suppressed) > REMEMBERED:
@@ -229,7 +235,7 @@ class Router:
         assert self.challenger is not None
         try:
             decisions = await self.challenger.score.remote(alerts, rows)
-            await self._log(alerts, [d.model_copy(update={"arm": "shadow"}) for d in decisions], applied=False)
+            await self._log(alerts, [d.model_copy(update={"arm": Arm.SHADOW}) for d in decisions], applied=False)
         except Exception:  # noqa: BLE001 - shadow traffic must never hurt the live path
             telemetry().errors.inc(tags={"stage": "shadow"})
             logger.exception("shadow scoring failed")
@@ -239,7 +245,7 @@ class Router:
         out: list[bool | None] = []
         for alert in alerts:
             self.stream.state.observe(self.for_stream(alert))
-            key = (alert.fingerprint, alert.startsAt.timestamp())
+            key = alert.occurrence.key
             self.firing_suppressed.pop(key, None)
             out.append(True if key in self.paged else None if key not in self.decisions else False)
         self.snapshots.changed()
@@ -252,12 +258,8 @@ class Router:
     def decision_for(self, fingerprint: str, starts_at: float) -> Decision | None:
         return self.decisions.get((fingerprint, starts_at))
 
-    async def describe(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "mode": self.config.mode,
-            "challenger_weight": self.config.challenger_weight,
-            "champion": await self.champion.describe.remote(),
-        }
-        if self.challenger is not None:
-            out["challenger"] = await self.challenger.describe.remote()
-        return out
+    async def describe(self) -> ModelsView:
+        """The split and what each arm's model deployment describes."""
+        champion: ModelView = await self.champion.describe.remote()
+        challenger: ModelView | None = None if self.challenger is None else await self.challenger.describe.remote()
+        return ModelsView.of(self.config.mode, self.config.challenger_weight, champion, challenger)

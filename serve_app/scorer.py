@@ -15,12 +15,14 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from alertsieve.bundle import ModelBundle
+from alertsieve.contracts import Arm
 from alertsieve.override_scope import Overrides
 from alertsieve.schema import Alert, Decision
 from alertsieve.scoring import Scorer, fail_open
@@ -28,6 +30,10 @@ from alertsieve.text_features import Pending
 from serve_app.config import ScorerConfig
 from serve_app.loading import load_model, stable_ref
 from serve_app.telemetry import telemetry
+from serve_app.views import ModelView
+
+if TYPE_CHECKING:
+    from serve_app.embedder import Embedder
 
 Loader = Callable[[str], ModelBundle]
 OverridesReader = Callable[[], Overrides | dict[str, float]]  # a plain dict: unscoped, never expiring
@@ -49,7 +55,7 @@ def no_overrides() -> Overrides:
 class ModelScorer:
     def __init__(
         self,
-        embedder: DeploymentHandle,
+        embedder: DeploymentHandle[Embedder],
         loader: Loader = load_model,
         overrides: OverridesReader = no_overrides,
         overrides_refresh_s: float = 2.0,
@@ -99,7 +105,7 @@ class ModelScorer:
         if self.core is None or self.config is None:
             return
         telemetry().model_info.set(1.0, tags={"model_version": self.core.version, "arm": self.config.arm})
-        if self.config.arm != "champion":
+        if self.config.arm != Arm.CHAMPION:
             return
         policy = self.core.bundle.meta.policy
         telemetry().page_everything.set(1.0 if self.overrides.switch_on() else 0.0)
@@ -184,18 +190,18 @@ class ModelScorer:
         if not fill.cancelled() and fill.exception() is not None:  # retrieved: the texts page meanwhile
             telemetry().errors.inc(tags={"stage": "embedder"})
 
-    async def describe(self) -> dict[str, object]:
+    async def describe(self) -> ModelView:
         """Model version, arm and the thresholds in force (for the UI and readiness)."""
         core, config, ref = await self._loaded()
         policy = core.bundle.meta.policy
-        return {
-            "model_version": core.version,
-            "arm": config.arm,
-            "ref": ref,
-            "pooled_threshold": policy.pooled.threshold,
-            "thresholds": {s: c.threshold for s, c in policy.services.items()},
-            "known_services": policy.known_services,
-            "overrides": self._current_overrides().unscoped(),
-            "scoped_overrides": self._current_overrides().model_dump(mode="json"),
-            "notes": policy.notes,
-        }
+        return ModelView(
+            model_version=core.version,
+            arm=config.arm,
+            ref=ref,
+            pooled_threshold=policy.pooled.threshold,
+            thresholds={s: c.threshold for s, c in policy.services.items()},
+            known_services=policy.known_services,
+            overrides=self._current_overrides().unscoped(),
+            scoped_overrides=self._current_overrides().model_dump(mode="json"),
+            notes=policy.notes,
+        )

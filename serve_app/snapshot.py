@@ -29,6 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from alertsieve.context import StreamSnapshot
+from alertsieve.contracts import OccurrenceKey
 from alertsieve.schema import Alert, Decision
 from alertsieve.store import RecordStore
 from serve_app.telemetry import telemetry
@@ -37,7 +38,7 @@ logger = logging.getLogger("ray.serve")
 SNAPSHOT_BLOB = "router-snapshot.json.gz"
 SNAPSHOT_FORMAT = 1
 SNAPSHOT_OCCURRENCES = 50_000  # context rows and decisions carried over: the occurrences seen last
-Key = tuple[str, float]
+Key = OccurrenceKey
 
 
 class RouterSnapshot(BaseModel):
@@ -48,7 +49,7 @@ class RouterSnapshot(BaseModel):
     stream: StreamSnapshot
     rows: list[tuple[str, float, list[float]]] = Field(default_factory=list, description="fp, startsAt, row")
     decisions: list[Decision] = Field(default_factory=list, description="oldest first")
-    paged: list[tuple[str, float]] = Field(default_factory=list, description="occurrences ever paged")
+    paged: list[OccurrenceKey] = Field(default_factory=list, description="occurrences ever paged")
     firing_suppressed: list[tuple[Alert, Decision]] = Field(
         default_factory=list, description="suppressed, still firing: delayed paging's candidates, oldest first"
     )

@@ -126,7 +126,7 @@ def read_decisions(
     for logged in _records(store.lines("decisions", since=start), [service_needle]):
         if logged.logged_at < start or (service is not None and logged.decision.service != service):
             continue
-        key = (logged.alert.fingerprint, logged.alert.startsAt.timestamp())
+        key = logged.alert.occurrence.key
         latest[key] = (logged, latest[key][1] + 1 if key in latest else 1)
     chosen = [(k, v) for k, v in latest.items() if decision is None or v[0].decision.decision == decision]
     chosen.sort(key=lambda kv: kv[1][0].logged_at, reverse=True)
@@ -153,7 +153,7 @@ def logged_occurrence(store: RecordStore, fingerprint: str, starts_at: datetime,
     since = earliest - timedelta(days=1) if earliest > datetime.min.replace(tzinfo=UTC) + timedelta(days=1) else None
     found = None
     for logged in _records(store.lines("decisions", since=since), [_needle("fingerprint", fingerprint)]):
-        if logged.alert.fingerprint == fingerprint and logged.alert.startsAt.timestamp() == starts_at.timestamp():
+        if logged.alert.occurrence.key == (fingerprint, starts_at.timestamp()):
             found = logged
     return found
 

@@ -28,6 +28,7 @@ from alertsieve.bundle import ModelBundle
 from alertsieve.override_scope import ANY_SERVICE, Matchers
 from alertsieve.settings import get_settings
 from alertsieve.store import RecordStore
+from serve_app.views import ModelsView, ModelView
 from serve_app.webhook import AuthError, check_bearer, documented
 from thresholds.overrides import AuditEvent, OverrideChange, OverrideLog, ScopeInput
 from thresholds.preview import LiveThresholds, Preview, preview
@@ -40,7 +41,7 @@ STATIC_TYPES = {
     "overrides.js": "text/javascript; charset=utf-8",
 }
 Loader = Callable[[str], ModelBundle]
-Describe = Callable[[], Awaitable[dict[str, Any]]]
+Describe = Callable[[], Awaitable[ModelsView | dict[str, Any]]]  # the router's, or a stand-in's plain dict
 READ_ONLY = frozenset({"audit", "trends", "preview", "overrides"})  # routes under /v1/thresholds/, never service names
 ServiceName = Annotated[str, PathParam(min_length=1, max_length=200)]
 
@@ -124,13 +125,13 @@ class TrendsView(BaseModel):
     rows: list[TrendRow]
 
 
-def live_thresholds(champion: dict[str, Any], overrides: dict[str, float]) -> LiveThresholds:
+def live_thresholds(champion: ModelView, overrides: dict[str, float]) -> LiveThresholds:
     """The champion scorer's ``describe()`` and the override log's overrides in force."""
     return LiveThresholds(
-        model_version=str(champion.get("model_version", "")),
-        pooled=float(champion.get("pooled_threshold", 0.0)),
-        services=dict(champion.get("thresholds", {})),
-        known_services=list(champion.get("known_services", [])),
+        model_version=champion.model_version,
+        pooled=champion.pooled_threshold,
+        services=dict(champion.thresholds),
+        known_services=list(champion.known_services),
         overrides=overrides,
     )
 
@@ -167,13 +168,12 @@ def _authorise(ctx: UIContext, authorization: str | None) -> None:
         raise HTTPException(status_code=exc.status, detail=exc.message, headers=headers) from None
 
 
-async def _champion(ctx: UIContext) -> dict[str, Any]:
+async def _champion(ctx: UIContext) -> ModelView:
     try:
-        described = await asyncio.wait_for(ctx.describe(), 30)
+        described = ModelsView.model_validate(await asyncio.wait_for(ctx.describe(), 30))
     except Exception as exc:  # noqa: BLE001 - any failure of the model side is a 503 here
         raise HTTPException(status_code=503, detail=f"no model to describe: {type(exc).__name__}") from None
-    champion: dict[str, Any] = described["champion"]
-    return champion
+    return described.champion
 
 
 async def _bundle(ctx: UIContext, ref: str) -> ModelBundle:
@@ -216,12 +216,12 @@ async def list_thresholds() -> ThresholdsView:
     ctx = context()
     champion = await _champion(ctx)
     live = live_thresholds(champion, await asyncio.to_thread(ctx.log.current))
-    serving = dict(champion.get("overrides", {}))
+    serving = dict(champion.overrides)
     return ThresholdsView(
         model_version=live.model_version,
         budget=ctx.budget,
         pooled=live.pooled,
-        services=service_rows(live, dict(champion.get("notes", {}))),
+        services=service_rows(live, dict(champion.notes)),
         serving_overrides=serving,
     )
 
@@ -239,7 +239,7 @@ async def preview_threshold(
     ctx = context()
     champion = await _champion(ctx)
     live = live_thresholds(champion, await asyncio.to_thread(ctx.log.current))
-    bundle = await _bundle(ctx, str(champion.get("ref") or champion.get("model_version")))
+    bundle = await _bundle(ctx, champion.ref or champion.model_version)
     policy = bundle.meta.policy
     params = policy.params.model_copy(update={"budget": ctx.budget})
     return preview(bundle.meta.validation, live, service, threshold, params)

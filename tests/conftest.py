@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
@@ -13,6 +14,9 @@ from alertsieve.bundle import ModelBundle
 from alertsieve.embedding import HashingEncoder
 from alertsieve.schema import LabelledAlert
 from tests.factories import synthetic_history
+
+if TYPE_CHECKING:
+    from alertsieve.training import TrainReport
 
 # The test machine has two shared cores: torch's default thread pool makes tiny batches many times slower.
 torch.set_num_threads(1)
@@ -24,7 +28,7 @@ def small_history() -> list[LabelledAlert]:
 
 
 @pytest.fixture(scope="session")
-def small_training(small_history: list[LabelledAlert]):  # -> tuple[ModelBundle, TrainReport]
+def small_training(small_history: list[LabelledAlert]) -> tuple[ModelBundle, TrainReport]:
     from alertsieve.embedding import EmbeddingCache
     from alertsieve.featurize import FeatureConfig
     from alertsieve.model import TrainParams
@@ -43,7 +47,7 @@ def small_training(small_history: list[LabelledAlert]):  # -> tuple[ModelBundle,
 
 
 @pytest.fixture(scope="session")
-def small_bundle(small_training) -> ModelBundle:
+def small_bundle(small_training: tuple[ModelBundle, TrainReport]) -> ModelBundle:
     return small_training[0]
 
 
@@ -158,7 +162,7 @@ class Receiver:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-        self.bodies: list[dict] = []
+        self.bodies: list[dict[str, Any]] = []
         self.fail = False
         receiver = self
 

@@ -113,7 +113,7 @@ def offline_trends(
 def latest_feedback(feedback: Iterable[Feedback]) -> dict[tuple[str, float], Feedback]:
     """The latest feedback on each alert occurrence (``alertsieve.schema.latest_feedback``), keyed by
     (fingerprint, startsAt as a timestamp)."""
-    return {(fingerprint, at.timestamp()): item for (fingerprint, at), item in latest_on_each(feedback).items()}
+    return {occurrence.key: item for occurrence, item in latest_on_each(feedback).items()}
 
 
 def join_feedback(decisions: Iterable[LoggedDecision], feedback: Iterable[Feedback]) -> list[Observation]:
@@ -122,7 +122,7 @@ def join_feedback(decisions: Iterable[LoggedDecision], feedback: Iterable[Feedba
     seen: set[tuple[str, float]] = set()
     out = []
     for logged in decisions:
-        key = (logged.alert.fingerprint, logged.alert.startsAt.timestamp())
+        key = logged.alert.occurrence.key
         if not logged.applied or key in seen:
             continue
         seen.add(key)

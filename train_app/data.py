@@ -182,7 +182,7 @@ def read_decisions(
 
 
 def feedback_keys(feedback: list[Feedback]) -> set[tuple[str, float]]:
-    return {(f.fingerprint, f.startsAt.timestamp()) for f in feedback}
+    return {f.occurrence.key for f in feedback}
 
 
 def load_window(

@@ -16,6 +16,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from alertsieve import registry
+from alertsieve.contracts import Arm
 from alertsieve.evaluation import Counts
 from alertsieve.schema import Feedback, LoggedDecision, latest_feedback
 from alertsieve.settings import Settings
@@ -24,7 +25,7 @@ from train_app.offline import counts_from_metrics
 from train_app.retrain import CHALLENGER_PREFIX, CHAMPION_PREFIX
 from train_app.window import Key
 
-CHALLENGER_ARMS = ("challenger", "shadow")
+CHALLENGER_ARMS = (Arm.CHALLENGER, Arm.SHADOW)
 
 
 class ArmEvidence(BaseModel):
@@ -48,7 +49,7 @@ def arm_evidence(
     decisions: Iterable[LoggedDecision],
     feedback: dict[Key, Feedback],
     version: str,
-    arms: tuple[str, ...],
+    arms: tuple[Arm, ...],
     since: datetime,
     stage_since: datetime,
 ) -> ArmEvidence:
@@ -59,7 +60,7 @@ def arm_evidence(
         d = record.decision
         if d.model_version != version or d.arm not in arms or record.logged_at < since:
             continue
-        key = (record.alert.fingerprint, record.alert.startsAt)
+        key = record.alert.occurrence
         word = feedback.get(key)
         if word is None or key in seen:
             continue
@@ -76,7 +77,7 @@ def online_evidence(
     words = latest_feedback(feedback)
     decisions, _ = read_decisions(state_location, keys=feedback_keys(feedback)) if feedback else ([], 0)
     return OnlineEvidence(
-        champion=arm_evidence(decisions, words, champion, ("champion",), since, stage_since),
+        champion=arm_evidence(decisions, words, champion, (Arm.CHAMPION,), since, stage_since),
         challenger=arm_evidence(decisions, words, challenger, CHALLENGER_ARMS, since, stage_since),
     )
 

@@ -24,10 +24,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from scipy.stats import beta, norm
 
+from alertsieve.contracts import RouterConfig, RouterMode, ServeArgs
 from alertsieve.evaluation import Counts
 
 GateVerdict = Literal["advance", "hold", "rollback"]
-Mode = Literal["off", "shadow", "ab"]
 
 
 class Stage(StrEnum):
@@ -159,15 +159,17 @@ class ServeTarget(BaseModel):
 
     champion: str
     challenger: str | None = None
-    mode: Mode = "off"
+    mode: RouterMode = "off"
     challenger_weight: float = Field(default=0.0, ge=0, le=1)
 
+    def serve_args(self) -> ServeArgs:
+        """The stage as the shared args contract (``serve_app.config.AppArgs`` extends ``ServeArgs``)."""
+        router = RouterConfig(mode=self.mode, challenger_weight=self.challenger_weight)
+        return ServeArgs(champion=self.champion, challenger=self.challenger, router=router)
+
     def app_args(self) -> dict[str, Any]:
-        return {
-            "champion": self.champion,
-            "challenger": self.challenger,
-            "router": {"mode": self.mode, "challenger_weight": self.challenger_weight},
-        }
+        """The update to merge into the app's args (serve_config.yaml, a RayService, ``serve.run``)."""
+        return self.serve_args().model_dump(mode="json")
 
 
 def target_for(stage: Stage, champion: str, challenger: str) -> ServeTarget:

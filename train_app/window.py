@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from alertsieve.contracts import Occurrence
 from alertsieve.schema import Alert, Feedback, LabelledAlert, LoggedDecision, latest_feedback
 
-Key = tuple[str, datetime]
+Key = Occurrence
 
 
 class WindowSpec(BaseModel):
@@ -57,7 +58,7 @@ class TrainingWindow:
 
 
 def key_of(alert: Alert) -> Key:
-    return (alert.fingerprint, alert.startsAt)
+    return alert.occurrence
 
 
 def merge_labels(

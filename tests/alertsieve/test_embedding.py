@@ -37,7 +37,8 @@ SAMPLE = [
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    cosines: np.ndarray = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return cosines
 
 
 class CountingEncoder:
@@ -174,7 +175,7 @@ def test_minilm(minilm):
 
 
 @pytest.fixture(scope="module")
-def onnx_dir(tmp_path_factory) -> Path:
+def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("encoders")
 
 

@@ -16,7 +16,7 @@ def run(minutes: int, outcome: str = "success", job: str = "retrain") -> Pipelin
     return PipelineStatus(
         job=job,
         started_at=T + timedelta(minutes=minutes),
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
         finished_at=T + timedelta(minutes=minutes + 5),
         duration_s=300.0,
         rows=minutes,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -56,11 +57,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory):  # -> Path (the home)
     get_settings.cache_clear()
 
 
-def payload(**kwargs: object) -> dict:
+def payload(**kwargs: object) -> dict[str, Any]:
     return alert(**kwargs).model_dump(mode="json")  # type: ignore[arg-type]
 
 
-def frame(alerts: list[dict]) -> pd.DataFrame:
+def frame(alerts: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {k: a[k] for k in ("labels", "annotations", "startsAt", "fingerprint", "status", "endsAt") if k in a}

@@ -7,6 +7,7 @@ import pytest
 
 from alertsieve.bundle import ModelBundle
 from alertsieve.context import StreamState
+from alertsieve.contracts import Arm
 from alertsieve.embedding import EmbeddingCache, HashingEncoder
 from alertsieve.schema import Neighbour
 from alertsieve.scoring import Scorer, StreamContext, fail_open
@@ -129,7 +130,7 @@ def test_non_finite_score_fails_open(scorer, monkeypatch):
 
 def test_fail_open_helper():
     a = noise()
-    d = fail_open(a, "auth", "v3", "timeout", arm="shadow")
+    d = fail_open(a, "auth", "v3", "timeout", arm=Arm.SHADOW)
     assert (d.decision, d.score, d.threshold, d.reason, d.arm, d.model_version) == (
         "page",
         1.0,

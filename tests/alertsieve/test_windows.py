@@ -36,7 +36,8 @@ def scanned(events: list[tuple[Event, str]], now: float, e: Event, environment: 
 
 def test_running_counts_equal_a_scan_of_a_dense_stream():
     rng = random.Random(3)
-    windows, events, seen = Windows(), [], set()
+    windows, seen = Windows(), set()
+    events: list[tuple[Event, str]] = []
     t = 0.0
     for _ in range(1500):
         t += rng.expovariate(1 / 8.0)  # an alert every 8 s on average, for about 3.3 hours

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-
-from benchmarks.mscloud_alerts import REPEAT_INTERVAL, convert, episodes, incident_stretches
+from mscloud_alerts import REPEAT_INTERVAL, convert, episodes, incident_stretches
 
 START = datetime(2018, 6, 1, tzinfo=UTC)
 

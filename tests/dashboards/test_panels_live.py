@@ -9,11 +9,13 @@ import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from alertsieve.pipeline import PipelineStatus, record_status
+from alertsieve.schema import LabelledAlert
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
 from dashboards.build import all_panel_queries
@@ -60,7 +62,7 @@ def prometheus(ray_cluster: int, tmp_path_factory):
         yield f"http://127.0.0.1:{port}"
 
 
-def feedback(serve_url: str, decisions: list[dict], by_fp: dict) -> None:
+def feedback(serve_url: str, decisions: list[dict[str, Any]], by_fp: dict[str, LabelledAlert]) -> None:
     for d in decisions:
         body = {
             "fingerprint": d["fingerprint"],
@@ -71,11 +73,12 @@ def feedback(serve_url: str, decisions: list[dict], by_fp: dict) -> None:
         httpx.post(f"{serve_url}/v1/feedback", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
 
 
-def traffic(serve_url: str, receiver, small_history) -> list[dict]:
+def traffic(serve_url: str, receiver, small_history) -> list[dict[str, Any]]:
     """Scores, a forwarded webhook, feedback of both kinds, a training run record and fail-open pages."""
     chosen = [a for a in small_history if not a.actionable][:40] + [a for a in small_history if a.actionable][:20]
     alerts = [json.loads(a.model_dump_json(exclude_none=True, exclude={"actionable"})) for a in chosen]
-    decisions = httpx.post(f"{serve_url}/v1/score", json={"alerts": alerts}, timeout=60).json()["decisions"]
+    scored = httpx.post(f"{serve_url}/v1/score", json={"alerts": alerts}, timeout=60).json()
+    decisions: list[dict[str, Any]] = scored["decisions"]
     # noise and actionable alerts: the actionable ones page, so the webhook delivers to the receiver
     httpx.post(f"{serve_url}/v1/alertmanager", json={"version": "4", "alerts": alerts[:5] + alerts[-5:]}, timeout=60)
     by_fp = {a.fingerprint: a for a in chosen}

@@ -38,7 +38,7 @@ def test_the_latency_slo_counts_requests_over_a_real_bucket() -> None:
 
 
 def _with(change: dict[str, Any], index: int = 0) -> dict[str, Any]:
-    data = yaml.safe_load(yaml.safe_dump(BASE))
+    data: dict[str, Any] = yaml.safe_load(yaml.safe_dump(BASE))
     data["slos"][index].update(change)
     return data
 

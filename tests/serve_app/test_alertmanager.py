@@ -7,6 +7,7 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -109,7 +110,7 @@ def test_alertmanager_webhook_end_to_end(alertmanager, receiver, small_history) 
 # paging vendor can run here. Alertmanager and the Serve app are real.
 
 
-def delivered_fingerprints(receiver, marker: str) -> set[str]:
+def delivered_fingerprints(receiver, marker: str) -> set[str | None]:
     return {
         a.get("fingerprint")
         for b in list(receiver.bodies)
@@ -120,7 +121,7 @@ def delivered_fingerprints(receiver, marker: str) -> set[str]:
 
 def logged_decisions(fingerprints: set[str]) -> dict[str, str]:
     folder = Path(get_settings().state_location) / "decisions"
-    out = {}
+    out: dict[str, str] = {}
     for line in (p for f in folder.glob("*.jsonl") for p in f.read_text().splitlines()):
         entry = LoggedDecision.model_validate_json(line)
         if entry.applied and entry.alert.fingerprint in fingerprints:
@@ -134,9 +135,9 @@ def lost(receiver, marker: str, fingerprints: set[str]) -> set[str]:
     return fingerprints - suppressed - delivered_fingerprints(receiver, marker)
 
 
-def storm(marker: str, count: int, summary_chars: int = 0, fingerprinted: bool = False) -> list[dict]:
+def storm(marker: str, count: int, summary_chars: int = 0, fingerprinted: bool = False) -> list[dict[str, Any]]:
     """Alerts of one rule on ``count`` pods (Alertmanager adds the fingerprint; direct posts add it here)."""
-    alerts = [
+    alerts: list[dict[str, Any]] = [
         {
             "labels": {"alertname": f"Storm{marker}", "service": "checkout", "pod": f"checkout-{i}", "case": marker},
             "annotations": {"summary": "storm", "description": "x" * summary_chars},
@@ -246,10 +247,11 @@ def test_resolution_of_a_paged_alert_is_forwarded_after_a_suppressed_resend(serv
         "fingerprint": fp,
     }
 
-    def notify(alert: dict) -> dict:
+    def notify(alert: dict[str, Any]) -> dict[str, Any]:
         reply = httpx.post(f"{serve_url}/v1/alertmanager", json={"version": "4", "alerts": [alert]}, timeout=60)
         assert reply.status_code == 200, reply.text
-        return reply.json()
+        answer: dict[str, Any] = reply.json()
+        return answer
 
     def override(threshold: float) -> None:
         reply = httpx.put(
@@ -266,7 +268,8 @@ def test_resolution_of_a_paged_alert_is_forwarded_after_a_suppressed_resend(serv
             probe = {**firing, "labels": {**labels, "pod": f"probe-{time.monotonic_ns()}"}, "fingerprint": ""}
             decision = httpx.post(f"{serve_url}/v1/score", json={"alerts": [probe]}, timeout=30).json()
             if decision["decisions"][0]["threshold"] == threshold or time.monotonic() > deadline:
-                return decision["decisions"][0]["decision"]
+                verdict: str = decision["decisions"][0]["decision"]
+                return verdict
             time.sleep(0.5)
 
     try:

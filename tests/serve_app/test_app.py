@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,11 +18,12 @@ from tests.factories import T0, alert
 pytestmark = pytest.mark.slow
 
 
-def payload(a) -> dict:  # an Alert as a sender posts it
-    return json.loads(a.model_dump_json(exclude_none=True))
+def payload(a) -> dict[str, Any]:  # an Alert as a sender posts it
+    sent: dict[str, Any] = json.loads(a.model_dump_json(exclude_none=True))
+    return sent
 
 
-def history_payloads(history, actionable: bool, count: int) -> list[dict]:
+def history_payloads(history, actionable: bool, count: int) -> list[dict[str, Any]]:
     return [payload(a) for a in history if a.actionable == actionable][:count]
 
 
@@ -59,10 +61,11 @@ def test_first_sightings_are_decided_with_neighbours(serve_url, small_history) -
         for word in ("one", "two", "three", "four", "five", "six")
     ]
 
-    def score(body: dict) -> dict:
+    def score(body: dict[str, Any]) -> dict[str, Any]:
         reply = httpx.post(f"{serve_url}/v1/score", json={"alerts": [body]}, timeout=30)
         assert reply.status_code == 200, reply.text
-        return reply.json()["decisions"][0]
+        decision: dict[str, Any] = reply.json()["decisions"][0]
+        return decision
 
     with ThreadPoolExecutor(len(fresh)) as pool:
         decisions = list(pool.map(score, fresh))
@@ -104,7 +107,7 @@ def test_alertmanager_webhook_forwards_only_pages(serve_url, receiver, small_his
     # occurrences of their own (a second later): an occurrence paged in an earlier test keeps its resolution
     picked = [a for a in small_history if not a.actionable][:6] + [a for a in small_history if a.actionable][:2]
     firing = [payload(a.model_copy(update={"startsAt": a.startsAt + timedelta(seconds=1)})) for a in picked]
-    body = {
+    body: dict[str, Any] = {
         "version": "4",
         "groupKey": '{}:{alertname="x"}',
         "status": "firing",

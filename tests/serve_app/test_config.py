@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import FunctionType
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -19,9 +21,11 @@ from serve_app.app import build_app, build_app_with
 from serve_app.config import AppArgs
 
 CONFIG = Path(__file__).resolve().parents[2] / "serve_config.yaml"
+# the builder as Serve's private API annotates it (FunctionType, which mypy never infers for a def)
+BUILDER = cast(FunctionType, build_app)
 
 
-def config_args() -> dict:
+def config_args() -> dict[str, Any]:
     (app,) = yaml.safe_load(CONFIG.read_text())["applications"]
     assert app["import_path"] == "serve_app.app:build_app"
     return dict(app["args"])
@@ -31,10 +35,13 @@ def test_serve_validates_the_config_args_into_app_args(monkeypatch) -> None:
     """Serve converts the args dict only when the builder's annotation is the pydantic class itself
     (a string annotation, as `from __future__ import annotations` makes, would hand it a plain dict)."""
     seen: list[object] = []
-    monkeypatch.setattr(
-        "serve_app.app.build_app_with", lambda args, *rest: seen.append(args) or Application.__new__(Application)
-    )
-    call_user_app_builder_with_args_if_necessary(build_app, config_args())
+
+    def recording_builder(args: object, *rest: object) -> Application:
+        seen.append(args)
+        return Application.__new__(Application)
+
+    monkeypatch.setattr("serve_app.app.build_app_with", recording_builder)
+    call_user_app_builder_with_args_if_necessary(BUILDER, config_args())
     assert isinstance(seen[0], AppArgs)
     assert seen[0].champion == "champion" and seen[0].router.mode == "off"
 
@@ -42,9 +49,9 @@ def test_serve_validates_the_config_args_into_app_args(monkeypatch) -> None:
 def test_bad_config_args_are_refused_with_the_field(monkeypatch) -> None:
     monkeypatch.setattr("serve_app.app.build_app_with", lambda *args: pytest.fail("must not build"))
     with pytest.raises(ValidationError, match="needs a challenger model"):
-        call_user_app_builder_with_args_if_necessary(build_app, {**config_args(), "router": {"mode": "ab"}})
+        call_user_app_builder_with_args_if_necessary(BUILDER, {**config_args(), "router": {"mode": "ab"}})
     with pytest.raises(ValidationError, match="score_timeout_s"):
-        call_user_app_builder_with_args_if_necessary(build_app, {**config_args(), "score_timeout_s": -1})
+        call_user_app_builder_with_args_if_necessary(BUILDER, {**config_args(), "score_timeout_s": -1})
 
 
 def _deployment_configs(with_yaml: bool) -> dict[str, DeploymentConfig]:

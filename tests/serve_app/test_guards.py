@@ -52,7 +52,7 @@ def test_by_default_only_loopback_names_and_the_bind_host_are_served() -> None:
         assert refused.status_code == 400 and refused.json() == {"detail": "Host header not allowed"}
         assert c.post("/v1/feedback", headers={"host": "rebound.attacker.example"}).status_code == 400
         assert c.get("/healthz", headers={"host": "10.1.2.3:8000"}).status_code == 200  # probes use the pod IP
-    assert default_hosts("alertsieve.internal") == {"127.0.0.1", "localhost", "::1", "alertsieve.internal"}
+    assert default_hosts("alertsieve.internal") == frozenset({"127.0.0.1", "localhost", "::1", "alertsieve.internal"})
 
 
 def test_a_server_bound_to_every_interface_serves_any_host_unless_a_list_is_set() -> None:

@@ -10,6 +10,7 @@ import os
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -30,7 +31,7 @@ def logged() -> list[LoggedDecision]:
     ]
 
 
-def history_alert(history, i: int, **labels: str) -> dict:
+def history_alert(history, i: int, **labels: str) -> dict[str, Any]:
     a = [h for h in history if not h.actionable][i]
     return {"labels": {**a.labels, **labels}, "annotations": a.annotations, "startsAt": a.startsAt.isoformat()}
 
@@ -127,16 +128,17 @@ def test_a_year_9999_alert_changes_nothing_for_the_next_ones(serve_url, small_hi
     model, unclamped, its scores moved by up to 0.18; clamped, by 0.0002."""
     base = max(a.startsAt for a in small_history)
 
-    def batch(tag: str, at: datetime) -> list[dict]:
+    def batch(tag: str, at: datetime) -> list[dict[str, Any]]:
         return [{**history_alert(small_history, i, pod=f"{tag}-{i}"), "startsAt": at.isoformat()} for i in range(12)]
 
-    def scores(alerts: list[dict]) -> list[dict]:
+    def scores(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         reply = httpx.post(f"{serve_url}/v1/score", json={"alerts": alerts}, timeout=60)
         assert reply.status_code == 200, reply.text
-        return reply.json()["decisions"]
+        decisions: list[dict[str, Any]] = reply.json()["decisions"]
+        return decisions
 
-    def gap(xs: list[dict], ys: list[dict]) -> float:
-        return max(abs(x["score"] - y["score"]) for x, y in zip(xs, ys, strict=True))
+    def gap(xs: list[dict[str, Any]], ys: list[dict[str, Any]]) -> float:
+        return max(float(abs(x["score"] - y["score"])) for x, y in zip(xs, ys, strict=True))
 
     first, month = base + timedelta(days=30), base + timedelta(days=60)
     c1 = scores(batch("c1", first))
@@ -184,11 +186,14 @@ def test_an_app_that_cannot_accept_alerts_is_not_ready(serve_url, receiver, monk
     A second real app whose Ingress has no token (set through Ray's runtime_env) says not ready, answers
     /v1/score with a 503, and forwards webhook notifications as they came."""
     from ray import serve
+    from ray.serve.deployment import Deployment
 
     from serve_app import app as app_module
+    from serve_app.ingress import Ingress
 
     no_token = {"num_cpus": 0.1, "runtime_env": {"env_vars": {"ALERTSIEVE_API_TOKEN": ""}}}
-    monkeypatch.setattr(app_module, "Ingress", app_module.Ingress.options(ray_actor_options=no_token))
+    ingress = cast(Deployment, Ingress)  # @serve.deployment made the class a Deployment
+    monkeypatch.setattr(app_module, "Ingress", ingress.options(ray_actor_options=no_token))
     args = AppArgs(protect_scoring=True, downstream_url=receiver.url)
     serve.run(app_module.build_app(args), name="notoken", route_prefix="/notoken")
     try:

@@ -79,9 +79,9 @@ def firing(name: str, minutes_ago: float, now: float, service: str = "checkout",
 
 def setup(tmp_path, bundle: ModelBundle, **config: Any) -> tuple[Router, LatePager, FakeRelay, Clock]:
     router = Router(
-        SimpleNamespace(score=SimpleNamespace(remote=suppressing)),
+        SimpleNamespace(score=SimpleNamespace(remote=suppressing)),  # type: ignore[arg-type]  # a stand-in handle
         None,
-        "champion",  # type: ignore[arg-type]
+        "champion",
         lambda ref: bundle,
         state_location=str(tmp_path),
     )
@@ -218,7 +218,7 @@ def logged_line(fingerprint: str, service: str, verdict: str, at: datetime, appl
         service=service,
         score=0.2,
         threshold=0.3,
-        decision=verdict,  # type: ignore[arg-type]
+        decision=verdict,
         model_version="1",
         reason=verdict,
         startsAt=a.startsAt,

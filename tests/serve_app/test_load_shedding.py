@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from typing import Any
 
 import httpx
 import pytest
@@ -32,7 +33,7 @@ def test_every_deployment_caps_its_queue(with_yaml: bool) -> None:
     assert ingress.status_code == 503 and ingress.retry_after_s  # Alertmanager retries a 5xx
 
 
-def _alert(history, i: int) -> dict:
+def _alert(history, i: int) -> dict[str, Any]:
     a = history[i % len(history)]
     labels = {**a.labels, "pod": f"burst-{i}"}
     return {"labels": labels, "annotations": a.annotations, "startsAt": a.startsAt.isoformat()}
@@ -42,7 +43,7 @@ def test_a_burst_is_answered_within_the_deadline(serve_url, small_history) -> No
     """BURST single-alert requests at once, half to /v1/score and half to the webhook: each gets decisions
     (model or fail-open pages) or a 503 with Retry-After; none hangs and none gets another 5xx."""
 
-    async def one(client: httpx.AsyncClient, i: int) -> tuple[str, int, float, dict, httpx.Headers]:
+    async def one(client: httpx.AsyncClient, i: int) -> tuple[str, int, float, dict[str, Any], httpx.Headers]:
         alerts = [_alert(small_history, i)]
         path, body = ("/v1/score", {"alerts": alerts}) if i % 2 else ("/v1/alertmanager", {"alerts": alerts})
         started = time.monotonic()
@@ -50,7 +51,7 @@ def test_a_burst_is_answered_within_the_deadline(serve_url, small_history) -> No
         payload = reply.json() if reply.headers.get("content-type", "").startswith("application/json") else {}
         return path, reply.status_code, time.monotonic() - started, payload, reply.headers
 
-    async def burst() -> list[tuple[str, int, float, dict, httpx.Headers]]:
+    async def burst() -> list[tuple[str, int, float, dict[str, Any], httpx.Headers]]:
         limits = httpx.Limits(max_connections=BURST, max_keepalive_connections=BURST)
         async with httpx.AsyncClient(limits=limits, timeout=ANSWER_BOUND_S) as client:
             return await asyncio.gather(*(one(client, i) for i in range(BURST)))

@@ -19,7 +19,7 @@ from alertsieve.schema import Alert, Decision, Reason
 from alertsieve.scoring import Scorer
 from serve_app.delivery import ForwardError, Outbox, retry_after_s
 from serve_app.notifications import Forwarded
-from serve_app.receivers import PagerDutyReceiver, RetryPolicy, SlackReceiver, WebhookReceiver
+from serve_app.receivers import AnyReceiver, PagerDutyReceiver, RetryPolicy, SlackReceiver, WebhookReceiver
 from serve_app.relay import Relay
 from tests.serve_app.fake_receivers import (
     FAST,
@@ -142,7 +142,7 @@ def test_a_delivery_that_keeps_failing_raises_after_every_receiver_was_tried(ser
     """Never a silent drop: ForwardError (the webhook answers 502), and the healthy receiver still got it."""
     broken, healthy = servers(FakeWebhook), servers(FakeWebhook)
     broken.status = 500
-    receivers = [
+    receivers: list[AnyReceiver] = [
         WebhookReceiver(name="broken", url=broken.url, retry=FAST),
         WebhookReceiver(name="ok", url=healthy.url),
     ]
@@ -196,7 +196,7 @@ def test_routing_by_receiver_name_and_labels_with_a_catch_all(servers, monkeypat
     pagerduty, slack, hook = servers(FakePagerDuty), servers(FakeSlack), servers(FakeWebhook)
     monkeypatch.setenv("TEST_PD_KEY", "k")
     monkeypatch.setenv("TEST_SLACK_URL", slack.url)
-    receivers = [
+    receivers: list[AnyReceiver] = [
         PagerDutyReceiver(
             name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", matchers={"severity": "critical"}
         ),
@@ -216,7 +216,7 @@ def test_routing_by_receiver_name_and_labels_with_a_catch_all(servers, monkeypat
 
 def test_an_alert_no_routing_matches_goes_to_every_receiver(servers):
     one, two = servers(FakeWebhook), servers(FakeWebhook)
-    receivers = [
+    receivers: list[AnyReceiver] = [
         WebhookReceiver(name="a", url=one.url, receivers=["a"]),
         WebhookReceiver(name="b", url=two.url, matchers={"team": "b"}),
     ]
@@ -227,7 +227,7 @@ def test_an_alert_no_routing_matches_goes_to_every_receiver(servers):
 def test_late_pages_carry_their_reason(servers, monkeypatch):
     pagerduty, hook = servers(FakePagerDuty), servers(FakeWebhook)
     monkeypatch.setenv("TEST_PD_KEY", "k")
-    receivers = [
+    receivers: list[AnyReceiver] = [
         PagerDutyReceiver(
             name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", matchers={"service": "checkout"}
         ),

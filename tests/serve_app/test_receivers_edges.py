@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from alertsieve.schema import fingerprint_of
 from serve_app.config import IngressConfig
 from serve_app.delivery import ForwardError, Outbox
-from serve_app.receivers import PagerDutyReceiver, SlackReceiver, WebhookReceiver
+from serve_app.receivers import AnyReceiver, PagerDutyReceiver, SlackReceiver, WebhookReceiver
 from serve_app.relay import Body, Relay
 from tests.serve_app.fake_receivers import (
     FAST,
@@ -52,7 +52,7 @@ def test_an_unreadable_body_goes_as_it_came_to_webhooks_and_as_a_notice_to_pager
     first, second = servers(FakeWebhook, replies=[(500, {})]), servers(FakeWebhook)
     monkeypatch.setenv("TEST_PD_KEY", "k")
     monkeypatch.setenv("TEST_SLACK_URL", slack.url)
-    receivers = [
+    receivers: list[AnyReceiver] = [
         PagerDutyReceiver(name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", matchers={"a": "b"}),
         SlackReceiver(name="slack", url_env="TEST_SLACK_URL"),
         WebhookReceiver(name="one", url=first.url, retry=FAST),
@@ -77,7 +77,7 @@ def test_an_unreadable_body_goes_as_it_came_to_webhooks_and_as_a_notice_to_pager
 def test_a_readable_body_refused_for_auth_reaches_pagerduty_as_unscored_alerts(servers, monkeypatch):
     pagerduty, hook = servers(FakePagerDuty), servers(FakeWebhook)
     monkeypatch.setenv("TEST_PD_KEY", "k")
-    receivers = [
+    receivers: list[AnyReceiver] = [
         PagerDutyReceiver(name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY"),
         WebhookReceiver(name="hook", url=hook.url),
     ]

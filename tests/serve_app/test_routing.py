@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import ray
 from ray import serve
 
-from alertsieve.schema import LoggedDecision
+from alertsieve.schema import Alert, LoggedDecision
 from alertsieve.settings import get_settings
 from serve_app.app import build_app
 from serve_app.config import AppArgs, RouterConfig
@@ -22,11 +24,12 @@ from tests.factories import T0, alert
 pytestmark = pytest.mark.slow
 
 
-def score(url: str, alerts: list) -> list[dict]:
+def score(url: str, alerts: Sequence[Alert]) -> list[dict[str, Any]]:
     body = {"alerts": [json.loads(a.model_dump_json(exclude_none=True)) for a in alerts]}
     reply = httpx.post(f"{url}/v1/score", json=body, timeout=60)
     assert reply.status_code == 200, reply.text
-    return reply.json()["decisions"]
+    decisions: list[dict[str, Any]] = reply.json()["decisions"]
+    return decisions
 
 
 def deploy(args: AppArgs) -> None:
@@ -37,7 +40,9 @@ class Traffic:
     """Single-alert requests in a background thread; records every status code and decision."""
 
     def __init__(self, url: str) -> None:
-        self.url, self.codes, self.decisions = url, [], []
+        self.url = url
+        self.codes: list[int | str] = []  # a status code, or the name of the transport error
+        self.decisions: list[dict[str, Any]] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
@@ -66,7 +71,7 @@ class Traffic:
         self.thread.join(timeout=60)
 
 
-def eventually(call, done, timeout_s: float = 60.0):  # type: ignore[no-untyped-def]
+def eventually(call, done, timeout_s: float = 60.0):
     """The result of ``call`` once ``done`` holds: after `serve.run` returns, handles learn of the new
     replicas asynchronously, so the old Ingress may answer for a few more requests."""
     deadline = time.monotonic() + timeout_s

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import time
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from ray.serve.deployment import Deployment
 
 from alertsieve.bundle import ModelBundle
 from alertsieve.context import FEATURE_NAMES
@@ -53,7 +54,8 @@ class StandInEmbedder:
 
 
 def scorer_with(embedder: StandInEmbedder, bundle: ModelBundle) -> Any:
-    scorer = ModelScorer.func_or_class(embedder, loader=lambda ref: bundle)
+    scorer_class = cast("type[ModelScorer]", cast(Deployment, ModelScorer).func_or_class)  # the class it wraps
+    scorer = scorer_class(embedder, loader=lambda ref: bundle)  # type: ignore[arg-type]  # a stand-in handle
     scorer.reconfigure({"model": "small", "arm": "champion", "embedder_wait_s": WAIT_S})
     return scorer
 

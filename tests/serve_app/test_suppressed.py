@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from alertsieve import metric_names as m
+from alertsieve.schema import LabelledAlert
 from alertsieve.settings import get_settings
 from tests.conftest import TOKEN
 from tests.serve_app.test_app import exported
@@ -29,7 +30,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 log = logging.getLogger(__name__)
 
 
-def suppressed_alerts(url: str, history: list, marker: str, count: int) -> list[dict[str, Any]]:
+def suppressed_alerts(url: str, history: list[LabelledAlert], marker: str, count: int) -> list[dict[str, Any]]:
     """``count`` new occurrences of the history's noise that /v1/score suppresses (logged, not delivered)."""
     found: list[dict[str, Any]] = []
     reasons: list[str] = []

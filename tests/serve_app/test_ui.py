@@ -8,7 +8,7 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from alertsieve.schema import Feedback, LoggedDecision
+from alertsieve.schema import Alert, Feedback, LoggedDecision
 from alertsieve.settings import get_settings
 from alertsieve.store import LocalStore
 from serve_app import ui
@@ -112,7 +112,7 @@ def test_list_set_preview_revert_and_audit(client, small_bundle):
     assert saved.status_code == 200 and saved.json()["new"] == 0.9 and saved.json()["old"] is None
     row = next(s for s in client.get("/v1/thresholds").json()["services"] if s["service"] == "checkout")
     assert (row["in_force"], row["source"], row["override"]) == (0.9, "override", 0.9)
-    assert row["optimised"] == policy.threshold_for("checkout")[0]  # type: ignore[index]
+    assert row["optimised"] == policy.threshold_for("checkout")[0]
 
     p = client.get("/v1/thresholds/preview", params={"service": "checkout", "threshold": 0.4})
     assert p.status_code == 200
@@ -175,7 +175,7 @@ def test_unbound_or_failing_model_side_is_a_503(tmp_path):
 
 
 # ---- the real page in headless Chromium against the real Serve app -------------------------------------
-def _score(url: str, alerts: list) -> list[dict[str, Any]]:
+def _score(url: str, alerts: Sequence[Alert]) -> list[dict[str, Any]]:
     body = {"alerts": [a.model_dump(mode="json", exclude_none=True) for a in alerts]}
     response = httpx.post(f"{url}/v1/score", json=body, timeout=30)
     response.raise_for_status()

@@ -46,7 +46,7 @@ def test_python_m_train_app_is_a_ray_job_entrypoint() -> None:
         assert option in done.stdout
 
 
-def test_retrain_command_registers_a_challenger(ray_cluster, isolated_model: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_retrain_command_registers_a_challenger(ray_cluster, isolated_model: Settings, tmp_path: Path) -> None:
     history = tmp_path / "history.jsonl"
     write_jsonl(history, simulate_history(days=8, seed=9))
     result = CliRunner().invoke(

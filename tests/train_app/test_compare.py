@@ -102,7 +102,7 @@ def test_variants_and_versions_are_scored_on_the_same_held_out_days(
     assert ("*trained on held-out days" in row.name) == saw_holdout
 
 
-def test_compare_command_prints_one_table(ray_cluster, isolated_model: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_command_prints_one_table(ray_cluster, isolated_model: Settings, tmp_path: Path) -> None:
     from train_app.__main__ import build
 
     history = tmp_path / "history.jsonl"

@@ -26,7 +26,7 @@ def history() -> list[LabelledAlert]:
     ]
 
 
-def logged(a, version: str = "1") -> LoggedDecision:  # type: ignore[no-untyped-def]
+def logged(a, version: str = "1") -> LoggedDecision:
     d = Decision(
         fingerprint=a.fingerprint,
         service="checkout",
@@ -44,7 +44,7 @@ def lines(records: list) -> bytes:  # type: ignore[type-arg]
     return "".join(r.model_dump_json() + "\n" for r in records).encode()
 
 
-def write_sources(history_root: str, state_root: str, put) -> None:  # type: ignore[no-untyped-def]
+def write_sources(history_root: str, state_root: str, put) -> None:
     """Two history files (and a broken line), a decision log of four alerts, feedback on two of them."""
     past = history()
     put(f"{history_root}/part-0.jsonl", lines(past[:10]))
@@ -78,7 +78,7 @@ def check(history_location: str, state_location: str) -> None:
     assert (stats.feedback_added, stats.feedback_overrides, stats.unlabelled) == (1, 2, 0)  # day 2: before the window
 
 
-def test_a_local_history_folder_and_state_dir(ray_cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_local_history_folder_and_state_dir(ray_cluster, tmp_path: Path) -> None:
     def put(path: str, body: bytes) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(body)
@@ -87,7 +87,7 @@ def test_a_local_history_folder_and_state_dir(ray_cluster, tmp_path: Path) -> No
     check(str(tmp_path / "history"), str(tmp_path / "state"))
 
 
-def test_the_same_sources_on_s3(ray_cluster, s3: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_sources_on_s3(ray_cluster, s3: str) -> None:
     client = boto3.client("s3", endpoint_url=s3)
     prefix = f"s3://{S3_BUCKET}/data-{uuid.uuid4().hex[:8]}"
 
@@ -98,7 +98,7 @@ def test_the_same_sources_on_s3(ray_cluster, s3: str) -> None:  # type: ignore[n
     check(f"{prefix}/history", f"{prefix}/state")
 
 
-def test_missing_sources_are_empty_not_errors(ray_cluster, tmp_path: Path, s3: str) -> None:  # type: ignore[no-untyped-def]
+def test_missing_sources_are_empty_not_errors(ray_cluster, tmp_path: Path, s3: str) -> None:
     with pytest.raises(ValueError, match="no labelled alerts"):
         load_window(str(tmp_path / "nothing"), str(tmp_path / "nothing"), WindowSpec())
     with pytest.raises(ValueError, match="no labelled alerts"):

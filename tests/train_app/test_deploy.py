@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -26,8 +27,9 @@ REPO_CONFIG = Path(__file__).resolve().parents[2] / "serve_config.yaml"
 CANARY = ServeTarget(champion="3", challenger="4", mode="ab", challenger_weight=0.1)
 
 
-def args_of(text: str, app: str = "alertsieve") -> dict:  # type: ignore[type-arg]
-    return next(a for a in yaml.safe_load(text)["applications"] if a["name"] == app)["args"]
+def args_of(text: str, app: str = "alertsieve") -> dict[str, Any]:
+    args: dict[str, Any] = next(a for a in yaml.safe_load(text)["applications"] if a["name"] == app)["args"]
+    return args
 
 
 def test_the_repo_config_gets_the_stage_and_keeps_its_comments() -> None:

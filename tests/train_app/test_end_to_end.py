@@ -74,7 +74,7 @@ def wait_for_shadow(version: str, alerts: list[LabelledAlert], timeout: float = 
 
 
 @pytest.mark.slow
-def test_retrain_promote_and_serve_the_new_version(serve_url: str, moto_s3: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_retrain_promote_and_serve_the_new_version(serve_url: str, moto_s3: str, monkeypatch) -> None:
     run = uuid.uuid4().hex[:8]
     env = {
         **s3_env(moto_s3),

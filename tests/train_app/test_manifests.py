@@ -309,15 +309,13 @@ def test_the_dockerfile_parser_sees_what_is_wrong() -> None:
 
 
 def test_serve_runs_serve_on_the_config_bound_by_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    import train_app.manifests as manifests
-
     seen: list[tuple[list[str], dict[str, Any]]] = []
 
     def serve_run(argv: list[str], env: dict[str, str]) -> int:  # `serve run` would block: read what it was given
         seen.append((argv, yaml.safe_load(Path(argv[-1]).read_text())))
         return 3
 
-    monkeypatch.setattr(manifests.subprocess, "call", serve_run)
+    monkeypatch.setattr("train_app.manifests.subprocess.call", serve_run)
     monkeypatch.setenv("ALERTSIEVE_PORT", "8456")
     get_settings.cache_clear()
     try:

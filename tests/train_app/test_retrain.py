@@ -84,7 +84,7 @@ def test_retraining_registers_a_challenger_compared_with_the_champion(
     assert status.rows == len(stream) and status.duration_s > 0
 
 
-def test_a_failed_run_is_recorded_and_raised(ray_cluster, isolated_model: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_run_is_recorded_and_raised(ray_cluster, isolated_model: Settings, tmp_path: Path) -> None:
     state = tmp_path / "state"
     with pytest.raises(ValueError, match="no labelled alerts"):
         run_retrain(config(tmp_path / "missing.jsonl", state), isolated_model)

@@ -64,7 +64,7 @@ def test_run_now_runs_before_the_first_tick() -> None:
     assert len(ticks) == 2
 
 
-def test_schedule_once_runs_the_retraining_job_now(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_schedule_once_runs_the_retraining_job_now(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     from train_app import cli
     from train_app.__main__ import build
 
@@ -87,7 +87,7 @@ def test_schedule_once_runs_the_retraining_job_now(monkeypatch: pytest.MonkeyPat
     assert len(seen) == 1 and seen[0].window.weeks == 4 and seen[0].encoder == "hashing-64"
 
 
-def test_schedule_refuses_a_bad_cron_expression(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_schedule_refuses_a_bad_cron_expression(tmp_path) -> None:
     from train_app.__main__ import build
 
     result = CliRunner().invoke(build(), ["schedule", "--cron", "0 3 * *", "--once", "--history", str(tmp_path)])

@@ -11,7 +11,7 @@ from tests.factories import T0, alert, labelled
 from train_app.window import WindowSpec, build_window, cut_window, merge_labels
 
 
-def logged(a) -> LoggedDecision:  # type: ignore[no-untyped-def]
+def logged(a) -> LoggedDecision:
     d = Decision(
         fingerprint=a.fingerprint,
         service="checkout",
@@ -25,7 +25,7 @@ def logged(a) -> LoggedDecision:  # type: ignore[no-untyped-def]
     return LoggedDecision(alert=a, decision=d, applied=True)
 
 
-def word(a, actionable: bool, minutes_later: float = 0.0) -> Feedback:  # type: ignore[no-untyped-def]
+def word(a, actionable: bool, minutes_later: float = 0.0) -> Feedback:
     return Feedback(
         fingerprint=a.fingerprint,
         startsAt=a.startsAt,
