@@ -123,6 +123,10 @@ class InForce:
     source: Source
     override: ThresholdOverride | None = None
 
+    @property
+    def pair(self) -> tuple[float, Source]:
+        return self.threshold, self.source
+
 
 def in_force(
     service: str,
@@ -142,20 +146,6 @@ def in_force(
     if service in known:
         return InForce(pooled, Source.POOLED)
     return None
-
-
-def threshold_in_force(
-    service: str,
-    own: Mapping[str, float],
-    pooled: float,
-    known: Collection[str],
-    overrides: OverridesLike = None,
-    labels: Mapping[str, str] | None = None,
-    now: datetime | None = None,
-) -> tuple[float, Source] | None:
-    """(threshold, source) of ``in_force``: the one rule, as a pair."""
-    found = in_force(service, own, pooled, known, overrides, labels, now)
-    return (found.threshold, found.source) if found else None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ STATIC_TYPES = {
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "overrides.js": "text/javascript; charset=utf-8",
+    "common.js": "text/javascript; charset=utf-8",
 }
 Loader = Callable[[str], ModelBundle]
 Describe = Callable[[], Awaitable[ModelsView | dict[str, Any]]]  # the router's, or a stand-in's plain dict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +154,17 @@ def champion_version(alertsieve_home, small_bundle: ModelBundle) -> str:
     return registry.register(small_bundle, get_settings(), {"test": "small"}, {"rows": 1.0}, aliases=("champion",))
 
 
+def request_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The body of a POST to an ``http.server`` handler, sent with a length or chunked."""
+    if handler.headers.get("transfer-encoding", "").lower() == "chunked":
+        data = b""
+        while size := int(handler.rfile.readline().split(b";")[0], 16):
+            data += handler.rfile.read(size + 2)[:-2]
+        handler.rfile.readline()
+        return data
+    return handler.rfile.read(int(handler.headers.get("content-length", 0)))
+
+
 class Receiver:
     """A stand-in for the team's real alert receiver (a paging vendor cannot run here): records
     every JSON body posted to it; ``fail`` makes it answer 500."""
@@ -160,7 +172,7 @@ class Receiver:
     def __init__(self) -> None:
         import json
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import ThreadingHTTPServer
 
         self.bodies: list[dict[str, Any]] = []
         self.fail = False
@@ -168,13 +180,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                if self.headers.get("transfer-encoding", "").lower() == "chunked":
-                    data = b""
-                    while size := int(self.rfile.readline().split(b";")[0], 16):
-                        data += self.rfile.read(size + 2)[:-2]
-                    self.rfile.readline()
-                else:
-                    data = self.rfile.read(int(self.headers.get("content-length", 0)))
+                data = request_body(self)
                 try:
                     body = json.loads(data or b"{}")
                 except ValueError:

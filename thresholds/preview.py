@@ -20,7 +20,7 @@ from scipy.stats import norm
 
 from alertsieve.evaluation import Counts
 from alertsieve.optimize import expected_misses
-from alertsieve.policy import ThresholdParams, ThresholdPolicy, threshold_in_force
+from alertsieve.policy import ThresholdParams, ThresholdPolicy, in_force
 
 ValidationRow = tuple[str, float, bool]
 
@@ -48,11 +48,13 @@ class LiveThresholds(BaseModel):
 
     def optimised(self, service: str) -> tuple[float, str] | None:
         """(threshold, "service" | "pooled") as optimised; None for a service the model never saw (paged)."""
-        return threshold_in_force(service, self.services, self.pooled, self.known_services)
+        found = in_force(service, self.services, self.pooled, self.known_services)
+        return found.pair if found else None
 
     def in_force(self, service: str) -> tuple[float, str] | None:
-        """What decides now: ``alertsieve.policy.threshold_in_force``, the one rule (an override wins)."""
-        return threshold_in_force(service, self.services, self.pooled, self.known_services, self.overrides)
+        """What decides now: ``alertsieve.policy.in_force``, the one rule (an override wins)."""
+        found = in_force(service, self.services, self.pooled, self.known_services, self.overrides)
+        return found.pair if found else None
 
     def all_services(self) -> list[str]:
         return sorted(set(self.known_services) | set(self.services) | set(self.overrides))

@@ -1,35 +1,10 @@
 // alertsieve Suppressed page: what was suppressed, and people's answers to it. Vanilla JS, no external resources.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const state = { entries: [], seq: 0 };
-const num = (v) => {
-  const x = Number(v);
-  return x > 0 && x < 0.01 ? x.toPrecision(2) : x.toFixed(3);
-};
 
-function message(text, kind) {
-  $("message").textContent = text;
-  $("message").className = "message " + (kind || "");
-}
 
-async function api(path, options) {
-  const response = await fetch(path, options);
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const detail = typeof body.detail === "string" ? body.detail : body.message || response.statusText;
-    throw new Error(response.status + ": " + detail);
-  }
-  return body;
-}
 
-function cell(row, text, cls) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (cls) td.className = cls;
-  row.appendChild(td);
-  return td;
-}
 
 function feedbackText(f) {
   if (!f) return "–";

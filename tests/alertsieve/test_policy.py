@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from alertsieve.policy import GroupChoice, Source, ThresholdParams, ThresholdPolicy, decide, threshold_in_force
+from alertsieve.policy import GroupChoice, InForce, Source, ThresholdParams, ThresholdPolicy, decide, in_force
 from alertsieve.schema import Reason
 
 
@@ -54,11 +54,12 @@ def test_overrides_win_for_their_service_only():
     assert decide(0.29, "own", policy, overrides={"other": 0.9}).threshold == 0.3
 
 
-def test_threshold_in_force_is_the_one_rule():
-    assert threshold_in_force("a", {"a": 0.4}, 0.1, ["a", "b"]) == (0.4, Source.SERVICE)
-    assert threshold_in_force("b", {"a": 0.4}, 0.1, ["a", "b"]) == (0.1, Source.POOLED)
-    assert threshold_in_force("c", {"a": 0.4}, 0.1, ["a", "b"]) is None
-    assert threshold_in_force("c", {}, 0.1, [], {"c": 0.7}) == (0.7, Source.OVERRIDE)
+def test_in_force_is_the_one_rule():
+    assert in_force("a", {"a": 0.4}, 0.1, ["a", "b"]) == InForce(0.4, Source.SERVICE)
+    assert in_force("b", {"a": 0.4}, 0.1, ["a", "b"]) == InForce(0.1, Source.POOLED)
+    assert in_force("c", {"a": 0.4}, 0.1, ["a", "b"]) is None
+    found = in_force("c", {}, 0.1, [], {"c": 0.7})
+    assert found is not None and found.pair == (0.7, Source.OVERRIDE) and found.override is not None
 
 
 def test_design_effect_counts_alerts_per_incident():

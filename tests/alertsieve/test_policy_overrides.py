@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alertsieve.override_scope import Overrides, PageEverything, ThresholdOverride, matches
-from alertsieve.policy import GroupChoice, Source, ThresholdParams, ThresholdPolicy, decide, threshold_in_force
+from alertsieve.policy import GroupChoice, Source, ThresholdParams, ThresholdPolicy, decide, in_force
 from alertsieve.schema import Reason
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -102,7 +102,8 @@ def test_a_scoped_switch_pages_only_its_scope():
 
 
 def test_plain_mappings_are_unscoped_never_expiring_overrides():
-    assert threshold_in_force("c", {}, 0.1, [], {"c": 0.7}, labels={"x": "y"}) == (0.7, Source.OVERRIDE)
+    found = in_force("c", {}, 0.1, [], {"c": 0.7}, labels={"x": "y"})
+    assert found is not None and found.pair == (0.7, Source.OVERRIDE) and found.override is not None
     assert Overrides.of({"a": 0.4}).unscoped(NOW) == {"a": 0.4}
     rules = Overrides(
         thresholds=[_override(0.4), _override(0.8, matchers={"k": "v"}), _override(0.5, service="x", expires_at=NOW)]

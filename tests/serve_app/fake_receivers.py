@@ -13,10 +13,13 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
 from alertsieve.schema import Alert, fingerprint_of
 from alertsieve.scoring import fail_open
 from serve_app.notifications import Forwarded
 from serve_app.receivers import RetryPolicy
+from tests.conftest import request_body
 
 FAST = RetryPolicy(attempts=3, backoff_s=0.05, max_backoff_s=2.0)
 
@@ -34,13 +37,7 @@ class LocalReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                if self.headers.get("transfer-encoding", "").lower() == "chunked":
-                    data = b""
-                    while size := int(self.rfile.readline().split(b";")[0], 16):
-                        data += self.rfile.read(size + 2)[:-2]
-                    self.rfile.readline()
-                else:
-                    data = self.rfile.read(int(self.headers.get("content-length", 0)))
+                data = request_body(self)
                 owner.requests.append(
                     {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "data": data}
                 )
@@ -85,8 +82,9 @@ class FakeWebhook(LocalReceiver):
     """Stands in for a team's Alertmanager-compatible webhook receiver, which cannot run here."""
 
 
-def started_servers() -> Iterator[Callable[..., Any]]:
-    """The body of each test module's ``servers`` fixture: start receivers, all closed at the end."""
+@pytest.fixture
+def servers() -> Iterator[Callable[..., Any]]:
+    """Start receivers (``servers(FakePagerDuty)``); all are closed at the end of the test."""
     started: list[LocalReceiver] = []
 
     def start(kind: type[LocalReceiver], *args: Any, **kwargs: Any) -> LocalReceiver:

@@ -22,7 +22,7 @@ from alertsieve.store import LocalStore
 from serve_app import overrides_api, ui
 from serve_app.webhook import SafeJSONResponse, validation_problems
 from tests.conftest import TOKEN
-from tests.serve_app.test_ui import describing
+from tests.serve_app.test_ui import champion_view, describing
 from thresholds.overrides import OverrideLog
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,15 +30,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def client(tmp_path, small_bundle):
-    policy = small_bundle.meta.policy
-    champion = {
-        "model_version": "3",
-        "ref": "3",
-        "pooled_threshold": policy.pooled.threshold,
-        "thresholds": {s: c.threshold for s, c in policy.services.items()},
-        "known_services": policy.known_services,
-        "overrides": {},
-    }
+    champion = champion_view(small_bundle)
     app = FastAPI()
     app.include_router(ui.router)
     app.include_router(overrides_api.router)

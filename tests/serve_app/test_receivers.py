@@ -8,8 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -30,13 +28,7 @@ from tests.serve_app.fake_receivers import (
     notification,
     page,
     run,
-    started_servers,
 )
-
-
-@pytest.fixture
-def servers() -> Iterator[Callable[..., Any]]:
-    yield from started_servers()
 
 
 # ---- PagerDuty ----------------------------------------------------------------------------------------

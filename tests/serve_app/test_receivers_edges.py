@@ -9,9 +9,7 @@ import datetime as dt
 import ipaddress
 import json
 import ssl
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -32,13 +30,7 @@ from tests.serve_app.fake_receivers import (
     notification,
     page,
     run,
-    started_servers,
 )
-
-
-@pytest.fixture
-def servers() -> Iterator[Callable[..., Any]]:
-    yield from started_servers()
 
 
 # ---- bodies that could not be read -------------------------------------------------------------------------

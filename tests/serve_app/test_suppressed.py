@@ -72,7 +72,8 @@ def wait_delivered(receiver, fingerprint: str, timeout_s: float = 30.0) -> float
 
 def stored_feedback(fingerprint: str) -> list[dict[str, Any]]:
     folder = Path(get_settings().state_location) / "feedback"
-    lines = (line for p in sorted(folder.glob("*.jsonl")) for line in p.read_text().splitlines())
+    # JSON lines end at "\n" only: the fuzz stores texts holding other line breaks (U+2028, U+0085...)
+    lines = (line for p in sorted(folder.glob("*.jsonl")) for line in p.read_text().split("\n") if line)
     return [f for f in map(json.loads, lines) if f["fingerprint"] == fingerprint]
 
 

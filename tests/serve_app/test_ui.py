@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from alertsieve.bundle import ModelBundle
 from alertsieve.schema import Alert, Feedback, LoggedDecision
 from alertsieve.settings import get_settings
 from alertsieve.store import LocalStore
@@ -52,10 +53,10 @@ def describing(champion: dict[str, Any] | Exception) -> Callable[[], Awaitable[d
     return describe
 
 
-@pytest.fixture
-def client(tmp_path, small_bundle):
-    policy = small_bundle.meta.policy
-    champion = {
+def champion_view(bundle: ModelBundle) -> dict[str, Any]:
+    """What the champion scorer's describe() says of a bundle served as version 3, without overrides."""
+    policy = bundle.meta.policy
+    return {
         "model_version": "3",
         "ref": "3",
         "pooled_threshold": policy.pooled.threshold,
@@ -63,6 +64,11 @@ def client(tmp_path, small_bundle):
         "known_services": policy.known_services,
         "overrides": {},
     }
+
+
+@pytest.fixture
+def client(tmp_path, small_bundle):
+    champion = champion_view(small_bundle)
     app = FastAPI()
     app.include_router(ui.router)
     loads: list[str] = []
