@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from alertsieve.bundle import ModelBundle
-from alertsieve.schema import Alert, Feedback, LoggedDecision
+from alertsieve.schema import Alert, Decision, Feedback, LoggedDecision
 from alertsieve.settings import get_settings
 from alertsieve.store import LocalStore
 from serve_app import ui
@@ -64,6 +64,20 @@ def champion_view(bundle: ModelBundle) -> dict[str, Any]:
         "known_services": policy.known_services,
         "overrides": {},
     }
+
+
+def suppression_of(a: Alert) -> Decision:
+    """A model decision that suppressed ``a`` (score 0.1 under threshold 0.3), as version 3 logs it."""
+    return Decision(
+        fingerprint=a.fingerprint,
+        service=a.labels["service"],
+        score=0.1,
+        threshold=0.3,
+        decision="suppress",
+        model_version="3",
+        reason="t",
+        startsAt=a.startsAt,
+    )
 
 
 @pytest.fixture
@@ -143,19 +157,9 @@ def test_list_set_preview_revert_and_audit(client, small_bundle):
 
 
 def test_trends_from_the_decision_log(client, tmp_path):
-    from alertsieve.schema import Decision
 
     a = alert(service="checkout", at=T0)
-    decision = Decision(
-        fingerprint=a.fingerprint,
-        service="checkout",
-        score=0.1,
-        threshold=0.3,
-        decision="suppress",
-        model_version="3",
-        reason="t",
-        startsAt=a.startsAt,
-    )
+    decision = suppression_of(a)
     store = LocalStore(tmp_path)
     store.append("decisions", [LoggedDecision(alert=a, decision=decision, applied=True)])
     store.append("feedback", [Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=False, by="x")])
@@ -314,20 +318,9 @@ def test_trends_read_the_decision_log_once_per_interval(client, tmp_path):
     answered from the last read, parallel calls included."""
     import concurrent.futures
 
-    from alertsieve.schema import Decision
-
     assert client.get("/v1/thresholds/trends").json()["rows"] == []
     a = alert(service="checkout", at=T0)
-    decision = Decision(
-        fingerprint=a.fingerprint,
-        service="checkout",
-        score=0.1,
-        threshold=0.3,
-        decision="suppress",
-        model_version="3",
-        reason="t",
-        startsAt=a.startsAt,
-    )
+    decision = suppression_of(a)
     LocalStore(tmp_path).append("decisions", [LoggedDecision(alert=a, decision=decision, applied=True)])
     with concurrent.futures.ThreadPoolExecutor(5) as pool:
         replies = list(pool.map(lambda _: client.get("/v1/thresholds/trends").json()["rows"], range(5)))
