@@ -6,7 +6,8 @@ from alertsieve.policy import GroupChoice, InForce, Source, ThresholdParams, Thr
 from alertsieve.schema import Reason
 
 
-def _policy() -> ThresholdPolicy:
+def small_policy() -> ThresholdPolicy:
+    """Service "own" at 0.3, the pooled rest at 0.2; "small" known without a threshold of its own."""
     choice = GroupChoice(threshold=0.3, actionable=20, noise=100, suppressed_actionable=0, suppressed_noise=50)
     return ThresholdPolicy(
         params=ThresholdParams(),
@@ -30,19 +31,19 @@ def _policy() -> ThresholdPolicy:
     ],
 )
 def test_decide(score, service, decision, threshold, reason, words):
-    got = decide(score, service, _policy())
+    got = decide(score, service, small_policy())
     assert (got.decision, got.threshold, got.reason) == (decision, threshold, reason)
     assert words in got.text
 
 
 def test_novel_alerts_page_whatever_their_score():
-    got = decide(0.0, "own", _policy(), novel=True)
+    got = decide(0.0, "own", small_policy(), novel=True)
     assert (got.decision, got.threshold, got.reason) == ("page", 0.3, Reason.NOVEL)
-    assert decide(0.0, "never-seen", _policy(), novel=True).reason is Reason.UNKNOWN_SERVICE
+    assert decide(0.0, "never-seen", small_policy(), novel=True).reason is Reason.UNKNOWN_SERVICE
 
 
 def test_overrides_win_for_their_service_only():
-    policy = _policy()
+    policy = small_policy()
     assert (
         decide(0.29, "own", policy, overrides={"own": 0.1}).decision,
         policy.threshold_for("own", {"own": 0.1}),

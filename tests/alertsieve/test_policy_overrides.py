@@ -7,22 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alertsieve.override_scope import Overrides, PageEverything, ThresholdOverride, matches
-from alertsieve.policy import GroupChoice, Source, ThresholdParams, ThresholdPolicy, decide, in_force
+from alertsieve.policy import Source, decide, in_force
 from alertsieve.schema import Reason
+from tests.alertsieve.test_policy import small_policy
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-def _policy() -> ThresholdPolicy:
-    choice = GroupChoice(threshold=0.3, actionable=20, noise=100, suppressed_actionable=0, suppressed_noise=50)
-    return ThresholdPolicy(
-        params=ThresholdParams(),
-        expected_fnr=0.01,
-        fnr_upper_bound=0.012,
-        pooled=choice.model_copy(update={"threshold": 0.2}),
-        services={"own": choice},
-        known_services=["own", "small"],
-    )
 
 
 def _override(threshold: float, service: str = "own", **scope) -> ThresholdOverride:
@@ -50,20 +39,20 @@ def test_matchers_are_equality_with_alternatives(matchers, labels, expected):
 
 def test_a_scoped_override_decides_only_alerts_it_matches_and_says_which():
     rules = Overrides(thresholds=[_override(0.1, matchers={"team": "db"}, expires_at=NOW + timedelta(hours=2))])
-    scoped = decide(0.29, "own", _policy(), rules, labels={"team": "db"}, now=NOW)
+    scoped = decide(0.29, "own", small_policy(), rules, labels={"team": "db"}, now=NOW)
     assert (scoped.decision, scoped.threshold, scoped.reason) == ("page", 0.1, Reason.AT_OR_ABOVE_THRESHOLD)
     assert "override threshold 0.1000 (by alice, until 2026-03-02 14:00:00 UTC, matchers team=db)" in scoped.text
-    other = decide(0.29, "own", _policy(), rules, labels={"team": "web"}, now=NOW)
+    other = decide(0.29, "own", small_policy(), rules, labels={"team": "web"}, now=NOW)
     assert (other.decision, other.threshold) == ("suppress", 0.3) and "service threshold" in other.text
-    assert decide(0.29, "own", _policy(), rules, now=NOW).threshold == 0.3, "no labels: only unscoped ones apply"
+    assert decide(0.29, "own", small_policy(), rules, now=NOW).threshold == 0.3, "no labels: only unscoped ones apply"
 
 
 def test_an_expired_override_stops_applying_at_the_clock():
     rules = Overrides(thresholds=[_override(0.9, expires_at=NOW + timedelta(minutes=5))])
-    assert decide(0.5, "own", _policy(), rules, labels={}, now=NOW).decision == "suppress"
-    later = decide(0.5, "own", _policy(), rules, labels={}, now=NOW + timedelta(minutes=5))
+    assert decide(0.5, "own", small_policy(), rules, labels={}, now=NOW).decision == "suppress"
+    later = decide(0.5, "own", small_policy(), rules, labels={}, now=NOW + timedelta(minutes=5))
     assert (later.decision, later.threshold) == ("page", 0.3)
-    assert _policy().threshold_for("own", rules, now=NOW + timedelta(minutes=5)) == (0.3, Source.SERVICE)
+    assert small_policy().threshold_for("own", rules, now=NOW + timedelta(minutes=5)) == (0.3, Source.SERVICE)
 
 
 def test_the_most_specific_override_wins_then_the_latest():
@@ -74,30 +63,30 @@ def test_the_most_specific_override_wins_then_the_latest():
             _override(0.05, matchers={"team": "db", "env": "prod"}),
         ]
     )
-    assert decide(0.3, "own", _policy(), rules, labels={"team": "db", "env": "prod"}, now=NOW).threshold == 0.05
-    assert decide(0.3, "own", _policy(), rules, labels={"team": "db"}, now=NOW).threshold == 0.6  # tie: latest
-    assert decide(0.3, "small", _policy(), rules, labels={"team": "db"}, now=NOW).threshold == 0.6
-    assert decide(0.3, "small", _policy(), rules, labels={"team": "web"}, now=NOW).threshold == 0.2
+    assert decide(0.3, "own", small_policy(), rules, labels={"team": "db", "env": "prod"}, now=NOW).threshold == 0.05
+    assert decide(0.3, "own", small_policy(), rules, labels={"team": "db"}, now=NOW).threshold == 0.6  # tie: latest
+    assert decide(0.3, "small", small_policy(), rules, labels={"team": "db"}, now=NOW).threshold == 0.6
+    assert decide(0.3, "small", small_policy(), rules, labels={"team": "web"}, now=NOW).threshold == 0.2
 
 
 def test_page_everything_pages_what_the_model_suppresses_and_never_suppresses():
     switch = PageEverything(by="bob", reason="INC-7", expires_at=NOW + timedelta(hours=1))
     rules = Overrides(thresholds=[_override(0.99)], page_everything=switch)
     for service, novel in (("own", False), ("small", False), ("never-seen", False), ("own", True)):
-        ruling = decide(0.01, service, _policy(), rules, novel=novel, labels={"a": "b"}, now=NOW)
+        ruling = decide(0.01, service, small_policy(), rules, novel=novel, labels={"a": "b"}, now=NOW)
         assert (ruling.decision, ruling.reason) == ("page", Reason.PAGE_EVERYTHING)
         assert "page everything is on (by bob, until 2026-03-02 13:00:00 UTC, any service): INC-7" == ruling.text
-    assert decide(0.01, "own", _policy(), rules, labels={}, now=NOW).threshold == 0.99
-    assert decide(0.01, "never-seen", _policy(), rules, labels={}, now=NOW).threshold == 0.0
-    off = decide(0.01, "own", _policy(), rules, labels={}, now=NOW + timedelta(hours=1))
+    assert decide(0.01, "own", small_policy(), rules, labels={}, now=NOW).threshold == 0.99
+    assert decide(0.01, "never-seen", small_policy(), rules, labels={}, now=NOW).threshold == 0.0
+    off = decide(0.01, "own", small_policy(), rules, labels={}, now=NOW + timedelta(hours=1))
     assert (off.decision, off.reason) == ("suppress", Reason.BELOW_THRESHOLD), "expired: the model decides again"
 
 
 def test_a_scoped_switch_pages_only_its_scope():
     rules = Overrides(page_everything=PageEverything(service="own", matchers={"env": "prod"}))
-    assert decide(0.01, "own", _policy(), rules, labels={"env": "prod"}, now=NOW).reason is Reason.PAGE_EVERYTHING
-    assert decide(0.01, "own", _policy(), rules, labels={"env": "dev"}, now=NOW).decision == "suppress"
-    assert decide(0.01, "small", _policy(), rules, labels={"env": "prod"}, now=NOW).decision == "suppress"
+    assert decide(0.01, "own", small_policy(), rules, labels={"env": "prod"}, now=NOW).reason is Reason.PAGE_EVERYTHING
+    assert decide(0.01, "own", small_policy(), rules, labels={"env": "dev"}, now=NOW).decision == "suppress"
+    assert decide(0.01, "small", small_policy(), rules, labels={"env": "prod"}, now=NOW).decision == "suppress"
     assert rules.switch_on(NOW) and not Overrides().switch_on(NOW)
 
 
