@@ -14,44 +14,14 @@ import heapq
 import math
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 import numpy as np
 from pydantic import BaseModel
 
+from alertsieve.context_vector import HISTORY_S, SHORT_FIRE_S, context_vector
 from alertsieve.schema import DEFAULT_SERVICE_LABELS, Alert
 from alertsieve.seen import DEFAULT_CAPACITY, SeenSet
-from alertsieve.windows import Event, Times, Windows
-
-MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
-HISTORY_S = 7 * DAY
-SHORT_FIRE_S = 15 * MINUTE
-MAX_GAP_H = 30 * 24.0
-
-SEVERITY_LEVELS: dict[str, float] = {
-    "critical": 1.0,
-    "page": 1.0,
-    "emergency": 1.0,
-    "fatal": 1.0,
-    "high": 1.0,
-    "error": 1.0,
-    "p1": 1.0,
-    "p2": 0.75,
-    "major": 0.75,
-    "warning": 0.5,
-    "warn": 0.5,
-    "medium": 0.5,
-    "p3": 0.5,
-    "minor": 0.25,
-    "low": 0.25,
-    "p4": 0.25,
-    "info": 0.0,
-    "informational": 0.0,
-    "none": 0.0,
-    "notice": 0.0,
-    "p5": 0.0,
-}
-SEVERITY_LABELS = ("severity", "priority", "level")
+from alertsieve.windows import HOUR, Event, Times, Windows
 
 FEATURE_NAMES: tuple[str, ...] = (
     "severity",
@@ -90,32 +60,6 @@ FEATURE_NAMES: tuple[str, ...] = (
     "env_novel_60m",
 )
 INSTANCE_LABELS = ("instance", "host", "hostname", "node", "pod", "ip")
-
-
-def severity_level(labels: dict[str, str]) -> float | None:
-    for key in SEVERITY_LABELS:
-        if key in labels:
-            return SEVERITY_LEVELS.get(labels[key].strip().lower())
-    return None
-
-
-def _ts(value: datetime) -> float:
-    return value.timestamp()
-
-
-_NO_TIMES = Times()
-
-
-def _same_time_days(times: Times, now: float, horizon: float) -> int:
-    """On how many earlier days the key fired within an hour of this time of day (at least 20 h ago)."""
-    days = 0
-    for k in range(int(HISTORY_S // DAY) + 1):
-        day = now - k * DAY
-        # (now - t) in [k days, k days + 1 h), at least 20 h ago; or in (k days + 23 h, k + 1 days)
-        late = k >= 1 and times.any_between(max(day - HOUR, horizon), day, day - HOUR >= horizon, False)
-        early = times.any_between(max(day - DAY, horizon), day - DAY + HOUR, day - DAY >= horizon, True)
-        days += late or early
-    return days
 
 
 class StreamSnapshot(BaseModel):
@@ -211,9 +155,9 @@ class StreamState:
 
     def observe(self, alert: Alert) -> bool:
         """Record one alert; returns False for a repeat of an occurrence already seen."""
-        start = _ts(alert.startsAt)
+        start = alert.startsAt.timestamp()
         key = (alert.fingerprint, start)
-        end = _ts(alert.endsAt) if alert.endsAt else None
+        end = alert.endsAt.timestamp() if alert.endsAt else None
         if key in self.occurrences:
             if end is not None and self.occurrences[key] is None:
                 self.occurrences[key] = end
@@ -241,74 +185,9 @@ class StreamState:
         return True
 
     # ---- reading --------------------------------------------------------------------------------
-    def features(self, alert: Alert) -> np.ndarray:
-        """The context vector of ``alert`` given everything observed before it (FEATURE_NAMES order)."""
-        now = _ts(alert.startsAt)
-        self.advance(now)
-        # Tables are trimmed lazily (hourly): count only what is newer than the horizon.
-        horizon = self.horizon
-        fp, name, svc = alert.fingerprint, alert.alertname, alert.service(self.service_labels)
-        name_svc = f"{name}\x1f{svc}"
-        level = severity_level(alert.labels)
-        when = alert.startsAt
-        hour = (when.hour + when.minute / 60.0) * 2 * math.pi / 24
-        weekday = when.weekday() * 2 * math.pi / 7
-        fp_times = self.fp_times.get(fp, _NO_TIMES)
-        last = fp_times.last()
-        last = last if last is not None and last >= horizon else None
-        gap_h = MAX_GAP_H if last is None else min(MAX_GAP_H, max(0.0, now - last) / HOUR)
-        name_times = self.name_times.get(name, _NO_TIMES)
-        same_time_days = _same_time_days(self.name_svc_times.get(name_svc, _NO_TIMES), now, horizon)
-        inst, env = self.instance_of(alert), self.environment_of(alert)
-        c = self.windows.company(fp, name, svc, inst, env, at=now)
-
-        def since(times: Times, span: float) -> int:
-            return times.count_since(max(now - span, horizon), until=now)  # as of the alert's own time
-
-        log = math.log1p
-        return np.array(
-            [
-                0.5 if level is None else level,
-                float(level is None),
-                math.sin(hour),
-                math.cos(hour),
-                math.sin(weekday),
-                math.cos(weekday),
-                float(when.weekday() >= 5),
-                float(fp in self.seen_fps),
-                log(since(fp_times, HOUR)),
-                log(since(fp_times, DAY)),
-                log(since(fp_times, HISTORY_S)),
-                log(gap_h) / log(MAX_GAP_H),
-                log(since(self.fp_short.get(fp, _NO_TIMES), DAY)),
-                float(self.open_fps.get(fp, -math.inf) >= horizon),
-                float(name in self.seen_names),
-                float(name_svc in self.seen_name_svc),
-                log(since(name_times, HOUR)),
-                log(since(name_times, DAY)),
-                log(since(name_times, HISTORY_S)),
-                log(same_time_days),
-                log(c.svc_5m),
-                log(c.svc_30m),
-                log(c.svc_names_30m),
-                log(c.svc_novel_30m),
-                log(c.all_5m),
-                log(c.all_30m),
-                log(c.services_15m),
-                log(c.novel_30m),
-                log(c.peers_5m),
-                float(not inst or f"{name}\x1f{inst}" in self.seen_inst_names),
-                log(c.inst_5m),
-                log(c.novel_5m),
-                log(c.env_novel_5m),
-                log(c.env_novel_60m),
-            ],
-            dtype=np.float32,
-        )
-
     def score_then_observe(self, alert: Alert) -> np.ndarray:
         """Features as of just before the alert, then record it (repeats reuse the first features)."""
-        vector = self.features(alert)
+        vector = context_vector(self, alert)
         self.observe(alert)
         return vector
 

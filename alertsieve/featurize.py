@@ -1,8 +1,9 @@
-"""The one featurisation path, shared by training, `alertsieve score` and the Serve deployments.
+"""What a model's featurisation is made of, saved with the model: ``FeatureConfig`` and ``Scaler``.
 
 An alert becomes three things: its context vector (``context.StreamState``), its canonical text's
 embedding, and its neighbour-outcome features (``neighbours.PrototypeIndex``). ``FeatureConfig`` says
-which of them a model uses and how they are computed; it is saved with the model.
+which of them a model uses and how they are computed; ``featurizer.Featurizer`` is the one path that
+computes them, for training, `alertsieve score` and the Serve deployments.
 """
 
 from __future__ import annotations
@@ -63,18 +64,3 @@ def texts_of(alerts: Sequence[Alert], config: FeatureConfig) -> list[str]:
 def identities_of(alerts: Sequence[Alert], config: FeatureConfig) -> list[str]:
     """Each alert's identity (its canonical text without instance or environment labels): novelty's key."""
     return [identity_of(a, config.instance_labels, config.environment_labels, config.text_annotations) for a in alerts]
-
-
-def dense_rows(config: FeatureConfig, context_rows: np.ndarray, neighbour_rows: np.ndarray) -> np.ndarray:
-    """Context and (if used) neighbour features side by side, in ``config.dense_names`` order."""
-    if not config.use_neighbours:
-        return context_rows.astype(np.float32)
-    return np.hstack([context_rows, neighbour_rows]).astype(np.float32)
-
-
-def model_inputs(
-    config: FeatureConfig, scaler: Scaler, dense: np.ndarray, embeddings: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """What the classifier takes: scaled dense features and the embeddings (empty if unused)."""
-    emb = embeddings if config.use_embedding else np.zeros((len(dense), 0), dtype=np.float32)
-    return scaler.apply(dense), emb.astype(np.float32)

@@ -15,8 +15,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from alertsieve.canonical import canonical_text, mask_volatile
-from alertsieve.context import SEVERITY_LABELS
 from alertsieve.schema import Alert
+from alertsieve.severity import SEVERITY_LABELS
 
 DEFAULT_ENVIRONMENT_LABELS: tuple[str, ...] = (
     "cluster",

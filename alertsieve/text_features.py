@@ -4,9 +4,13 @@ row and the neighbours that explain it, remembered per text.
 Alert streams repeat a few hundred texts. A text the model was trained on takes the vector training gave
 it (its prototype in the FAISS index), so it is featurised exactly as in training and never needs the
 encoder; only texts the model never saw are embedded. Once looked up, a text's features are remembered
-(least recently used out), so a repeat costs a dictionary lookup. ``alertsieve score`` and the Serve model
-deployment use this one class: the CLI embeds and searches in process, the deployment asks the Embedder
-and NeighbourLookup deployments for what is ``pending`` and nothing else.
+(least recently used out), so a repeat costs a dictionary lookup.
+
+``TextFeatures`` is that memory and the one place that searches the index (``features``: training's
+validation rows, the in-process lookup and the Embedder deployment all go through it). A ``TextLookup``
+answers ``lookup(texts)``: ``LocalTextLookup`` here embeds and searches in process (`alertsieve score`,
+training's evaluation); serve_app's adapter fills the memory through the Embedder deployment. Callers never
+see ``Pending``, the work a memory still needs.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
+from alertsieve.embedding import EmbeddingCache
 from alertsieve.neighbours import FEATURE_NAMES, PrototypeIndex
 
 Entry = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # embedding, neighbour row, sims, ids
@@ -24,12 +30,13 @@ Entry = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # embedding, neig
 
 @dataclass(frozen=True)
 class TextRows:
-    """Per-text features for a batch, one row per alert (input order)."""
+    """Per-text features for a batch, one row per alert (input order), and the texts they are for."""
 
     embeddings: np.ndarray
     neighbour_rows: np.ndarray
     sims: np.ndarray
     ids: np.ndarray
+    texts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,6 @@ class TextFeatures:
         self.capacity = capacity
         self.position = {p.text: i for i, p in enumerate(index.prototypes)}
         self._memo: OrderedDict[str, Entry] = OrderedDict()
-        self.lookups = 0
-        self.hits = 0
 
     def known(self, text: str) -> bool:
         return text in self.position
@@ -69,10 +74,8 @@ class TextFeatures:
         return text in self._memo
 
     def pending(self, texts: Sequence[str]) -> Pending:
-        """Counts every text as a lookup, and one already remembered as a hit."""
+        """The work ``texts`` still need; ``hits`` counts those already remembered (for telemetry)."""
         hits = sum(1 for t in texts if t in self._memo)
-        self.lookups += len(texts)
-        self.hits += hits
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
         return Pending(lookup=missing, embed=[t for t in missing if t not in self.position], hits=hits)
 
@@ -87,6 +90,12 @@ class TextFeatures:
         for row, text in enumerate(pending.lookup):
             out[row] = fresh[text] if text in fresh else self.index.vectors[self.position[text]]
         return out
+
+    def features(self, pending: Pending, embedded: np.ndarray | None = None) -> Entry:
+        """Vectors (see ``vectors``) of ``pending.lookup`` and their neighbour rows, similarities and ids: the
+        one search of the index."""
+        vectors = self.vectors(pending, embedded)
+        return (vectors, *self.index.features(vectors))
 
     def remember(
         self, texts: Sequence[str], vectors: np.ndarray, neighbour_rows: np.ndarray, sims: np.ndarray, ids: np.ndarray
@@ -113,4 +122,31 @@ class TextFeatures:
                 np.zeros((0, 1), dtype=np.float32),
                 np.zeros((0, 1), dtype=np.int64),
             )
-        return TextRows(*(np.stack(column) for column in zip(*entries, strict=True)))
+        embeddings, neighbour_rows, sims, ids = (np.stack(column) for column in zip(*entries, strict=True))
+        return TextRows(embeddings, neighbour_rows, sims, ids, tuple(texts))
+
+
+class TextLookup(Protocol):
+    """Per-text features of a batch (``TextRows``, input order) for one model."""
+
+    def lookup(self, texts: Sequence[str]) -> TextRows: ...
+
+
+class LocalTextLookup:
+    """``TextLookup`` in process: remembered per text; what is missing is embedded through ``cache`` (only
+    texts the model never saw) and searched in the index, then remembered."""
+
+    def __init__(self, index: PrototypeIndex, cache: EmbeddingCache | None, capacity: int = 50_000) -> None:
+        self.memory = TextFeatures(index, capacity)
+        self.cache = cache
+
+    def lookup(self, texts: Sequence[str]) -> TextRows:
+        pending = self.memory.pending(texts)
+        if pending.lookup:
+            embedded = None
+            if pending.embed:
+                if self.cache is None:
+                    raise RuntimeError("this scorer has no embedding cache")
+                embedded = self.cache.embed(pending.embed)
+            self.memory.remember(pending.lookup, *self.memory.features(pending, embedded))
+        return self.memory.rows(texts)

@@ -19,13 +19,12 @@ from pydantic import BaseModel, Field
 
 from alertsieve.bundle import BundleMeta, ModelBundle
 from alertsieve.calibrate import Calibration
-from alertsieve.context import StreamState, replay, time_order
+from alertsieve.context import time_order
 from alertsieve.embedding import EmbeddingCache
 from alertsieve.evaluation import Evaluation, evaluate
-from alertsieve.featurize import FeatureConfig, Scaler, dense_rows, identities_of, model_inputs, texts_of
-from alertsieve.identity import detect_environment_labels
+from alertsieve.featurize import FeatureConfig
+from alertsieve.featurizer import Featurizer
 from alertsieve.model import AlertClassifier, TrainParams, fit, make_classifier, numpy_batches, predict
-from alertsieve.neighbours import PrototypeIndex, build_prototypes, past_only_features
 from alertsieve.optimize import choose_thresholds
 from alertsieve.policy import ThresholdParams, decide
 from alertsieve.schema import LabelledAlert
@@ -102,32 +101,11 @@ def train_bundle(
     if split < 20 or len(alerts) - split < 20 or labels[:split].sum() < 2:
         raise ValueError("history too small: need at least 40 alerts and some actionable ones before validation")
 
-    fit_alerts = alerts[:split]
-    found = detect_environment_labels(fit_alerts, (*features.service_labels, *features.instance_labels))
-    features = features.model_copy(update={"environment_labels": tuple(sorted({*features.environment_labels, *found}))})
-    progress("context features")
-    context_rows, state = replay(alerts, StreamState(features.service_labels, features.environment_labels))
-    identities = identities_of(alerts, features)
-    known_identities = set(identities[:split])
-    progress("embeddings")
-    texts = texts_of(alerts, features)
-    embeddings = cache.embed(texts)
-
-    progress("neighbour index")
-    distinct, row_ids, prototypes = build_prototypes(
-        texts[:split],
-        [a.fingerprint for a in fit_alerts],
-        [a.alertname for a in fit_alerts],
-        labels[:split].tolist(),
-    )
-    prior = float(labels[:split].mean())
-    index = PrototypeIndex(cache.embed(distinct), prototypes, prior, features.neighbours_k)
-    times = np.array([a.startsAt.timestamp() for a in fit_alerts])
-    fit_neighbours = past_only_features(index, row_ids, times, labels[:split], features.label_delay_hours * 3600)
-    val_neighbours, _, _ = index.features(embeddings[split:])
-    dense = dense_rows(features, context_rows, np.vstack([fit_neighbours, val_neighbours]))
-    scaler = Scaler.fit(dense[:split])
-    x_dense, x_emb = model_inputs(features, scaler, dense, embeddings)
+    featurizer, fitted = Featurizer.fit(alerts, split, cache, features, progress)
+    features, index, state = featurizer.config, featurizer.index, fitted.state
+    identities, known_identities = fitted.identities, set(fitted.identities[:split])
+    x_dense, x_emb = fitted.inputs
+    fit_alerts, prior = alerts[:split], index.prior
 
     progress(f"fit ({backend.name})")
     classifier = backend.fit(x_dense[:split], x_emb[:split], labels[:split].astype(np.float32), params)
@@ -156,11 +134,11 @@ def train_bundle(
     meta = BundleMeta(
         features=features,
         params=params,
-        scaler=scaler,
+        scaler=featurizer.scaler,
         n_dense=x_dense.shape[1],
         n_embedding=x_emb.shape[1],
         prior=prior,
-        prototypes=prototypes,
+        prototypes=index.prototypes,
         policy=policy,
         stream=state.snapshot(),
         known_identities=sorted(known_identities),

@@ -2,6 +2,7 @@
 
     python benchmarks/serve_load.py [--rates 10,30,60,100,150,200] [--seconds 20] [--bulk-rates 1,2,5]
                                     [--batch 100] [--timeout 15] [--encoder all-MiniLM-L6-v2]
+                                    [--shards 1,2] [--ingress-replicas N]
 
 Set up as ``serve_latency.py`` does: a model trained in process on simulated history, served from its bundle
 directory by the app with its code defaults, listening on 127.0.0.1 only. Each step sends exactly
@@ -19,9 +20,15 @@ failures), the share of answered alerts decided with ``reason_code == "fail_open
 of each deployment at the end of the step (``serve.status()`` in this driver). Then the knee: the highest
 single-alert rate with P95 <= 50 ms and no errors. Figures are as measured, one run; nothing is asserted.
 
+``--shards 1,2`` runs the whole ramp once per stream shard count (``AppArgs.stream_shards``,
+``serve_app/shards.py``), in that order, in the same run: the app is deleted and started afresh with the
+next count (so no run inherits another's warm replicas), and each count prints its table, its cores-per-role
+table and its knee; the last line compares the knees. With N > 1 shards the Ingress gets ``--ingress-replicas``
+replicas (default: N; one when unsharded, where it must be one).
+
 The load generator shares the machine's cores with the app, so the figures are a lower bound for the app.
 With the defaults the run takes about 5-6 minutes (training and start-up, nine steps of 20 s, and the
-drains of overloaded steps); ``--seconds 8`` takes about 2.5.
+drains of overloaded steps) per shard count; ``--seconds 8`` takes about 2.5.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from process_cpu import GENERATOR, PROXY, RAY, CpuMeter, cores
 from serve_latency import as_json, free_port
 
 from alertsieve.embedding import EmbeddingCache, load_encoder
@@ -91,6 +99,8 @@ class Step:
     fail_open: int
     elapsed: float
     replicas: dict[str, int]
+    cores: dict[str, float]  # cores each role used during the step (benchmarks/process_cpu.py)
+    rss_mb: dict[str, float]  # resident memory of each role at the step's end
 
     def pct(self, q: float) -> float:
         return float(np.percentile(self.latencies, q)) if self.latencies else float("nan")
@@ -140,10 +150,14 @@ def replicas() -> dict[str, int]:
     }
 
 
-def run_step(url: str, traffic: Traffic, kind: str, rate: float, batch: int, seconds: float, timeout: float) -> Step:
+def run_step(
+    url: str, traffic: Traffic, kind: str, rate: float, batch: int, seconds: float, timeout: float, meter: CpuMeter
+) -> Step:
     count = max(1, round(rate * seconds))
     bodies = [json.dumps({"alerts": traffic.take(batch)}).encode() for _ in range(count)]
+    before = meter.sample()
     results, elapsed = asyncio.run(open_loop(url, bodies, rate, timeout))
+    after = meter.sample()
     ok = [r for r in results if r[0] is not None]
     return Step(
         kind,
@@ -156,6 +170,8 @@ def run_step(url: str, traffic: Traffic, kind: str, rate: float, batch: int, sec
         sum(r[2] for r in ok),
         elapsed,
         replicas(),
+        cores(before, after),
+        after.rss_mb,
     )
 
 
@@ -174,8 +190,25 @@ def row(step: Step, names: list[str]) -> str:
     )
 
 
+def cpu_table(steps: list[Step]) -> list[str]:
+    """Where the cores went in each step, and each role's resident memory at its end."""
+    roles = sorted({r for s in steps for r in s.cores}, key=lambda r: (r in (PROXY, RAY, GENERATOR), r))
+    width = {r: max(len(r), 6) for r in roles}
+    lines = [f"{'step':<10} {'offered/s':>9} " + " ".join(f"{r:>{width[r]}}" for r in roles) + f" {'total':>6}"]
+    for s in steps:
+        used = " ".join(f"{s.cores.get(r, 0.0):>{width[r]}.2f}" for r in roles)
+        lines.append(f"{s.kind:<10} {s.rate:>9g} {used} {sum(s.cores.values()):>6.2f}")
+    last = steps[-1]
+    lines.append(f"{'RSS MB':<10} {'(end)':>9} " + " ".join(f"{last.rss_mb.get(r, 0.0):>{width[r]}.0f}" for r in roles))
+    return lines
+
+
 def rates(text: str) -> list[float]:
     return [float(r) for r in text.split(",") if r.strip()]
+
+
+def counts(text: str) -> list[int]:
+    return [int(n) for n in text.split(",") if n.strip()]
 
 
 def main() -> None:
@@ -186,6 +219,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="alerts per bulk request")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each step")
     parser.add_argument("--timeout", type=float, default=15.0, help="client timeout per request (s)")
+    parser.add_argument("--shards", type=counts, default=[1], help="stream shard counts to ramp, in turn: 1,2")
+    parser.add_argument("--ingress-replicas", type=int, default=0, help="Ingress replicas when sharded (0: = shards)")
     args = parser.parse_args()
 
     history = simulate_history(days=21, seed=11)
@@ -195,6 +230,7 @@ def main() -> None:
     known = bundle.index.known_texts
     familiar = [a for a, t in zip(train, texts_of(train, bundle.meta.features), strict=True) if t in known]
     traffic = Traffic(familiar[-3000:], list(later))
+    knees: dict[int, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         bundle_dir = bundle.save(Path(tmp) / "bundle")
         os.environ.update(
@@ -207,39 +243,58 @@ def main() -> None:
         import ray
         from ray import serve
 
-        from serve_app.app import build_app
-        from serve_app.config import AppArgs
-
         ray.init(address="local", include_dashboard=False, log_to_driver=False)
         try:
             port = free_port()
             serve.start(http_options={"host": "127.0.0.1", "port": port})
-            serve.run(build_app(AppArgs(champion=str(bundle_dir))), name=APP, route_prefix="/")
-            url = f"http://127.0.0.1:{port}"
-            while httpx.get(f"{url}/readyz", timeout=60).status_code != 200:
-                time.sleep(0.5)
-            run_step(url, traffic, "warm-up", 10, 1, 3.0, args.timeout)
-            run_step(url, traffic, "warm-up", 1, args.batch, 2.0, args.timeout)
-            names = list(replicas())
-            print(
-                f"open-loop POST /v1/score on 127.0.0.1, {args.seconds:g} s a step, timeout {args.timeout:g} s,"
-                f" one alert in ten a first sighting; replicas running at the end of each step:"
-            )
-            print(header(names), flush=True)
-            steps = []
-            plan = [("single", r, 1) for r in args.rates] + [
-                (f"bulk x{args.batch}", r, args.batch) for r in args.bulk_rates
-            ]
-            for kind, rate, batch in plan:
-                steps.append(run_step(url, traffic, kind, rate, batch, args.seconds, args.timeout))
-                print(row(steps[-1], names), flush=True)
+            for shards in args.shards:
+                knees[shards] = ramp(f"http://127.0.0.1:{port}", traffic, args, str(bundle_dir), shards)
         finally:
             serve.shutdown()  # type: ignore[no-untyped-call]  # Ray leaves serve.shutdown unannotated
             ray.shutdown()
+    if len(knees) > 1:
+        print("\nknee by stream shard count: " + "; ".join(f"{n} shard(s): {k}" for n, k in knees.items()))
 
+
+def ramp(url: str, traffic: Traffic, args: argparse.Namespace, champion: str, shards: int) -> str:
+    """The whole ramp on a fresh app with ``shards`` stream shards: its tables printed, its knee returned."""
+    from ray import serve
+
+    from serve_app.app import build_app
+    from serve_app.config import AppArgs
+
+    ingress = 1 if shards <= 1 else (args.ingress_replicas or shards)
+    app_args = AppArgs(champion=champion, stream_shards=shards, ingress_replicas=ingress)
+    serve.run(build_app(app_args), name=APP, route_prefix="/")
+    try:
+        while httpx.get(f"{url}/readyz", timeout=60).status_code != 200:
+            time.sleep(0.5)
+        meter = CpuMeter(APP)
+        run_step(url, traffic, "warm-up", 10, 1, 3.0, args.timeout, meter)
+        run_step(url, traffic, "warm-up", 1, args.batch, 2.0, args.timeout, meter)
+        names = list(replicas())
+        print(
+            f"\n{shards} stream shard(s), {ingress} Ingress replica(s): open-loop POST /v1/score on 127.0.0.1,"
+            f" {args.seconds:g} s a step, timeout {args.timeout:g} s, one alert in ten a first sighting;"
+            f" replicas running at the end of each step:"
+        )
+        print(header(names), flush=True)
+        steps = []
+        plan = [("single", r, 1) for r in args.rates] + [
+            (f"bulk x{args.batch}", r, args.batch) for r in args.bulk_rates
+        ]
+        for kind, rate, batch in plan:
+            steps.append(run_step(url, traffic, kind, rate, batch, args.seconds, args.timeout, meter))
+            print(row(steps[-1], names), flush=True)
+    finally:
+        serve.delete(APP)  # the next shard count starts from a fresh app
+
+    print(f"\ncores used during each step, by process role ({os.cpu_count()} cores here; {shards} shard(s)):")
+    print("\n".join(cpu_table(steps)))
     good = [s.rate for s in steps if s.batch == 1 and s.errors == 0 and s.pct(95) <= KNEE_P95_S]
     knee = f"{max(good):g} single-alert req/s" if good else "none (no single-alert step met it)"
     print(f"knee (highest single-alert rate with P95 <= {KNEE_P95_S * 1000:.0f} ms and no errors): {knee}")
+    return knee
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from alertsieve import cli as core
 from dashboards.cli import dashboards_app
 from thresholds.cli import thresholds_app
 from train_app import cli as loop
-from train_app import manifests
+from train_app import manifests, rollout_cli
 from train_app.train_cli import train
 
 COMMANDS: dict[str, Callable[..., Any]] = {
@@ -26,10 +26,10 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "score": core.score,
     "evaluate": core.evaluate_command,
     "compare": loop.compare,
-    "promote": loop.promote,
+    "promote": rollout_cli.promote,
     "rayservice": manifests.rayservice,
     "retrain": loop.retrain,
-    "rollback": loop.rollback,
+    "rollback": rollout_cli.rollback,
     "schedule": loop.schedule,
     "serve": manifests.serve,
     "serve-config": manifests.serve_config,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, NonNegativeFloat, model_validator
+from pydantic import BaseModel, Field, NonNegativeFloat, ValidationInfo, field_validator, model_validator
 
 from alertsieve.contracts import Arm, RouterConfig, ServeArgs
 from serve_app.receivers import ReceiverConfig, configured_receivers
 
-__all__ = ["AppArgs", "IngressConfig", "RouterConfig", "ScorerConfig", "config_problem"]
+__all__ = ["AppArgs", "IngressConfig", "RouterConfig", "ScorerConfig", "ShardConfig", "config_problem"]
 
 
 class ScorerConfig(BaseModel):
@@ -66,6 +66,16 @@ class IngressConfig(BaseModel):
         return minutes * 60.0 if minutes > 0 else None
 
 
+class ShardConfig(BaseModel):
+    """A stream shard's user_config (``serve_app/stream_shard.py``): the part of the Ingress's config its
+    router reads."""
+
+    router: RouterConfig = Field(default_factory=RouterConfig)
+    snapshot_every_s: float = Field(default=60.0, gt=0)
+    page_after_minutes: float = Field(default=60.0, ge=0)
+    page_after_by_service: dict[str, NonNegativeFloat] = Field(default_factory=dict)
+
+
 class AppArgs(IngressConfig, ServeArgs):
     """The arguments of ``serve_app.app:build_app`` (the ``args`` block of serve_config.yaml): the shared
     ``ServeArgs`` (models and split, which a rollout sets) and the Ingress's config."""
@@ -74,6 +84,23 @@ class AppArgs(IngressConfig, ServeArgs):
     embedder_wait_s: float | None = Field(
         default=None, gt=0, description="how long new texts wait for the Embedder; unset: half of score_timeout_s"
     )
+    stream_shards: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="stream context shards by service (serve_app/shards.py); 1: the router lives in the Ingress",
+    )
+    ingress_replicas: int = Field(default=1, ge=1, description="Ingress replicas; more than 1 needs stream_shards > 1")
+
+    @field_validator("ingress_replicas")
+    @classmethod
+    def _one_writer(cls, value: int, info: ValidationInfo) -> int:
+        if value > 1 and info.data.get("stream_shards", 1) <= 1:
+            raise ValueError("more than one Ingress replica needs stream_shards > 1 (the Ingress holds the stream)")
+        return value
+
+    def shard_config(self) -> ShardConfig:
+        return ShardConfig.model_validate(self.model_dump(include=set(ShardConfig.model_fields)))
 
     def scorer_config(self, model: str, arm: Arm) -> ScorerConfig:
         wait = self.embedder_wait_s or self.score_timeout_s / 2  # familiar texts are decided without waiting

@@ -4,7 +4,10 @@ An answer is due ``score_timeout_s`` after the request arrived (``serve_app/guar
 a storm scored in chunks gets as much again per chunk). Past it, or when the router fails, or when a model
 deployment's queue is full (Serve's ``BackPressureError``), every alert of the call pages at once (fail
 open). Fail-open pages are remembered at once, so their resolutions are forwarded, and logged: the log
-write is waited for only until the deadline and finishes in the background.
+write is waited for only until the deadline and finishes in the background. They name each alert's
+service by ``service_labels`` (the Ingress's: the champion bundle's, as the model's own decisions do).
+The deadline is also in ``SCORE_DUE`` while the router scores, so a router over stream shards
+(``serve_app/shards.py``) can page one slow shard's alerts by it and keep the other shards' decisions.
 """
 
 from __future__ import annotations
@@ -12,15 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from itertools import count
 from typing import Protocol
 
 from ray.serve.exceptions import BackPressureError
 from starlette.requests import Request
 
+from alertsieve.decider import fail_open
 from alertsieve.schema import Alert, Decision
-from alertsieve.scoring import fail_open
 from alertsieve.settings import get_settings
 from serve_app.config import IngressConfig
 from serve_app.guards import arrived_at
@@ -28,6 +32,8 @@ from serve_app.telemetry import telemetry
 
 logger = logging.getLogger("ray.serve")
 RECORD_GRACE_S = 0.05  # past the deadline, how long a fail-open answer waits for its log write (it goes on)
+# while the router scores: when (time.monotonic()) the answer is due; None outside a DeadlineScorer call
+SCORE_DUE: ContextVar[float | None] = ContextVar("alertsieve_score_due", default=None)
 
 
 class Scores(Protocol):
@@ -39,8 +45,15 @@ class Scores(Protocol):
 
 
 class DeadlineScorer:
-    def __init__(self, router: Scores, config: Callable[[], IngressConfig]) -> None:
+    def __init__(
+        self,
+        router: Scores,
+        config: Callable[[], IngressConfig],
+        service_labels: Callable[[], Sequence[str]] | None = None,
+    ) -> None:
+        """``service_labels``: the labels naming an alert's service in fail-open pages (default: the settings')."""
         self.router, self.config = router, config
+        self.service_labels = service_labels or (lambda: get_settings().service_labels)
         self.background: set[asyncio.Task[None]] = set()  # fail-open logging that outlives its request
 
     def deadlines(self, request: Request) -> Callable[[], float]:
@@ -60,7 +73,11 @@ class DeadlineScorer:
         try:  # a timeout cancels the router's call, and with it the model deployments' requests
             if due - time.monotonic() <= 0:
                 raise TimeoutError  # it waited its whole time before it got here (queued, or earlier chunks)
-            decisions: list[Decision] = await asyncio.wait_for(self.router.score(alerts), due - time.monotonic())
+            mark = SCORE_DUE.set(due)  # the router's task, made by wait_for, copies the context with it
+            try:
+                decisions: list[Decision] = await asyncio.wait_for(self.router.score(alerts), due - time.monotonic())
+            finally:
+                SCORE_DUE.reset(mark)
         except TimeoutError:
             reason = "timeout"
             telemetry().errors.inc(tags={"stage": "score-timeout"})
@@ -74,7 +91,8 @@ class DeadlineScorer:
             logger.exception("scoring failed: paging %d alerts", len(alerts), extra={"route": route})
         if reason:
             telemetry().fail_open.inc(len(alerts), tags={"reason": "timeout" if reason == "timeout" else "error"})
-            decisions = [fail_open(a, a.service(get_settings().service_labels), "none", reason) for a in alerts]
+            labels = self.service_labels()
+            decisions = [fail_open(a, a.service(labels), "none", reason) for a in alerts]
             await self._record_fail_open(alerts, decisions, route, due)
         telemetry().latency.observe(time.perf_counter() - started, tags={"route": route})
         return decisions, bool(reason)

@@ -79,7 +79,7 @@ class RequestGuards:
     """Stamps each request's arrival (``scope["state"]["arrived"]``, monotonic seconds), then checks the
     Host header and, for reads under /v1/ when protected, the bearer token."""
 
-    def __init__(self, app: ASGIApp, policy: Callable[[], GuardPolicy]) -> None:
+    def __init__(self, app: ASGIApp, policy: Callable[[Scope], GuardPolicy]) -> None:
         self.app, self.policy = app, policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -87,7 +87,7 @@ class RequestGuards:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})["arrived"] = time.monotonic()
-        policy, path = self.policy(), scope.get("path", "")
+        policy, path = self.policy(scope), scope.get("path", "")  # the policy of the app serving this request
         if path not in PROBES:
             headers = Headers(scope=scope)
             if not policy.allows_host(host_of(headers.get("host", ""))):

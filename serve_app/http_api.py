@@ -1,7 +1,11 @@
 """The FastAPI application the Ingress serves: the app object with its routers (threshold UI and overrides,
 decisions and the Suppressed page), error handlers that always answer a 4xx with a body that renders,
-and request counting. /docs and /redoc come from the assets fastapi-offline ships (not a CDN), so
-air-gapped networks get their docs too."""
+request counting, and the middlewares, declared here once: from the outside in, the guards (arrival time,
+Host header, token on reads: ``serve_app/guards.py``), the webhook mark and sweep start
+(``serve_app/late_paging.py``) and the body limit (``serve_app/webhook.py``). What they enforce is read
+per request from the ``AppContext`` the Ingress put on the app's state (``serve_app/app_context.py``), so
+one app object serves every replica with that replica's config. /docs and /redoc come from the assets
+fastapi-offline ships (not a CDN), so air-gapped networks get their docs too."""
 
 from typing import Any
 
@@ -12,8 +16,11 @@ from fastapi_offline import FastAPIOffline
 
 from alertsieve import __version__
 from serve_app import overrides_api, suppressed, ui
+from serve_app.app_context import on_request, request_policy
+from serve_app.guards import RequestGuards
+from serve_app.late_paging import MarkWebhook
 from serve_app.telemetry import telemetry
-from serve_app.webhook import AlertmanagerWebhook, AuthError, SafeJSONResponse, validation_problems
+from serve_app.webhook import AlertmanagerWebhook, AuthError, BodyLimit, SafeJSONResponse, validation_problems
 
 WEBHOOK = "/v1/alertmanager"
 # The webhook reads its own body (to forward what it cannot parse); its schema is documented here.
@@ -50,3 +57,9 @@ async def _count_requests(request: Request, call_next: Any) -> Any:
     path = getattr(route, "path", "unmatched")
     telemetry().requests.inc(tags={"route": path, "code": str(response.status_code)})
     return response
+
+
+# each added outside the ones before: the guards outermost, request counting innermost
+api.add_middleware(BodyLimit, limit=lambda scope: request_policy(scope).max_body_bytes, exempt=frozenset({WEBHOOK}))
+api.add_middleware(MarkWebhook, paths=frozenset({WEBHOOK}), on_request=on_request)
+api.add_middleware(RequestGuards, policy=lambda scope: request_policy(scope).guards)

@@ -1,7 +1,8 @@
 """The Ingress deployment: alertsieve's HTTP API (FastAPI, OpenAPI at /docs, served offline).
 
-POST /v1/score and POST /v1/alertmanager score alerts through the router (``serve_app/router.py``, held
-here: the one writer of the stream context, hence one replica) and the model deployments; the webhook
+POST /v1/score and POST /v1/alertmanager score alerts through the router (``serve_app/router.py``, held here:
+the stream context's one writer, hence one replica; with ``stream_shards`` > 1, shards behind a ``ShardedRouter``
+and any number of replicas: ``serve_app/shards.py``) and the model deployments; the webhook
 forwards what was paged to the team's real receiver. Anything that goes wrong while scoring, a timeout included,
 pages every alert (fail open, and logged) and, on the webhook, forwards everything; what the webhook cannot
 score at all is forwarded as it came (``serve_app/relay.py``). POST /v1/feedback is stored durably before
@@ -15,46 +16,46 @@ Every scoring answer is due ``score_timeout_s`` after the request arrived (per c
 the alerts page at once. Queues are capped (``max_queued_requests``): a full proxy queue answers 503 with
 Retry-After (Alertmanager retries a 5xx), a full model-deployment queue pages at once. Requests pass the
 guards first (``serve_app/guards.py``: Host header, and the token on reads under ``protect_reads``).
+
+The Ingress builds the replica's ``AppContext`` once (``serve_app/app_context.py``: settings, store, token,
+the router's describe, the champion bundle loaded once for router, UI and fail-open labels) and puts it on
+the app's state, where the routes (``Depends``) and the middlewares (``serve_app/http_api.py``) read it.
 """
 
 import asyncio
-import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
-from fastapi import Header, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from alertsieve import metric_names as m
 from alertsieve.bundle import ModelBundle
-from alertsieve.pipeline import store_gauges
 from alertsieve.schema import Alert, Feedback, Verdict
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
-from serve_app import ui
+from serve_app.app_context import STATE_NAME, AppContext, BundleCache, RequestPolicy, require_token
 from serve_app.config import IngressConfig, config_problem
 from serve_app.deadline import DeadlineScorer
-from serve_app.delivery import Outbox
-from serve_app.guards import GuardPolicy, RequestGuards
+from serve_app.downstream import Downstream
+from serve_app.guards import GuardPolicy
 from serve_app.http_api import WEBHOOK, WEBHOOK_BODY, api
-from serve_app.late_paging import FeedbackResponse, LatePager, MarkWebhook
+from serve_app.late_paging import FeedbackResponse, LatePager
 from serve_app.loading import load_model
-from serve_app.receivers import configured_receivers
+from serve_app.pipeline_status import export_pipeline_status
 from serve_app.relay import Body, ForwardError, NothingToScore, Relay, parse_payload, read_bounded
 from serve_app.router import Router
+from serve_app.shards import RouterPort, ShardedRouter
 from serve_app.suppressed import MAX_LIMIT, DecisionsView, read_decisions
 from serve_app.telemetry import telemetry
 from serve_app.views import ModelsView, ReadyView
 from serve_app.webhook import (
     AuthError,
-    BodyLimit,
     SafeJSONResponse,
     ScoreRequest,
     ScoreResponse,
@@ -88,35 +89,51 @@ class Ingress:
         challenger: "DeploymentHandle[ModelScorer] | None" = None,
         champion_ref: str = "champion",
         loader: Callable[[str], ModelBundle] = load_model,
+        shards: "list[DeploymentHandle[Any]] | None" = None,
     ) -> None:
-        self.router = Router(champion, challenger, champion_ref, loader)
-        self.args = IngressConfig()
+        bundles = BundleCache(loader)  # the champion bundle, loaded once here: the router's is the UI's
         settings = get_settings()
-        self.token = settings.api_token.get_secret_value() if settings.api_token else None
-        self.store = open_store(settings.state_location)
-        ui.bind(self.router.describe, self.store, self.token, loader)
+        # fail-open pages (and the shards' split) name the service as the champion bundle does
+        labels = lambda: bundles.service_labels(settings.service_labels)  # noqa: E731
+        self.router: RouterPort = (  # shards: the StreamShard deployments (stream_shards > 1) hold the stream
+            ShardedRouter(shards, labels, open_store(settings.state_location))
+            if shards
+            else Router(champion, challenger, champion_ref, bundles.load)
+        )
+        self.args = IngressConfig()
+        token = settings.api_token.get_secret_value() if settings.api_token else None
+        self.request_policy = self._request_policy(self.args, token)  # what the middlewares enforce
+        self.context = AppContext(
+            settings=settings,
+            store=open_store(settings.state_location),
+            token=token,
+            describe=self.router.describe,
+            bundles=bundles,
+            policy=lambda: self.request_policy,
+            on_request=self._start_sweep,  # late pages: the sweep starts with the first request, on the serving loop
+        )
+        setattr(api.state, STATE_NAME, self.context)  # this replica's app: its routes and middlewares read it
         self.http = httpx.AsyncClient(timeout=self.args.forward_timeout_s)
-        threading.Thread(target=self._export_pipeline_status, daemon=True, name="pipeline-status").start()
-        api.add_middleware(BodyLimit, limit=lambda: self.args.max_body_bytes, exempt=frozenset({WEBHOOK}))
-        # late pages (serve_app/late_paging.py): the sweep starts with the first request, on the serving loop
-        self.late = LatePager(self.router, self._relay, self.store)
+        self.downstream = Downstream()  # where alerts go: pages, late pages, resolutions
+        threading.Thread(
+            target=export_pipeline_status, args=(self.context.store,), daemon=True, name="pipeline-status"
+        ).start()
+        self.late = LatePager(self.router, self._relay, self.context.store)  # serve_app/late_paging.py
         self.sweep: asyncio.Task[None] | None = None
         self.decisions_read = asyncio.Lock()  # one read of the decision log at a time, however many pages ask
-        api.add_middleware(MarkWebhook, paths=frozenset({WEBHOOK}), on_request=self._start_sweep)
-        # arrival time, Host header, token on reads (serve_app/guards.py); added last, so the outermost
-        self.guard_policy = self._guard_policy(self.args)
-        api.add_middleware(RequestGuards, policy=lambda: self.guard_policy)
-        self.scoring = DeadlineScorer(self.router, lambda: self.args)  # every answer by its deadline
+        self.scoring = DeadlineScorer(self.router, lambda: self.args, labels)  # every answer by its deadline
 
     async def __del__(self) -> None:
         """Serve's graceful shutdown (Ray 2.60 awaits an async ``__del__`` on the replica's loop): the
         router snapshots what changed since its last snapshot, so the next Ingress starts where this left."""
-        router: Router | None = getattr(self, "router", None)
+        router: RouterPort | None = getattr(self, "router", None)
         if router is not None:
             await router.close()
 
-    def _guard_policy(self, config: IngressConfig) -> GuardPolicy:
-        return GuardPolicy.of(config.allowed_hosts, get_settings().host, config.protect_reads, self.token)
+    @staticmethod
+    def _request_policy(config: IngressConfig, token: str | None) -> RequestPolicy:
+        guards = GuardPolicy.of(config.allowed_hosts, get_settings().host, config.protect_reads, token)
+        return RequestPolicy(max_body_bytes=config.max_body_bytes, guards=guards)
 
     def _start_sweep(self) -> None:
         if self.sweep is None or self.sweep.done():
@@ -124,64 +141,21 @@ class Ingress:
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         config = IngressConfig.model_validate(user_config)
-        self.guard_policy = self._guard_policy(config)
+        self.request_policy = self._request_policy(config, self.context.token)
         if config.forward_timeout_s != self.args.forward_timeout_s:
             self.http = httpx.AsyncClient(timeout=config.forward_timeout_s)
-        self.router.page_after = config.page_after_s
-        self.router.reconfigure(config.router, config.snapshot_every_s)
+        self.router.configure(config)
         self.args = config
 
     # ---- helpers --------------------------------------------------------------------------------
-    def _export_pipeline_status(self, read_every_s: float = 15.0) -> None:
-        """Publish the retraining pipeline's last run as gauges (the job itself is not long-lived).
-
-        Ray exports a gauge only while it is being set, so the values are set every second and the
-        store (a local file or S3 listing) is read every ``read_every_s``."""
-        gauges = {
-            m.TRAINING_LAST_RUN: telemetry().training_last_run,
-            m.TRAINING_ROWS: telemetry().training_rows,
-            m.TRAINING_LAST_DURATION: telemetry().training_duration,
-            m.TRAINING_LAST_SUCCESS: telemetry().training_success,
-            m.TRAINING_LAST_SUCCESS_TIME: telemetry().training_last_success_time,
-        }
-        values: dict[str, float] = {}
-        read_at = 0.0
-        while True:
-            try:
-                if time.monotonic() - read_at >= read_every_s:
-                    read_at = time.monotonic()
-                    values = store_gauges(self.store)
-                for name, value in values.items():
-                    gauges[name].set(value)
-            except Exception:  # noqa: BLE001 - a status we cannot read is not worth a crash
-                telemetry().errors.inc(tags={"stage": "pipeline-status"})
-            time.sleep(1.0)
-
     def _relay(self) -> Relay:
-        """Where alerts go downstream: the one way pages, late pages and resolutions are delivered.
-
-        The receivers (and their HTTP clients) are built once per config and shared by every request."""
-        args = self.args
-        receivers_json = json.dumps([r.model_dump(mode="json") for r in args.receivers])
-        key = (receivers_json, args.downstream_url, args.forward_timeout_s, id(self.http))
-        built: tuple[Any, Outbox] | None = getattr(self, "_outbox", None)
-        if built is None or built[0] != key:
-            receivers = configured_receivers(args.receivers, args.downstream_url, args.forward_timeout_s)
-            built = self._outbox = (key, Outbox(receivers, self.http))
-        return Relay(self.http, args.downstream_url, args.max_alerts_per_request, built[1])
-
-    def _require_token(self, authorization: str | None) -> None:
-        check_bearer(authorization, self.token)
+        """Where alerts go downstream (``serve_app/downstream.py``), for the config in force."""
+        return self.downstream.relay(self.args, self.http)
 
     def _check_size(self, alerts: list[Alert]) -> JSONResponse | None:
-        if len(alerts) > self.args.max_alerts_per_request:
-            return JSONResponse(
-                status_code=413,
-                content={
-                    "detail": f"alerts: {len(alerts)} alerts, at most {self.args.max_alerts_per_request} per request"
-                },
-            )
-        return None
+        most = self.args.max_alerts_per_request
+        detail = f"alerts: {len(alerts)} alerts, at most {most} per request"
+        return JSONResponse(status_code=413, content={"detail": detail}) if len(alerts) > most else None
 
     # ---- routes ---------------------------------------------------------------------------------
     @api.post(
@@ -194,11 +168,11 @@ class Ingress:
         self, body: ScoreRequest, request: Request, authorization: str | None = Header(default=None)
     ) -> Any:
         deadline = self.scoring.deadlines(request)()
-        problem = config_problem(self.args, self.token)
+        problem = config_problem(self.args, self.context.token)
         if problem:
             return SafeJSONResponse(status_code=503, content={"detail": problem})
         if self.args.protect_scoring:
-            self._require_token(authorization)
+            check_bearer(authorization, self.context.token)  # only under protect_scoring, after the config check
         too_large = self._check_size(body.alerts)
         if too_large:
             return too_large
@@ -227,7 +201,7 @@ class Ingress:
                 return await relay.forward_raw(body, content_type, "malformed", length)
             deadline = self.scoring.deadlines(request)
             score = lambda alerts: self.scoring.score(alerts, WEBHOOK, deadline())  # noqa: E731
-            return await relay.relay(raw, score, self.router.resolve)
+            return await relay.relay(raw, score, self.router.resolutions)
         except NothingToScore as exc:
             return SafeJSONResponse(status_code=422, content={"message": str(exc), "detail": []})
         except ForwardError as exc:
@@ -243,9 +217,9 @@ class Ingress:
         chosen so that a credential mix-up never loses a page. Keep the webhook off untrusted networks."""
         settings = get_settings()
         credentials = webhook_credentials(
-            self.token, settings.webhook_token, settings.webhook_user, settings.webhook_password
+            self.context.token, settings.webhook_token, settings.webhook_user, settings.webhook_password
         )
-        if config_problem(self.args, self.token) and not credentials.configured:
+        if config_problem(self.args, self.context.token) and not credentials.configured:
             return "config"
         if self.args.protect_scoring:
             try:  # Alertmanager's http_config: the webhook token, basic auth, or the admin token
@@ -260,13 +234,13 @@ class Ingress:
         summary="Was this alert actionable? (needs the write token)",
         response_model=FeedbackResponse,
         responses=documented(401, 403, 413, 422),
+        dependencies=[Depends(require_token)],
     )
-    async def feedback(self, body: Feedback, authorization: str | None = Header(default=None)) -> FeedbackResponse:
+    async def feedback(self, body: Feedback) -> FeedbackResponse:
         """Stored before it is answered. "actionable: true" on a suppression not paged yet pages the alert at
         once (a late page, reason_code should_have_paged); ``late_page`` says whether it was delivered, and
         posting the feedback again retries a failed one."""
-        self._require_token(authorization)
-        await asyncio.to_thread(self.store.append, "feedback", [body])
+        await asyncio.to_thread(self.context.store.append, "feedback", [body])
         decision, answer = await self.late.on_feedback(body)
         telemetry().feedback.inc(
             tags={
@@ -295,7 +269,7 @@ class Ingress:
         """Each alert occurrence once, with its latest applied decision and latest feedback; only the decision
         log's days since ``since`` are read, in a thread."""
         async with self.decisions_read:
-            return await asyncio.to_thread(read_decisions, self.store, decision, service, since, limit)
+            return await asyncio.to_thread(read_decisions, self.context.store, decision, service, since, limit)
 
     @api.get("/healthz", summary="Alive")
     async def healthz(self) -> dict[str, str]:
@@ -309,7 +283,7 @@ class Ingress:
         responses=documented(503),
     )
     async def readyz(self) -> Any:
-        problem = config_problem(self.args, self.token)
+        problem = config_problem(self.args, self.context.token)
         if problem:
             return JSONResponse(status_code=503, content={"status": "not ready", "detail": problem})
         try:

@@ -4,8 +4,8 @@ Two things undo a suppression. **Delayed paging** bounds the harm of a false neg
 that came in on the webhook and is still firing (no resolution seen; its endsAt unset or ahead) once
 ``IngressConfig.page_after_s(service)`` has passed since its startsAt is paged, reason "still firing after
 N min" (``Reason.STILL_FIRING``): on arrival, when a resend is already that old (``page_overdue``, applied
-by the router after scoring), else by the Ingress's sweep every ``SWEEP_EVERY_S`` over the router's
-``firing_suppressed``. Only webhook alerts are delayed-paged: it is the one route on which alertsieve
+by the router after scoring), else by the Ingress's sweep every ``SWEEP_EVERY_S`` over the suppressions
+waiting in the router's decision memory (``serve_app/decision_memory.py``). Only webhook alerts are delayed-paged: it is the one route on which alertsieve
 delivers pages and sees resolutions (a /v1/score caller delivers its own, and never sends resolutions).
 And a person's **"should have paged"** (POST /v1/feedback, actionable: true) pages a suppressed occurrence
 at once, reason "marked actionable by <by>: paged late" (``Reason.SHOULD_HAVE_PAGED``); the alert comes
@@ -15,6 +15,12 @@ An occurrence already paged is not paged late, and one is paged late once. A lat
 through ``Relay.late_page``, then is remembered and logged as a page (``Router.record``), so that its
 resolution is forwarded and the decision log shows it; one that cannot be delivered stays a candidate and
 is tried again (by the next sweep, or by the next "should have paged"). Counted in ``alertsieve_late_pages``.
+
+The pager reads the router through its port (``serve_app/shards.py``: ``RouterPort``), so it works the same
+over the in-process router and over stream shards in other processes: ``overdue(now)`` returns the
+suppressions due and claims them for ``CLAIM_S`` (``OverdueClaims``), so that two sweepers (several Ingress
+replicas) never page one occurrence twice; a delivery that fails gives its claims back (``release``), and
+a claim whose sweeper died runs out, so the occurrence is tried again.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -35,13 +41,15 @@ from serve_app.suppressed import logged_occurrence
 from serve_app.telemetry import telemetry
 
 if TYPE_CHECKING:
-    from serve_app.router import Router
+    from serve_app.decision_memory import DecisionMemory
+    from serve_app.shards import RouterPort
 
 logger = logging.getLogger("ray.serve")
 Key = tuple[str, float]
 PageAfter = Callable[[str], float | None]  # seconds after startsAt, per service; None: never
 SWEEP_EVERY_S = 30.0
 LATE_PAGE_CHUNK = 100  # alerts per late-page notification
+CLAIM_S = 120.0  # how long a sweeper's claim on an overdue occurrence holds, unless delivered or given back
 # True while a request to the Alertmanager webhook is being handled: its alerts are the ones delayed paging
 # watches (set by MarkWebhook, read by the router; a context variable, so concurrent requests do not mix)
 FROM_WEBHOOK: ContextVar[bool] = ContextVar("alertsieve_from_webhook", default=False)
@@ -64,18 +72,34 @@ class FeedbackResponse(BaseModel):
     detail: str = Field(default="", description="why a late page failed (post the feedback again to retry)")
 
 
-class MarkWebhook:
-    """ASGI middleware: sets FROM_WEBHOOK for requests to ``paths``, and calls ``on_request`` for every
-    HTTP request (the Ingress starts its sweep there, on the replica's event loop)."""
+class OverduePage(BaseModel):
+    """A suppressed webhook alert still firing past its service's delay, claimed by the sweeper it went to."""
 
-    def __init__(self, app: ASGIApp, paths: frozenset[str], on_request: Callable[[], None]) -> None:
+    alert: Alert
+    decision: Decision
+    delay_s: float
+
+
+class Occurrence(BaseModel):
+    """What the router remembers of one occurrence, for "should have paged"."""
+
+    decision: Decision | None = None
+    waiting: Alert | None = Field(default=None, description="the alert, while it waits for delayed paging")
+    paged: bool = False
+
+
+class MarkWebhook:
+    """ASGI middleware: sets FROM_WEBHOOK for requests to ``paths``, and calls ``on_request`` with the scope of
+    every HTTP request (the Ingress starts its sweep there, on the replica's event loop)."""
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str], on_request: Callable[[Scope], None]) -> None:
         self.app, self.paths, self.on_request = app, paths, on_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        self.on_request()
+        self.on_request(scope)
         path, root = scope.get("path", ""), scope.get("root_path", "")
         mark = FROM_WEBHOOK.set((path[len(root) :] if root and path.startswith(root) else path) in self.paths)
         try:
@@ -124,12 +148,40 @@ def page_overdue(
     return out
 
 
+class OverdueClaims:
+    """The router's claims on overdue occurrences: each is handed to one sweeper at a time, for ``claim_s``."""
+
+    def __init__(self, claim_s: float = CLAIM_S) -> None:
+        self.claim_s = claim_s
+        self._until: dict[Key, float] = {}
+
+    def claim_due(self, memory: DecisionMemory, page_after: PageAfter, now: float) -> list[OverduePage]:
+        """Suppressed webhook alerts still firing past their service's delay and not claimed, now claimed;
+        occurrences paged since, or ended by their endsAt, leave the table."""
+        self._until = {key: until for key, until in self._until.items() if until > now}
+        out = []
+        for key, (alert, decision) in memory.firing_suppressed().items():
+            if memory.was_paged(key) or not still_firing(alert, now):
+                memory.stop_waiting(key)
+                self._until.pop(key, None)
+                continue
+            delay = page_after(decision.service)
+            if key not in self._until and delay is not None and overdue(alert, decision, delay, now):
+                self._until[key] = now + self.claim_s
+                out.append(OverduePage(alert=alert, decision=decision, delay_s=delay))
+        return out
+
+    def release(self, keys: Iterable[Key]) -> None:
+        for key in keys:
+            self._until.pop(key, None)
+
+
 class LatePager:
     """Sends late pages for the Ingress: the sweep of delayed paging, and "should have paged" feedback."""
 
     def __init__(
         self,
-        router: Router,
+        router: RouterPort,
         relay: Callable[[], LateRelay],
         store: RecordStore,
         clock: Callable[[], float] = time.time,
@@ -158,31 +210,24 @@ class LatePager:
         finally:
             self.in_flight.difference_update(keys)
 
-    def due(self, now: float) -> list[tuple[Alert, Decision, float]]:
-        """Suppressed webhook alerts still firing past their service's delay (with the delay); occurrences
-        paged since, or ended by their endsAt, leave the table."""
-        table = self.router.firing_suppressed
-        out = []
-        for key, (alert, decision) in list(table.items()):
-            if key in self.router.paged or not still_firing(alert, now):
-                table.pop(key, None)
-                continue
-            delay = self.router.page_after(decision.service)
-            if key not in self.in_flight and delay is not None and overdue(alert, decision, delay, now):
-                out.append((alert, decision, delay))
-        return out
-
     async def sweep(self) -> int:
-        """Page what is due, in notifications of ``chunk`` alerts; what fails is tried at the next sweep."""
-        due = self.due(self.clock())
+        """Page what is due (claimed for this sweeper), in notifications of ``chunk`` alerts; what fails is
+        given back, and tried again at the next sweep."""
+        claimed = await self.router.overdue(self.clock())
+        due = [o for o in claimed if o.alert.occurrence.key not in self.in_flight]
+        busy = [o.alert for o in claimed if o.alert.occurrence.key in self.in_flight]  # a feedback is paging them
+        if busy:
+            await self.router.release(busy)
         sent = 0
         for start in range(0, len(due), self.chunk):
             part = due[start : start + self.chunk]
+            alerts = [o.alert for o in part]
             try:
-                await self.send([a for a, _, _ in part], [still_firing_page(d, s) for _, d, s in part], "sweep")
+                await self.send(alerts, [still_firing_page(o.decision, o.delay_s) for o in part], "sweep")
                 sent += len(part)
             except Exception:  # noqa: BLE001 - they stay candidates: the next sweep tries again
                 logger.exception("delayed paging: %d late page(s) not delivered, retrying later", len(part))
+                await self.router.release(alerts)
         return sent
 
     async def run(self, every_s: float = SWEEP_EVERY_S) -> None:
@@ -199,9 +244,8 @@ class LatePager:
         """For stored feedback: the decision it is about and the answer; "should have paged" on a suppression
         not paged yet sends a late page at once."""
         key = body.occurrence.key
-        decision = self.router.decision_for(*key)
-        remembered = self.router.firing_suppressed.get(key)
-        alert = remembered[0] if remembered else None
+        known = await self.router.occurrence(key)
+        decision, alert = known.decision, known.waiting
         needs_alert = body.actionable and (decision is None or decision.decision == "suppress") and alert is None
         if decision is None or needs_alert:  # forgotten (a restart, or decided on /v1/score): the decision log
             logged = await asyncio.to_thread(
@@ -212,7 +256,7 @@ class LatePager:
                 alert = logged.alert
         if decision is None or not body.actionable or decision.decision != "suppress":
             return decision, FeedbackResponse(decision=decision.decision if decision else None)
-        if key in self.router.paged:
+        if known.paged:
             return decision, FeedbackResponse(decision="suppress", late_page="already_paged")
         if alert is None:
             missing = "the alert is not in the decision log"

@@ -1,6 +1,7 @@
 """The neighbour side of the Embedder deployment: each served model version's prototype index (FAISS),
 loaded on first use and kept for the last few versions, turning a batch of texts and the embeddings of
-those the model never saw into neighbour features and the ids that explain a decision."""
+those the model never saw into neighbour features and the ids that explain a decision, through the core's
+one search of the index (``TextFeatures.features``)."""
 
 from __future__ import annotations
 
@@ -41,14 +42,18 @@ class ModelIndexes:
         """Vectors (prototype or embedded) and neighbour features for several batches of one model, in one
         FAISS search; one result per batch, rows in ``lookup`` order."""
         model = self.model(ref)
-        vectors = [model.vectors(pending, embedded) for pending, embedded in parts]
-        if not any(len(block) for block in vectors):
+        if not any(pending.lookup for pending, _ in parts):
             empty = model.rows([])
-            return [(block, empty.neighbour_rows, empty.sims, empty.ids) for block in vectors]
-        rows, sims, ids = model.index.features(np.concatenate(vectors))
+            return [(model.vectors(pending), empty.neighbour_rows, empty.sims, empty.ids) for pending, _ in parts]
+        together = Pending(
+            lookup=[t for pending, _ in parts for t in pending.lookup],
+            embed=[t for pending, _ in parts for t in pending.embed],
+        )
+        embedded = [block for pending, block in parts if pending.embed and block is not None]
+        vectors, rows, sims, ids = model.features(together, np.concatenate(embedded) if embedded else None)
         out, start = [], 0
-        for block in vectors:
-            end = start + len(block)
-            out.append((block, rows[start:end], sims[start:end], ids[start:end]))
+        for pending, _ in parts:
+            end = start + len(pending.lookup)
+            out.append((vectors[start:end], rows[start:end], sims[start:end], ids[start:end]))
             start = end
         return out

@@ -1,4 +1,4 @@
-"""The overrides in force and the "page everything" switch, under the threshold UI's context (``serve_app.ui``).
+"""The overrides in force and the "page everything" switch, beside the threshold UI (``serve_app.ui``).
 
 GET /v1/thresholds/overrides lists every threshold override in force with its scope (service, label
 matchers) and expiry; GET /v1/page-everything says whether the switch is on, for what and until when;
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from alertsieve.override_scope import ANY_SERVICE, Scope
-from serve_app.ui import UIContext, context
-from serve_app.webhook import AuthError, check_bearer, documented
+from serve_app.app_context import require_token
+from serve_app.ui import Log
+from serve_app.webhook import documented
 from thresholds.overrides import PageEverythingChange, ScopeInput
 
 router = APIRouter()
@@ -68,22 +68,13 @@ def _view(scope: Scope, now: datetime) -> ScopeView:
     )
 
 
-def _authorise(ctx: UIContext, authorization: str | None) -> None:
-    try:
-        check_bearer(authorization, ctx.token)
-    except AuthError as exc:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        raise HTTPException(status_code=exc.status, detail=exc.message, headers=headers) from None
-
-
 @router.get(
     "/v1/thresholds/overrides",
     response_model=list[OverrideView],
     summary="Threshold overrides in force, with scope and expiry",
     responses=documented(503),
 )
-async def overrides_in_force() -> list[OverrideView]:
-    log = context().log
+async def overrides_in_force(log: Log) -> list[OverrideView]:
     now = log.clock()
     found = await asyncio.to_thread(log.overrides)
     ordered = sorted(found.thresholds, key=lambda o: (o.service, -o.specificity, o.at))
@@ -96,8 +87,7 @@ async def overrides_in_force() -> list[OverrideView]:
     summary="Whether every alert pages now",
     responses=documented(503),
 )
-async def page_everything_state() -> PageEverythingState:
-    log = context().log
+async def page_everything_state(log: Log) -> PageEverythingState:
     switch = (await asyncio.to_thread(log.overrides)).page_everything
     return PageEverythingState(on=switch is not None, switch=_view(switch, log.clock()) if switch else None)
 
@@ -107,13 +97,9 @@ async def page_everything_state() -> PageEverythingState:
     response_model=PageEverythingChange,
     summary="Turn page-everything on or off (needs the write token)",
     responses=documented(401, 403, 413, 422, 503),
+    dependencies=[Depends(require_token)],
 )
-async def set_page_everything(
-    body: PageEverythingRequest, authorization: Annotated[str | None, Header()] = None
-) -> PageEverythingChange:
-    ctx = context()
-    _authorise(ctx, authorization)
-    log = ctx.log
+async def set_page_everything(body: PageEverythingRequest, log: Log) -> PageEverythingChange:
     if not body.on:
         return await asyncio.to_thread(log.set_page_everything, False, body.by, body.reason)
     expires_at = body.expiry(log.clock())

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -41,7 +42,7 @@ from serve_app.webhook import WebhookResponse
 
 logger = logging.getLogger("ray.serve")
 Score = Callable[[list[Alert]], Awaitable[tuple[list[Decision], bool]]]
-Resolve = Callable[[list[Alert]], list[bool | None]]
+Resolve = Callable[[list[Alert]], list[bool | None] | Awaitable[list[bool | None]]]  # the router's (port: async)
 __all__ = ["Body", "ForwardError", "NothingToScore", "Relay", "parse_payload", "read_bounded", "split_alerts"]
 SPOOL_CHUNK = 65536
 
@@ -231,7 +232,8 @@ class Relay:
             failed |= part_failed
             decided.update(zip([i for i, _ in part], decisions, strict=True))
         try:
-            paged = resolve([a for _, a in resolved])
+            answer = resolve([a for _, a in resolved])
+            paged = await answer if inspect.isawaitable(answer) else answer
         except Exception:  # noqa: BLE001 - when in doubt, a resolution is forwarded
             logger.exception("webhook: resolutions could not be matched: forwarding them all")
             paged = [None] * len(resolved)

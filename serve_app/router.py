@@ -5,11 +5,13 @@ one fingerprint always on one arm); in "shadow" mode the challenger scores every
 decisions are logged, never applied. Every decision is appended to the decision log with its alert, arm
 and model version. An occurrence once paged stays paged for its resolution, whatever later resends decide.
 A webhook alert suppressed but still firing past its service's delay is paged (delayed paging: on arrival
-here, else by the Ingress's sweep over ``firing_suppressed``; ``serve_app/late_paging.py``).
+here, else by the Ingress's sweep over the decision memory's waiting suppressions; ``serve_app/late_paging.py``).
+What was decided per occurrence lives in one ``DecisionMemory`` (``serve_app/decision_memory.py``).
 Alerts dated more than ``MAX_FUTURE_S`` ahead of the clock reach the stream context at the stream's latest
 time (counted), so one bad timestamp cannot age out everyone else's history. It runs inside the Ingress
 deployment (one replica, since the stream context has one writer), so a request costs no extra Serve hop
-before it reaches the model deployments. The stream context and the decision memory survive a restart:
+before it reaches the model deployments; or, with ``stream_shards`` > 1, one per ``StreamShard`` deployment,
+each over the services that hash to it (``serve_app/shards.py``). Either way it implements ``RouterPort``. The stream context and the decision memory survive a restart:
 snapshotted to the state store while they change and restored at start (``serve_app/snapshot.py``)."""
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,9 +36,17 @@ from alertsieve.scoring import StreamContext
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
 from serve_app.config import IngressConfig
-from serve_app.late_paging import FROM_WEBHOOK, PageAfter, page_overdue
+from serve_app.decision_memory import DecisionMemory
+from serve_app.late_paging import FROM_WEBHOOK, Occurrence, OverdueClaims, OverduePage, PageAfter, page_overdue
 from serve_app.loading import load_model
-from serve_app.snapshot import SNAPSHOT_OCCURRENCES, RouterSnapshot, Snapshotter, choose_stream, load_snapshot
+from serve_app.snapshot import (
+    SNAPSHOT_BLOB,
+    SNAPSHOT_OCCURRENCES,
+    RouterSnapshot,
+    Snapshotter,
+    choose_stream,
+    load_snapshot,
+)
 from serve_app.telemetry import telemetry
 
 if TYPE_CHECKING:
@@ -47,7 +56,6 @@ from serve_app.views import ModelsView, ModelView
 logger = logging.getLogger("ray.serve")
 Key = OccurrenceKey
 MAX_FUTURE_S = 86_400.0  # an alert may start at most a day ahead of this clock, for the stream context
-REMEMBERED = 200_000
 
 
 def arm_for(fingerprint: str, config: RouterConfig) -> Arm:
@@ -66,27 +74,33 @@ class Router:
         champion_ref: str = "champion",
         loader: Callable[[str], ModelBundle] = load_model,
         state_location: str | None = None,
+        snapshot_blob: str = SNAPSHOT_BLOB,
     ) -> None:
+        """``snapshot_blob``: the state store blob its memory is snapshotted to (one per stream shard)."""
         self.champion, self.challenger = champion, challenger
         self.store = open_store(state_location or get_settings().state_location)
-        saved = load_snapshot(self.store)  # the memory of the last run (serve_app/snapshot.py), or None
+        saved = load_snapshot(self.store, snapshot_blob)  # the memory of the last run (serve_app/snapshot.py), or None
         self.stream = self._restored_stream(saved, loader(champion_ref).meta.stream)
         self.config = RouterConfig()
-        self.decisions: OrderedDict[Key, Decision] = OrderedDict()
-        self.paged: OrderedDict[Key, None] = OrderedDict()  # occurrences ever paged: their resolution is sent
+        # per occurrence: latest decision, ever paged (its resolution is sent), waiting for delayed paging
+        self.memory = DecisionMemory()
         self.clamped: OrderedDict[Key, datetime] = OrderedDict()  # far-future startsAt -> the stream's time
         self.pending: set[asyncio.Task[None]] = set()
-        # webhook alerts suppressed and not resolved (nor paged) yet: delayed paging's candidates (late_paging.py)
-        self.firing_suppressed: OrderedDict[Key, tuple[Alert, Decision]] = OrderedDict()
         self.page_after: PageAfter = IngressConfig().page_after_s  # the Ingress sets its config's
-        if saved is not None:
-            self._restore_decisions(saved)
-        self.snapshots = Snapshotter(self.store, self._capture, IngressConfig().snapshot_every_s)
+        if saved is not None:  # delayed paging carries over a restart too
+            self.memory.restore(saved.decisions, saved.paged, saved.firing_suppressed)
+        self.snapshots = Snapshotter(self.store, self._capture, IngressConfig().snapshot_every_s, snapshot_blob)
+        self.claims = OverdueClaims()  # overdue occurrences handed to a sweeper (serve_app/late_paging.py)
 
     def reconfigure(self, config: RouterConfig, snapshot_every_s: float | None = None) -> None:
         self.config = config
         if snapshot_every_s is not None:
             self.snapshots.every_s = snapshot_every_s
+
+    def configure(self, config: IngressConfig) -> None:
+        """The split, the snapshot interval and the delayed paging delays of the config in force."""
+        self.page_after = config.page_after_s
+        self.reconfigure(config.router, config.snapshot_every_s)
 
     # ---- memory across restarts -----------------------------------------------------------------
     def _restored_stream(self, saved: RouterSnapshot | None, model_stream: StreamSnapshot) -> StreamContext:
@@ -103,23 +117,14 @@ class Router:
                 logger.warning("the router snapshot's stream cannot be restored: using the model's", exc_info=True)
         return StreamContext(StreamState.from_snapshot(model_stream, capacity))
 
-    def _restore_decisions(self, saved: RouterSnapshot) -> None:
-        for d in saved.decisions:
-            if d.occurrence is not None:
-                self.decisions[d.occurrence.key] = d
-        for key in saved.paged:
-            self.paged[key] = None
-        for alert, decision in saved.firing_suppressed:  # delayed paging carries over a restart
-            self.firing_suppressed[alert.occurrence.key] = (alert, decision)
-
     def _capture(self) -> Callable[[], RouterSnapshot]:
         """Copies of the router's memory, taken on the event loop; the function returned builds the snapshot
         from them (in a thread)."""
         state = self.stream.state.frozen()
         rows = self.stream.remembered_rows(SNAPSHOT_OCCURRENCES)
-        decisions = list(islice(reversed(self.decisions.values()), SNAPSHOT_OCCURRENCES))[::-1]
-        paged = list(self.paged)
-        firing = list(islice(reversed(self.firing_suppressed.values()), SNAPSHOT_OCCURRENCES))[::-1]
+        decisions = self.memory.latest_decisions(SNAPSHOT_OCCURRENCES)
+        paged = self.memory.paged_keys()
+        firing = self.memory.latest_waiting(SNAPSHOT_OCCURRENCES)
 
         def build() -> RouterSnapshot:
             stored_rows = [(fp, t, row.tolist()) for (fp, t), row in rows]
@@ -130,16 +135,7 @@ class Router:
         return build
 
     def _remember(self, decisions: list[Decision]) -> None:
-        for d in decisions:
-            if d.occurrence is not None:
-                key = d.occurrence.key
-                self.decisions[key] = d
-                if d.decision == "page":
-                    self.paged[key] = None
-                    self.firing_suppressed.pop(key, None)
-        for table in (self.decisions, self.paged):
-            while len(table) > REMEMBERED:
-                table.popitem(last=False)
+        self.memory.remember(decisions)
         self.snapshots.changed()
 
     def for_stream(self, alert: Alert, now: float | None = None) -> Alert:
@@ -211,25 +207,17 @@ class Router:
         applied = [d for d in decisions if d is not None]
         webhook = FROM_WEBHOOK.get()
         if webhook:  # a resend already older than its service's delay, still firing, pages now
-            applied = page_overdue(alerts, applied, self.page_after, self.paged, time.time())
+            applied = page_overdue(alerts, applied, self.page_after, self.memory.paged, time.time())
         self._remember(applied)
-        if webhook:
-            self._watch_suppressed(alerts, applied)
+        if webhook:  # suppressed webhook alerts, never paged, wait for delayed paging
+            for alert, decision in zip(alerts, applied, strict=True):
+                self.memory.watch(alert, decision)
         await self._log(alerts, applied, applied=True)
         if self.config.mode == "shadow" and self.challenger is not None:
             task = asyncio.create_task(self._shadow(alerts, rows))
             self.pending.add(task)
             task.add_done_callback(self.pending.discard)
         return applied
-
-    def _watch_suppressed(self, alerts: list[Alert], decisions: list[Decision]) -> None:
-        """Suppressed webhook alerts, never paged, wait in ``firing_suppressed`` for delayed paging."""
-        for alert, decision in zip(alerts, decisions, strict=True):
-            key = alert.occurrence.key
-            if decision.decision == "suppress" and key not in self.paged:
-                self.firing_suppressed[key] = (alert, decision)
-        while len(self.firing_suppressed) > REMEMBERED:
-            self.firing_suppressed.popitem(last=False)
 
     async def _shadow(self, alerts: list[Alert], rows: np.ndarray) -> None:
         assert self.challenger is not None
@@ -246,17 +234,37 @@ class Router:
         for alert in alerts:
             self.stream.state.observe(self.for_stream(alert))
             key = alert.occurrence.key
-            self.firing_suppressed.pop(key, None)
-            out.append(True if key in self.paged else None if key not in self.decisions else False)
+            self.memory.stop_waiting(key)
+            out.append(self.memory.outcome(key))
         self.snapshots.changed()
         return out
+
+    # ---- RouterPort (serve_app/shards.py): what the Ingress's parts ask, in process or of a stream shard ----
+    async def resolutions(self, alerts: list[Alert]) -> list[bool | None]:
+        return self.resolve(alerts)
+
+    async def overdue(self, now: float) -> list[OverduePage]:
+        """The suppressions due for delayed paging, claimed for the sweeper that asked."""
+        return self.claims.claim_due(self.memory, self.page_after, now)
+
+    async def release(self, alerts: list[Alert]) -> None:
+        """Claims given back (their late pages were not delivered): the next sweep takes them again."""
+        self.claims.release(a.occurrence.key for a in alerts)
+
+    async def occurrence(self, key: Key) -> Occurrence:
+        waiting = self.memory.waiting(key)
+        return Occurrence(
+            decision=self.memory.decision(key),
+            waiting=waiting[0] if waiting else None,
+            paged=self.memory.was_paged(key),
+        )
 
     async def close(self) -> None:
         """Graceful shutdown: snapshot what changed since the last snapshot."""
         await self.snapshots.flush()
 
     def decision_for(self, fingerprint: str, starts_at: float) -> Decision | None:
-        return self.decisions.get((fingerprint, starts_at))
+        return self.memory.decision((fingerprint, starts_at))
 
     async def describe(self) -> ModelsView:
         """The split and what each arm's model deployment describes."""

@@ -1,5 +1,6 @@
-"""The router's memory across restarts: the stream context and the decision memory, snapshotted to the
-state store as one blob and restored when the Ingress starts.
+"""The router's memory across restarts: the stream context and the decision memory
+(``serve_app/decision_memory.py``), snapshotted to the state store as one blob and restored when the
+Ingress starts (with stream shards, one blob per shard: ``serve_app/shards.py``).
 
 A snapshot holds the stream state (``StreamSnapshot``), the context rows of the occurrences seen last
 (so a resend gets the row, and so the decision, it had before), the decisions remembered last and the
@@ -63,10 +64,10 @@ def decode(data: bytes) -> RouterSnapshot:
     return RouterSnapshot.model_validate_json(gzip.decompress(data))
 
 
-def load_snapshot(store: RecordStore) -> RouterSnapshot | None:
+def load_snapshot(store: RecordStore, blob: str = SNAPSHOT_BLOB) -> RouterSnapshot | None:
     """The stored snapshot, or None (none yet, or one that cannot be used: logged, never raised)."""
     try:
-        data = store.get_blob(SNAPSHOT_BLOB)
+        data = store.get_blob(blob)
         if data is None:
             logger.info("no router snapshot in %s: starting from the model's stream", store.location)
             return None
@@ -108,8 +109,14 @@ class Snapshotter:
     ``capture`` runs on the event loop (the router's one writer) and returns the function that builds the
     snapshot from its copies, which runs in a thread with the write."""
 
-    def __init__(self, store: RecordStore, capture: Callable[[], Callable[[], RouterSnapshot]], every_s: float) -> None:
-        self.store, self.capture, self.every_s = store, capture, every_s
+    def __init__(
+        self,
+        store: RecordStore,
+        capture: Callable[[], Callable[[], RouterSnapshot]],
+        every_s: float,
+        blob: str = SNAPSHOT_BLOB,
+    ) -> None:
+        self.store, self.capture, self.every_s, self.blob = store, capture, every_s, blob
         self.written_at = time.monotonic()  # nothing is due right after a start
         self.dirty = False
         self.writing: asyncio.Task[None] | None = None
@@ -141,7 +148,7 @@ class Snapshotter:
         self.writing.add_done_callback(self._written)
 
     def _write(self, build: Callable[[], RouterSnapshot]) -> None:
-        self.store.put_blob(SNAPSHOT_BLOB, encode(build()))
+        self.store.put_blob(self.blob, encode(build()))
         self.writes += 1
 
     def _written(self, task: asyncio.Task[None]) -> None:

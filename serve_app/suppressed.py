@@ -20,14 +20,13 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, ValidationError
 
-from alertsieve.schema import Feedback, LoggedDecision, Neighbour, Reason, Verdict
+from alertsieve.contracts import Occurrence
+from alertsieve.schema import Feedback, LoggedDecision, Neighbour, Reason, Verdict, latest_feedback
 from alertsieve.store import RecordStore
-from serve_app.ui import static_text
-from thresholds.trends import latest_feedback
+from serve_app.static_files import add_page
 
 router = APIRouter()
 STATIC_TYPES = {"suppressed.js": "text/javascript; charset=utf-8"}
@@ -121,17 +120,17 @@ def read_decisions(
     """The occurrences decided since ``since`` (default: a day before ``now``), newest first."""
     start = since if since is not None else (now or datetime.now(UTC)) - DEFAULT_WINDOW
     start = start if start.tzinfo else start.replace(tzinfo=UTC)
-    latest: dict[tuple[str, float], tuple[LoggedDecision, int]] = {}
+    latest: dict[Occurrence, tuple[LoggedDecision, int]] = {}
     service_needle = _needle("service", service) if service is not None else None
     for logged in _records(store.lines("decisions", since=start), [service_needle]):
         if logged.logged_at < start or (service is not None and logged.decision.service != service):
             continue
-        key = logged.alert.occurrence.key
+        key = logged.alert.occurrence
         latest[key] = (logged, latest[key][1] + 1 if key in latest else 1)
     chosen = [(k, v) for k, v in latest.items() if decision is None or v[0].decision.decision == decision]
     chosen.sort(key=lambda kv: kv[1][0].logged_at, reverse=True)
     chosen = chosen[: min(limit, MAX_LIMIT)]
-    feedback: dict[tuple[str, float], Feedback] = {}
+    feedback: dict[Occurrence, Feedback] = {}
     if chosen:  # feedback on an occurrence comes after it started: read from the earliest start on
         first = min(start, *(logged.alert.startsAt for _, (logged, _) in chosen))
         feedback = latest_feedback(_feedback(store.lines("feedback", since=first)))
@@ -158,13 +157,4 @@ def logged_occurrence(store: RecordStore, fingerprint: str, starts_at: datetime,
     return found
 
 
-@router.get("/ui/suppressed", response_class=HTMLResponse, include_in_schema=False)
-async def suppressed_page() -> HTMLResponse:
-    return HTMLResponse(static_text("suppressed.html"))
-
-
-@router.get("/ui/suppressed/static/{name}", include_in_schema=False)
-async def suppressed_static(name: str) -> Response:
-    if name not in STATIC_TYPES:
-        raise HTTPException(status_code=404, detail="no such file")
-    return Response(static_text(name), media_type=STATIC_TYPES[name])
+add_page(router, ["/ui/suppressed"], "suppressed.html", "/ui/suppressed/static", STATIC_TYPES)

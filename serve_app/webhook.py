@@ -159,7 +159,7 @@ class BodyLimit:
     (chunked): the body is read up to the limit before the route runs. Paths in ``exempt`` (the webhook,
     which streams what it cannot hold through to the receiver) read their own bodies."""
 
-    def __init__(self, app: ASGIApp, limit: Callable[[], int], exempt: frozenset[str] = frozenset()) -> None:
+    def __init__(self, app: ASGIApp, limit: Callable[[Scope], int], exempt: frozenset[str] = frozenset()) -> None:
         self.app, self.limit_of, self.exempt = app, limit, exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -167,7 +167,7 @@ class BodyLimit:
         if scope["type"] != "http" or (path[len(root) :] if root and path.startswith(root) else path) in self.exempt:
             await self.app(scope, receive, send)
             return
-        limit = self.limit_of()
+        limit = self.limit_of(scope)  # the limit for the app serving this request
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)

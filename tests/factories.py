@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from alertsieve.schema import Alert, LabelledAlert
+from alertsieve.schema import Alert, Decision, LabelledAlert, Verdict
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -27,6 +28,20 @@ def alert(
 def labelled(actionable: bool = False, **kwargs: Any) -> LabelledAlert:
     base = alert(**kwargs)
     return LabelledAlert.model_validate({**base.model_dump(), "actionable": actionable})
+
+
+def decision(a: Alert, verdict: Verdict, threshold: float = 0.3, service: str | None = None) -> Decision:
+    """The decision made for ``a`` (score 0.5, model version 1), in its service unless told otherwise."""
+    return Decision(
+        fingerprint=a.fingerprint,
+        service=service or a.labels["service"],
+        score=0.5,
+        threshold=threshold,
+        decision=verdict,
+        model_version="1",
+        reason="test",
+        startsAt=a.startsAt,
+    )
 
 
 def from_labels(
@@ -114,3 +129,8 @@ def _payload(
         payload["endsAt"] = (start + timedelta(minutes=ends_after)).isoformat()
         payload["status"] = "resolved"
     return payload
+
+
+def quick_train_args(history: Path, save: Path) -> list[str]:
+    """`alertsieve train` on ``history`` in process with the hashing encoder, the bundle also saved to ``save``."""
+    return ["train", "--history", str(history), "--backend", "local", "--encoder", "hashing-64", "--save", str(save)]

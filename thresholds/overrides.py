@@ -105,17 +105,13 @@ def _live(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is None or now < expires_at
 
 
+# what a rule in force keeps of the change that set it: its scope, its expiry, and who set it, why and when
+RULE_FIELDS = {"service", "matchers", "expires_at", "by", "reason", "at"}
+
+
 def _threshold_override(change: OverrideChange) -> ThresholdOverride:
     assert change.new is not None
-    return ThresholdOverride(
-        service=change.service,
-        threshold=change.new,
-        matchers=change.matchers,
-        expires_at=change.expires_at,
-        by=change.by,
-        reason=change.reason,
-        at=change.at,
-    )
+    return ThresholdOverride(threshold=change.new, **change.model_dump(include=RULE_FIELDS))
 
 
 class OverrideLog:
@@ -146,14 +142,7 @@ class OverrideLog:
         live = [_threshold_override(c) for c in scopes.values() if _live(c.expires_at, now) and c.scope != ("*", ())]
         page = None
         if switch is not None and switch.on and _live(switch.expires_at, now):
-            page = PageEverything(
-                service=switch.service,
-                matchers=switch.matchers,
-                expires_at=switch.expires_at,
-                by=switch.by,
-                reason=switch.reason,
-                at=switch.at,
-            )
+            page = PageEverything(**switch.model_dump(include=RULE_FIELDS))
         return Overrides(thresholds=live, page_everything=page)
 
     def current(self) -> dict[str, float]:

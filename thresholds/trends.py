@@ -15,10 +15,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, computed_field
 
+from alertsieve.contracts import Occurrence
 from alertsieve.evaluation import rate
 from alertsieve.records import paired
-from alertsieve.schema import Decision, Feedback, LabelledAlert, LoggedDecision
-from alertsieve.schema import latest_feedback as latest_on_each
+from alertsieve.schema import Decision, Feedback, LabelledAlert, LoggedDecision, latest_feedback
 from alertsieve.store import RecordStore
 
 ALL = "ALL"
@@ -110,19 +110,13 @@ def offline_trends(
     return weekly((_observation(d, a.startsAt, a.actionable) for a, d in paired(alerts, decisions)), fleet)
 
 
-def latest_feedback(feedback: Iterable[Feedback]) -> dict[tuple[str, float], Feedback]:
-    """The latest feedback on each alert occurrence (``alertsieve.schema.latest_feedback``), keyed by
-    (fingerprint, startsAt as a timestamp)."""
-    return {occurrence.key: item for occurrence, item in latest_on_each(feedback).items()}
-
-
 def join_feedback(decisions: Iterable[LoggedDecision], feedback: Iterable[Feedback]) -> list[Observation]:
     """Applied decisions, once per alert occurrence, with the latest feedback on each."""
     verdicts = latest_feedback(feedback)
-    seen: set[tuple[str, float]] = set()
+    seen: set[Occurrence] = set()
     out = []
     for logged in decisions:
-        key = logged.alert.occurrence.key
+        key = logged.alert.occurrence
         if not logged.applied or key in seen:
             continue
         seen.add(key)

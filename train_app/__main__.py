@@ -9,10 +9,11 @@ import typer
 
 
 def build() -> typer.Typer:
-    from train_app import cli, manifests
+    from train_app import cli, manifests, rollout_cli
 
     app = typer.Typer(help="alertsieve retraining loop (Ray Job entrypoint).", no_args_is_help=True)
-    commands: list[Callable[..., None]] = [cli.retrain, cli.schedule, cli.promote, cli.rollback, cli.compare]
+    commands: list[Callable[..., None]] = [cli.retrain, cli.schedule, rollout_cli.promote, rollout_cli.rollback]
+    commands += [cli.compare]
     commands += [manifests.serve, manifests.serve_config, manifests.rayservice]
     for command in commands:
         app.command(command.__name__.replace("_", "-"))(command)

@@ -1,24 +1,25 @@
-"""Commands of the retraining loop: retrain, schedule, promote, rollback, compare.
+"""Commands of the retraining loop: retrain, schedule and compare, and the options they share.
 
-They are imported into `alertsieve` by ``cli.main``, and run as a
-Ray Job entrypoint with `python -m train_app ...`. This is the output layer: options in, tables out,
-errors as messages with a non-zero exit.
+They are imported into `alertsieve` by ``cli.main``, and run as a Ray Job entrypoint with
+`python -m train_app ...`; the rollout's commands (promote, rollback) are ``train_app.rollout_cli``.
+This is the output layer: options in, tables out, errors as messages with a non-zero exit.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from alertsieve.cli import console, fail, out, print_json, usage
 from alertsieve.settings import get_settings
 
 if TYPE_CHECKING:
-    from train_app.deploy import Deployer
     from train_app.retrain import RetrainConfig
 
 History = Annotated[str, typer.Option(help="labelled history: a .jsonl file, a folder of them, or s3://bucket/prefix")]
@@ -32,51 +33,87 @@ Workers = Annotated[int, typer.Option(min=1, help="Ray Train workers")]
 Gpu = Annotated[bool, typer.Option("--gpu", help="train (and embed) on GPU workers: the same code")]
 Backend = Annotated[str, typer.Option(help="'ray' (Ray Train workers) or 'local' (this process)")]
 SkipBadLines = Annotated[bool, typer.Option("--skip-bad-lines", help="skip malformed lines (counted), do not fail")]
-ServeConfig = Annotated[Path, typer.Option(help="the Serve config whose app args a rollout updates")]
-AppName = Annotated[str, typer.Option("--app", help="the application's name in the Serve config")]
-DeployWith = Annotated[
-    str,
-    typer.Option(
-        "--deployer",
-        help="'serve-deploy' (the config + `serve deploy`), "
-        "'serve-run' (serve.run on the connected Ray cluster) or 'rayservice' "
-        "(kubectl patch of the RayService's serveConfigV2)",
-    ),
-]
-Address = Annotated[str | None, typer.Option(help="Ray dashboard address for `serve deploy`")]
-RayServiceName = Annotated[str, typer.Option("--rayservice", help="the RayService to patch (--deployer rayservice)")]
-Namespace = Annotated[str | None, typer.Option(help="its namespace; the pod's own by default")]
 
 
-def _retrain_config(
-    history: str,
-    state: str | None,
-    weeks: float,
-    holdout_days: float,
-    until: str | None,
-    epochs: int,
-    encoder: str | None,
-    workers: int,
-    gpu: bool,
-    backend: str,
-) -> RetrainConfig:
+class RetrainOptions(BaseModel):
+    """The retraining job's options as given to `retrain` and `schedule` (``RETRAIN_OPTIONS``)."""
+
+    history: str
+    state: str | None = None
+    weeks: float = 6.0
+    holdout_days: float = 7.0
+    until: str | None = None
+    epochs: int = 25
+    encoder: str | None = None
+    workers: int = 1
+    gpu: bool = False
+    backend: str = "ray"
+    skip_bad_lines: bool = False
+
+
+def option(name: str, annotation: object, default: object = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+RETRAIN_OPTIONS = (
+    option("history", History),
+    option("state", State, None),
+    option("weeks", Weeks, 6.0),
+    option("holdout_days", Holdout, 7.0),
+    option("until", Until, None),
+    option("epochs", Epochs, 25),
+    option("encoder", Encoder, None),
+    option("workers", Workers, 1),
+    option("gpu", Gpu, False),
+    option("backend", Backend, "ray"),
+    option("skip_bad_lines", SkipBadLines, False),
+)
+
+
+def with_options(
+    into: str, options: Sequence[inspect.Parameter], build: Callable[..., object]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator for commands that share a group of options: the command's parameter ``into`` is replaced
+    by ``options`` (in front of its own), and it is called with ``build(**those options)`` as ``into``.
+    Typer reads the options from the signature, so each group is declared once."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        parameters = inspect.signature(command, eval_str=True).parameters.values()
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters if p.name != into]
+
+        @functools.wraps(command)
+        def with_group(**values: Any) -> None:
+            chosen = {p.name: values.pop(p.name) for p in options}
+            command(**{into: build(**chosen)}, **values)
+
+        signature = inspect.Signature([*options, *own], return_annotation=None)
+        with_group.__signature__ = signature  # type: ignore[attr-defined]  # what typer reads the options from
+        with_group.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
+        return with_group
+
+    return decorate
+
+
+def _retrain_config(options: RetrainOptions) -> RetrainConfig:
     from alertsieve.model import TrainParams
     from train_app.retrain import RetrainConfig
     from train_app.window import WindowSpec
 
+    o = options
     try:
         window = WindowSpec(
-            weeks=weeks, holdout_days=holdout_days, until=datetime.fromisoformat(until) if until else None
+            weeks=o.weeks, holdout_days=o.holdout_days, until=datetime.fromisoformat(o.until) if o.until else None
         )
         return RetrainConfig(
-            history=history,
-            state=state,
+            history=o.history,
+            state=o.state,
             window=window,
-            encoder=encoder,
-            params=TrainParams(epochs=epochs),
-            backend=backend,
-            workers=workers,
-            gpu=gpu,
+            encoder=o.encoder,
+            params=TrainParams(epochs=o.epochs),
+            backend=o.backend,
+            workers=o.workers,
+            gpu=o.gpu,
+            skip_bad_lines=o.skip_bad_lines,
         )
     except (ValidationError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -107,42 +144,22 @@ def _run_retrain(config: RetrainConfig) -> None:
         )
 
 
-def retrain(
-    history: History,
-    state: State = None,
-    weeks: Weeks = 6.0,
-    holdout_days: Holdout = 7.0,
-    until: Until = None,
-    epochs: Epochs = 25,
-    encoder: Encoder = None,
-    workers: Workers = 1,
-    gpu: Gpu = False,
-    backend: Backend = "ray",
-    skip_bad_lines: SkipBadLines = False,
-) -> None:
+@with_options("options", RETRAIN_OPTIONS, RetrainOptions)
+def retrain(options: RetrainOptions) -> None:
     """Retrain on the last weeks of history and feedback, compare with the champion, register a challenger."""
-    config = _retrain_config(history, state, weeks, holdout_days, until, epochs, encoder, workers, gpu, backend)
-    config.skip_bad_lines = skip_bad_lines
+    config = _retrain_config(options)
     try:
         _run_retrain(config)
     except (ValueError, RuntimeError) as exc:
         raise fail(str(exc)) from None
 
 
+@with_options("options", [o for o in RETRAIN_OPTIONS if o.name != "until"], RetrainOptions)
 def schedule(
-    history: History,
+    options: RetrainOptions,
     cron: Annotated[str, typer.Option(help="when to run, e.g. '0 3 * * 1' (Mondays 03:00 UTC)")],
     once: Annotated[bool, typer.Option("--once", help="run the job once now and exit")] = False,
     max_runs: Annotated[int | None, typer.Option(min=1, help="stop after this many scheduled runs")] = None,
-    state: State = None,
-    weeks: Weeks = 6.0,
-    holdout_days: Holdout = 7.0,
-    epochs: Epochs = 25,
-    encoder: Encoder = None,
-    workers: Workers = 1,
-    gpu: Gpu = False,
-    backend: Backend = "ray",
-    skip_bad_lines: SkipBadLines = False,
 ) -> None:
     """Run the retraining job at every tick of a cron expression (the single-machine CronJob)."""
     from train_app.schedule import run_schedule, validate_cron
@@ -151,8 +168,7 @@ def schedule(
         validate_cron(cron)
     except ValueError as exc:
         raise usage(str(exc)) from None
-    config = _retrain_config(history, state, weeks, holdout_days, None, epochs, encoder, workers, gpu, backend)
-    config.skip_bad_lines = skip_bad_lines
+    config = _retrain_config(options)
     ticks = run_schedule(
         cron,
         lambda: _run_retrain(config),
@@ -165,102 +181,6 @@ def schedule(
     )
     if ticks and not ticks[-1].ok:
         raise typer.Exit(1)
-
-
-def _deployer(
-    kind: str,
-    serve_config: Path,
-    app_name: str,
-    address: str | None,
-    rayservice: str = "alertsieve",
-    namespace: str | None = None,
-) -> Deployer:
-    from train_app.deploy import RayServiceDeployer, ServeConfigDeployer, ServeRunDeployer
-
-    if kind == "serve-deploy":
-        return ServeConfigDeployer(serve_config, app_name, address)
-    if kind == "rayservice":
-        return RayServiceDeployer(rayservice, app_name, namespace)
-    if kind == "serve-run":
-        from train_app.ray_runtime import ensure_ray
-
-        ensure_ray(address="auto")  # the running cluster (RAY_ADDRESS or a local `ray start`), never a new one
-        return ServeRunDeployer.from_config(serve_config, app_name)
-    raise usage(f"unknown deployer {kind!r}: serve-deploy, serve-run or rayservice")
-
-
-def promote(
-    serve_config: ServeConfig = Path("serve_config.yaml"),
-    app_name: AppName = "alertsieve",
-    deployer: DeployWith = "serve-deploy",
-    address: Address = None,
-    state: State = None,
-    rayservice: RayServiceName = "alertsieve",
-    namespace: Namespace = None,
-    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="one-sided confidence of the bounds")] = 0.9,
-    nr_margin: Annotated[float, typer.Option(min=0.0, max=0.5, help="allowed noise reduction loss")] = 0.02,
-    min_stage_feedback: Annotated[int, typer.Option(min=0, help="challenger decisions with feedback per stage")] = 50,
-    max_stage_hours: Annotated[float, typer.Option(help="roll back a stage inconclusive for longer")] = 168.0,
-    watch: Annotated[bool, typer.Option("--watch", help="keep stepping until promoted or rolled back")] = False,
-    interval: Annotated[float, typer.Option(min=1.0, help="seconds between steps with --watch")] = 3600.0,
-) -> None:
-    """Start or advance the challenger's rollout: shadow, 10%, 50%, 100% (champion), or roll it back."""
-    import time
-
-    from train_app.deploy import DeployError
-    from train_app.promotion import GateConfig, Stage
-    from train_app.rollout import RolloutError, promote_step
-    from train_app.tables import assessment_table
-
-    settings = get_settings()
-    gates = GateConfig(
-        budget=settings.fnr_budget,
-        confidence=confidence,
-        nr_margin=nr_margin,
-        min_stage_feedback=min_stage_feedback,
-        max_stage_hours=max_stage_hours,
-    )
-    target = _deployer(deployer, serve_config, app_name, address, rayservice, namespace)
-    while True:
-        try:
-            outcome = promote_step(settings, target, gates, state)
-        except (RolloutError, DeployError) as exc:
-            raise fail(str(exc)) from None
-        if outcome.assessment is not None:
-            source = "offline (held-out days)" if outcome.offline else "online (decisions joined with feedback)"
-            out.print(assessment_table(outcome.assessment, f"challenger vs champion, {source}"))
-        for note in outcome.notes:
-            console.print(f"[yellow]note:[/] {note}")
-        out.print(outcome.message)
-        stage = outcome.state.stage if outcome.state else None
-        if stage is Stage.ROLLED_BACK or (outcome.state is None and outcome.assessment is not None):
-            raise typer.Exit(1)
-        if not watch or outcome.state is None or not outcome.state.active:
-            return
-        time.sleep(interval)
-
-
-def rollback(
-    serve_config: ServeConfig = Path("serve_config.yaml"),
-    app_name: AppName = "alertsieve",
-    deployer: DeployWith = "serve-deploy",
-    address: Address = None,
-    state: State = None,
-    rayservice: RayServiceName = "alertsieve",
-    namespace: Namespace = None,
-    reason: Annotated[str, typer.Option(help="recorded with the rollout")] = "manual rollback",
-) -> None:
-    """Abort the running rollout, or restore the previous champion when none is running."""
-    from train_app.deploy import DeployError
-    from train_app.rollout import RolloutError
-    from train_app.rollout import rollback as do_rollback
-
-    try:
-        target = _deployer(deployer, serve_config, app_name, address, rayservice, namespace)
-        outcome = do_rollback(get_settings(), target, state, reason)
-    except (RolloutError, DeployError) as exc:
-        raise fail(str(exc)) from None
-    out.print(outcome.message)
 
 
 def compare(

@@ -1,8 +1,8 @@
 """The evidence promotion looks at: offline, what retraining recorded; online, served decisions joined
 with feedback.
 
-Offline evidence is the counts ``train_app.retrain`` logged with the challenger's MLflow run (the new
-model and the champion scored on the same held-out days). Online evidence is the decision log joined with
+Offline evidence is the counts retraining logged with the challenger's MLflow run (``train_app.holdout``:
+the new model and the champion scored on the same held-out days). Online evidence is the decision log joined with
 feedback on (fingerprint, startsAt): the champion's decisions and the challenger's (its shadow decisions,
 or its A/B arm), counted once per occurrence, logged since the rollout started; the decisions logged
 since the current stage started measure the stage's exposure.
@@ -21,8 +21,8 @@ from alertsieve.evaluation import Counts
 from alertsieve.schema import Feedback, LoggedDecision, latest_feedback
 from alertsieve.settings import Settings
 from train_app.data import feedback_keys, read_decisions, read_feedback
+from train_app.holdout import CHALLENGER_PREFIX, CHAMPION_PREFIX
 from train_app.offline import counts_from_metrics
-from train_app.retrain import CHALLENGER_PREFIX, CHAMPION_PREFIX
 from train_app.window import Key
 
 CHALLENGER_ARMS = (Arm.CHALLENGER, Arm.SHADOW)

@@ -1,12 +1,14 @@
-"""The weekly retraining job: data window -> Ray Train -> comparison with the champion -> challenger.
+"""The weekly retraining job: a ``TrainRequest`` for the data window, run by ``train_app.pipeline``.
 
-``run_retrain`` reads labelled history, feedback and the decision log (``train_app.data``, Ray Data),
-keeps the last N weeks, trains a bundle on all but the window's last days with ``train_bundle`` on Ray
-Train workers (``RayTorchFit``; ``gpu=True`` runs the same code on GPU workers), then scores the held-out
-days with the new model and with the current champion, registers the new model with the alias
-``challenger`` and logs both evaluations (counts too, so promotion can put confidence intervals on them),
-per service, the training time and the data size. Every run, failed or not, appends a
-``PipelineStatus`` to the state store for the dashboards.
+``run_retrain`` turns a ``RetrainConfig`` into one request of the training pipeline: the window of
+labelled history, feedback and the decision log (``train_app.data``, Ray Data; the last N weeks, the
+last days held out), the champion's featurisation unless told otherwise, Ray Train workers (``gpu=True``
+runs the same code on GPU workers), and the promotion target ``challenger`` (never champion: promotion
+decides that). The pipeline trains, scores the held-out days with the new model and the current
+champion, and registers the challenger with both evaluations (counts too, so promotion can put
+confidence intervals on them), per service, the training time and the data size. What is this job's
+own: choosing the features from the champion, and appending a ``PipelineStatus`` for the dashboards to
+the state store after every run, failed or not.
 """
 
 from __future__ import annotations
@@ -23,17 +25,15 @@ from alertsieve.evaluation import Evaluation
 from alertsieve.featurize import FeatureConfig
 from alertsieve.model import TrainParams
 from alertsieve.pipeline import PipelineStatus, now, record_status
-from alertsieve.policy import ThresholdParams
 from alertsieve.settings import Settings
 from alertsieve.store import open_store
-from alertsieve.training import TrainReport, train_bundle
-from train_app.data import SourceCounts, load_window
-from train_app.offline import Caches, evaluate_bundle, evaluation_metrics
-from train_app.pipeline import BackendOptions, mlflow_params
-from train_app.window import TrainingWindow, WindowSpec
+from alertsieve.training import TrainReport
+from train_app.data import SourceCounts
+from train_app.offline import Caches
+from train_app.pipeline import BackendOptions, TrainRequest, TrainResult, run
+from train_app.window import WindowSpec
 
 Progress = Callable[[str], None]
-CHALLENGER_PREFIX, CHAMPION_PREFIX = "holdout_", "champion_holdout_"
 
 
 class RetrainConfig(BaseModel):
@@ -81,102 +81,53 @@ def embedding_device(gpu: bool) -> str:
     return "cuda" if gpu and torch.cuda.is_available() else "cpu"
 
 
-def load_champion(settings: Settings) -> ModelBundle | None:
-    if registry.alias_version(settings, registry.CHAMPION) is None:
+def load_champion(models: registry.Registry) -> ModelBundle | None:
+    if models.alias_version(registry.CHAMPION) is None:
         return None
-    return registry.load_registered(settings, registry.CHAMPION)
+    return models.load(registry.CHAMPION)
 
 
-def backend_options(config: RetrainConfig) -> BackendOptions:
-    return BackendOptions(backend=config.backend, workers=config.workers, gpu=config.gpu)
-
-
-def run_metrics(result: RetrainResult, bundle: ModelBundle, window: TrainingWindow) -> dict[str, float]:
-    stats = window.stats
-    metrics = {
-        **bundle.meta.metrics,
-        "train_seconds": result.train.train_seconds,
-        "rows": float(window.rows),
-        "train_rows": float(len(window.train)),
-        "holdout_rows": float(len(window.holdout)),
-        "window_days": (window.end - window.start).total_seconds() / 86400,
-        "feedback": float(stats.feedback),
-        "feedback_overrides": float(stats.feedback_overrides),
-        "feedback_added": float(stats.feedback_added),
-        "feedback_unmatched": float(stats.feedback_unmatched),
-        "invalid_lines": float(result.sources.invalid_lines),
-        "expected_fnr": result.train.expected_fnr,
-        "fnr_upper_bound": result.train.fnr_upper_bound,
-    }
-    if result.challenger is not None:
-        metrics.update(evaluation_metrics(CHALLENGER_PREFIX, result.challenger))
-    if result.champion is not None:
-        metrics.update(evaluation_metrics(CHAMPION_PREFIX, result.champion, per_service=False))
-    return metrics
-
-
-def _retrain(config: RetrainConfig, settings: Settings, progress: Progress, started: float) -> RetrainResult:
-    state = config.state or settings.state_location
-    progress("reading history, feedback and the decision log (Ray Data)")
-    window, sources = load_window(config.history, state, config.window)
-    if sources.invalid_lines and not config.skip_bad_lines:
-        bad = f"{sources.invalid_lines} malformed lines in the history, feedback or decision log"
-        raise ValueError(f"{bad}: fix them, or skip them (counted) with --skip-bad-lines")
-    progress(
-        f"window {window.start:%Y-%m-%d} .. {window.end:%Y-%m-%d}: {len(window.train)} training rows, "
-        f"{len(window.holdout)} held out"
+def train_request(config: RetrainConfig, features: FeatureConfig) -> TrainRequest:
+    """The pipeline's request for this job: the window, strict unless told, registered as the challenger."""
+    return TrainRequest(
+        history=config.history,
+        window=config.window,
+        state=config.state,
+        features=features,
+        params=config.params,
+        backend=BackendOptions(backend=config.backend, workers=config.workers, gpu=config.gpu),
+        validation_fraction=config.validation_fraction,
+        skip_bad_lines=config.skip_bad_lines,
+        register_version=config.register_version,
+        first_model=False,
+        job="retrain",
     )
-    champion = load_champion(settings)
-    features = choose_features(config, champion, settings)
-    caches = Caches(device=embedding_device(config.gpu))
-    bundle, report = train_bundle(
-        window.train,
-        caches.get(features.encoder),
-        features,
-        config.params,
-        ThresholdParams(budget=settings.fnr_budget),
-        backend_options(config).load(),
-        config.validation_fraction,
-        progress,
-    )
-    challenger_eval = champion_eval = None
-    if window.holdout:
-        progress("scoring the held-out days with the new model and the champion")
-        challenger_eval = evaluate_bundle(bundle, caches, window.train, window.holdout)
-        if champion is not None:
-            champion_eval = evaluate_bundle(champion, caches, window.train, window.holdout)
-    result = RetrainResult(
-        version=None,
-        champion_version=champion.version if champion else None,
+
+
+def retrain_result(trained: TrainResult) -> RetrainResult:
+    window, sources = trained.window, trained.sources
+    assert window is not None and sources is not None  # a window request always has both
+    return RetrainResult(
+        version=trained.version,
+        champion_version=trained.holdout.champion_version,
         window_start=window.start,
         window_split=window.split,
         window_end=window.end,
         rows=window.rows,
         sources=sources,
-        train=report,
-        challenger=challenger_eval,
-        champion=champion_eval,
-        duration_s=0.0,
+        train=trained.report,
+        challenger=trained.holdout.challenger,
+        champion=trained.holdout.champion,
+        duration_s=trained.duration_s,
     )
-    if config.register_version:
-        progress("registering the challenger")
-        times = {"window_start": window.start, "window_split": window.split, "window_end": window.end}
-        extra = {name: at.isoformat() for name, at in times.items()}
-        champion_version = result.champion_version or ""
-        params = mlflow_params(
-            report,
-            features,
-            backend_options(config),
-            config.history,
-            job="retrain",
-            state=state,
-            champion_version=champion_version,
-            **extra,
-        )
-        result.duration_s = round(time.perf_counter() - started, 2)
-        metrics = {**run_metrics(result, bundle, window), "duration_seconds": result.duration_s}
-        result.version = registry.register(bundle, settings, params, metrics, aliases=(registry.CHALLENGER,))
-    return result
+
+
+def _retrain(config: RetrainConfig, settings: Settings, progress: Progress) -> RetrainResult:
+    models = registry.Registry(settings)  # one per job: MLflow is pointed at the store once
+    champion = load_champion(models)
+    request = train_request(config, choose_features(config, champion, settings))
+    caches = Caches(device=embedding_device(config.gpu))
+    return retrain_result(run(request, settings, progress, caches, champion, models))
 
 
 def run_retrain(config: RetrainConfig, settings: Settings, progress: Progress = lambda step: None) -> RetrainResult:
@@ -184,7 +135,7 @@ def run_retrain(config: RetrainConfig, settings: Settings, progress: Progress = 
     store = open_store(config.state or settings.state_location)
     started_at, started = now(), time.perf_counter()
     try:
-        result = _retrain(config, settings, progress, started)
+        result = _retrain(config, settings, progress)
     except Exception as exc:
         record_status(
             store,

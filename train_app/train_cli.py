@@ -35,7 +35,7 @@ def train(
 
     settings = get_settings()
     request = TrainRequest(
-        history=history,
+        history=str(history),
         features=FeatureConfig(encoder=encoder, service_labels=settings.service_labels),
         backend=BackendOptions(backend=backend, workers=workers, gpu=gpu),
         validation_fraction=validation_fraction,

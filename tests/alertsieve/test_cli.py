@@ -13,6 +13,7 @@ from alertsieve.records import read_jsonl
 from alertsieve.schema import Decision, LabelledAlert
 from alertsieve.settings import get_settings
 from cli.main import cli_app
+from tests.factories import quick_train_args
 
 runner = CliRunner()
 
@@ -50,17 +51,7 @@ def test_simulate_train_score_evaluate(home: Path) -> None:
     )
     assert code == 0, out
     assert history.exists() and later.exists()
-    code, out = invoke(
-        "train",
-        "--history",
-        str(history),
-        "--backend",
-        "local",
-        "--encoder",
-        "hashing-64",
-        "--save",
-        str(home / "bundle"),
-    )
+    code, out = invoke(*quick_train_args(history, home / "bundle"))
     assert code == 0, out
     assert "registered alertsieve version 1" in out
     assert "validation" in out and "ALL" in out

@@ -7,15 +7,8 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from alertsieve.context import (
-    FEATURE_NAMES,
-    MAX_GAP_H,
-    StreamSnapshot,
-    StreamState,
-    replay,
-    severity_level,
-    time_order,
-)
+from alertsieve.context import FEATURE_NAMES, StreamSnapshot, StreamState, replay, time_order
+from alertsieve.context_vector import MAX_GAP_H, context_vector
 from tests.factories import SERVICES, T0, alert, from_labels, pod_name
 
 DAY_MIN = 24 * 60
@@ -30,7 +23,7 @@ def log1p(n: float) -> object:
 
 
 def test_first_alert_is_novel():
-    vec = StreamState().features(alert())
+    vec = context_vector(StreamState(), alert())
     assert vec.shape == (len(FEATURE_NAMES),) and vec.dtype == np.float32
     for name in (
         "fp_seen",
@@ -67,20 +60,20 @@ def test_name_features_follow_the_rule_not_the_fingerprint():
     state = StreamState()
     state.observe(alert(name="HighLatency", service="checkout", at=0, pod="checkout-7d9f8b6c4-x2kqz"))
     other_pod = alert(name="HighLatency", service="checkout", at=10, pod="checkout-7d9f8b6c4-bbbbb")
-    vec = state.features(other_pod)
+    vec = context_vector(state, other_pod)
     assert f(vec, "fp_seen") == 0.0
     assert (f(vec, "name_seen"), f(vec, "name_service_seen")) == (1.0, 1.0)
     assert f(vec, "name_fires_1h") == log1p(1)
-    vec = state.features(alert(name="HighLatency", service="payments", at=10))
+    vec = context_vector(state, alert(name="HighLatency", service="payments", at=10))
     assert (f(vec, "name_seen"), f(vec, "name_service_seen")) == (1.0, 0.0)
 
 
 def test_short_fire_counts_only_once_its_end_has_passed():
     state = StreamState()
     state.score_then_observe(alert(at=0, ends_after=5))  # a 5-minute fire: flapping
-    assert f(state.features(alert(at=3)), "fp_short_fires_24h") == 0.0  # resolution is in the future
-    assert f(state.features(alert(at=3)), "fp_open") == 1.0
-    later = state.features(alert(at=6))
+    assert f(context_vector(state, alert(at=3)), "fp_short_fires_24h") == 0.0  # resolution is in the future
+    assert f(context_vector(state, alert(at=3)), "fp_open") == 1.0
+    later = context_vector(state, alert(at=6))
     assert f(later, "fp_short_fires_24h") == log1p(1)
     assert f(later, "fp_open") == 0.0
 
@@ -88,7 +81,7 @@ def test_short_fire_counts_only_once_its_end_has_passed():
 def test_long_fire_is_not_flapping():
     state = StreamState()
     state.observe(alert(at=0, ends_after=30))
-    assert f(state.features(alert(at=60)), "fp_short_fires_24h") == 0.0
+    assert f(context_vector(state, alert(at=60)), "fp_short_fires_24h") == 0.0
 
 
 def test_own_end_never_leaks():
@@ -103,13 +96,13 @@ def test_own_end_never_leaks():
     state = StreamState()
     state.score_then_observe(alert(at=0))
     state.score_then_observe(alert(at=0, ends_after=3))  # Alertmanager re-sends it resolved
-    assert f(state.features(alert(at=2)), "fp_short_fires_24h") == 0.0
-    assert f(state.features(alert(at=4)), "fp_short_fires_24h") == log1p(1)
+    assert f(context_vector(state, alert(at=2)), "fp_short_fires_24h") == 0.0
+    assert f(context_vector(state, alert(at=4)), "fp_short_fires_24h") == log1p(1)
 
 
 def test_scoring_an_alert_with_a_future_end_does_not_change_its_own_features():
     firing, resolved = alert(at=0), alert(at=0, ends_after=2)
-    assert np.array_equal(StreamState().features(firing), StreamState().features(resolved))
+    assert np.array_equal(context_vector(StreamState(), firing), context_vector(StreamState(), resolved))
 
 
 def test_company_in_service_and_across_services():
@@ -119,7 +112,7 @@ def test_company_in_service_and_across_services():
     state.observe(alert(name="C", service="checkout", at=27))
     state.observe(alert(name="D", service="payments", at=28))
     state.observe(alert(name="E", service="search", at=10))
-    vec = state.features(alert(name="F", service="checkout", at=29))
+    vec = context_vector(state, alert(name="F", service="checkout", at=29))
     assert f(vec, "svc_alerts_5m") == log1p(1)  # only C: B (9 min ago) is outside 5 min
     assert f(vec, "svc_alerts_30m") == log1p(3)
     assert f(vec, "svc_names_30m") == log1p(3)
@@ -133,7 +126,7 @@ def test_company_in_service_and_across_services():
 def test_alerts_older_than_30_minutes_are_not_company():
     state = StreamState()
     state.observe(alert(name="A", service="checkout", at=0))
-    vec = state.features(alert(name="B", service="checkout", at=31))
+    vec = context_vector(state, alert(name="B", service="checkout", at=31))
     assert f(vec, "svc_alerts_30m") == 0.0 and f(vec, "all_alerts_30m") == 0.0
 
 
@@ -142,14 +135,14 @@ def test_repeated_fingerprints_are_not_novel_company():
     state.observe(alert(name="A", at=0))
     state.observe(alert(name="A", at=10))  # same fingerprint again: seen, not novel
     state.observe(alert(name="B", at=11))
-    vec = state.features(alert(name="C", at=12))
+    vec = context_vector(state, alert(name="C", at=12))
     assert f(vec, "all_alerts_30m") == log1p(2)  # distinct fingerprints
     assert f(vec, "all_novel_30m") == log1p(2)  # A's first firing was novel, B novel
     assert f(vec, "svc_novel_30m") == log1p(2)
     state = StreamState()
     state.observe(alert(name="A", at=-120))
     state.observe(alert(name="A", at=10))
-    assert f(state.features(alert(name="C", at=12)), "all_novel_30m") == 0.0
+    assert f(context_vector(state, alert(name="C", at=12)), "all_novel_30m") == 0.0
 
 
 def test_same_name_peers_are_replicas():
@@ -158,10 +151,10 @@ def test_same_name_peers_are_replicas():
         state.observe(alert(name="HighLatency", service="checkout", at=i, pod=pod))
     state.observe(alert(name="HighLatency", service="payments", at=2, pod="payments-7d9f8b6c4-bbbbb"))
     state.observe(alert(name="Other", service="checkout", at=2, pod="checkout-7d9f8b6c4-ddddd"))
-    vec = state.features(alert(name="HighLatency", service="checkout", at=3, pod="checkout-7d9f8b6c4-fffff"))
+    vec = context_vector(state, alert(name="HighLatency", service="checkout", at=3, pod="checkout-7d9f8b6c4-fffff"))
     assert f(vec, "same_name_peers_5m") == log1p(2)
     # Its own earlier firing is not a peer.
-    own = state.features(alert(name="HighLatency", service="checkout", at=3, pod="checkout-7d9f8b6c4-bbbbb"))
+    own = context_vector(state, alert(name="HighLatency", service="checkout", at=3, pod="checkout-7d9f8b6c4-bbbbb"))
     assert f(own, "same_name_peers_5m") == log1p(1)
 
 
@@ -170,22 +163,22 @@ def test_resent_occurrence_counted_once():
     assert state.observe(alert(at=0)) is True
     assert state.observe(alert(at=0)) is False
     assert state.observe(alert(at=0, ends_after=30)) is False
-    vec = state.features(alert(at=1, name="Other"))
+    vec = context_vector(state, alert(at=1, name="Other"))
     assert f(vec, "all_alerts_5m") == log1p(1)
-    vec = state.features(alert(at=1))
+    vec = context_vector(state, alert(at=1))
     assert f(vec, "fp_fires_1h") == log1p(1)
 
 
 def test_old_entries_are_forgotten_after_a_week():
     state = StreamState()
     state.observe(alert(at=0))
-    vec = state.features(alert(at=8 * DAY_MIN))
+    vec = context_vector(state, alert(at=8 * DAY_MIN))
     assert f(vec, "fp_seen") == 1.0  # seen ever
     assert f(vec, "fp_fires_7d") == 0.0
     assert f(vec, "name_fires_7d") == 0.0
     assert f(vec, "fp_gap") == pytest.approx(1.0)
     assert len(state.recent) == 0
-    vec = state.features(alert(at=6 * DAY_MIN))
+    vec = context_vector(state, alert(at=6 * DAY_MIN))
     assert f(vec, "fp_fires_7d") == 0.0  # still gone: a week after the latest alert seen
 
 
@@ -195,7 +188,7 @@ def test_week_window_is_exact_in_a_dense_stream():
     times = range(0, 7 * DAY_MIN + 61, 10)  # the last one trims at 7d+60 min, then nothing for a while
     for i in times:
         state.observe(alert(at=i))
-    vec = state.features(alert(at=7 * DAY_MIN + 65))
+    vec = context_vector(state, alert(at=7 * DAY_MIN + 65))
     in_window = sum(1 for i in times if i >= 65)
     assert f(vec, "fp_fires_7d") == log1p(in_window)
     assert f(vec, "name_fires_7d") == log1p(in_window)
@@ -206,43 +199,26 @@ def test_same_time_on_earlier_days():
     for day in (1, 2, 3):
         state.observe(alert(name="Backup", service="db", at=day * DAY_MIN + 20))
     state.observe(alert(name="Backup", service="db", at=3 * DAY_MIN + 600))  # not the same time of day
-    vec = state.features(alert(name="Backup", service="db", at=4 * DAY_MIN))
+    vec = context_vector(state, alert(name="Backup", service="db", at=4 * DAY_MIN))
     assert f(vec, "name_service_same_time_days") == log1p(3)
 
 
 def test_time_features():
-    monday = StreamState().features(alert(at=0))  # T0 is Monday 09:00 UTC
+    monday = context_vector(StreamState(), alert(at=0))  # T0 is Monday 09:00 UTC
     assert T0.weekday() == 0
     assert f(monday, "weekend") == 0.0
     assert f(monday, "hour_sin") == pytest.approx(math.sin(9 * 2 * math.pi / 24), abs=1e-6)
     assert f(monday, "weekday_cos") == pytest.approx(1.0)
-    saturday = StreamState().features(alert(at=T0 + timedelta(days=5)))
+    saturday = context_vector(StreamState(), alert(at=T0 + timedelta(days=5)))
     assert f(saturday, "weekend") == 1.0
 
 
-@pytest.mark.parametrize(
-    ("labels", "level"),
-    [
-        ({"severity": "critical"}, 1.0),
-        ({"severity": " CRITICAL "}, 1.0),
-        ({"severity": "warning"}, 0.5),
-        ({"severity": "info"}, 0.0),
-        ({"priority": "P2"}, 0.75),
-        ({"level": "minor"}, 0.25),
-        ({"severity": "bogus"}, None),
-        ({"team": "x"}, None),
-    ],
-)
-def test_severity_level(labels, level):
-    assert severity_level(labels) == level
-
-
 def test_severity_features():
-    vec = StreamState().features(alert(severity="critical"))
+    vec = context_vector(StreamState(), alert(severity="critical"))
     assert (f(vec, "severity"), f(vec, "severity_missing")) == (1.0, 0.0)
-    vec = StreamState().features(alert(severity="bogus"))
+    vec = context_vector(StreamState(), alert(severity="bogus"))
     assert (f(vec, "severity"), f(vec, "severity_missing")) == (0.5, 1.0)
-    vec = StreamState().features(from_labels({"alertname": "A"}))
+    vec = context_vector(StreamState(), from_labels({"alertname": "A"}))
     assert (f(vec, "severity"), f(vec, "severity_missing")) == (0.5, 1.0)
 
 
@@ -275,9 +251,9 @@ def test_snapshot_keeps_pending_resolutions_pending():
     state = StreamState()
     state.observe(alert(at=0, ends_after=5))
     restored = StreamState.from_snapshot(state.snapshot())
-    assert f(restored.features(alert(at=3)), "fp_short_fires_24h") == 0.0
-    assert f(restored.features(alert(at=3)), "fp_open") == 1.0
-    assert f(restored.features(alert(at=6)), "fp_short_fires_24h") == log1p(1)
+    assert f(context_vector(restored, alert(at=3)), "fp_short_fires_24h") == 0.0
+    assert f(context_vector(restored, alert(at=3)), "fp_open") == 1.0
+    assert f(context_vector(restored, alert(at=6)), "fp_short_fires_24h") == log1p(1)
 
 
 def test_replay_and_time_order():
@@ -299,7 +275,7 @@ def test_the_seen_tables_are_bounded_and_forget_the_least_recent():
     state.observe(third)
     assert len(state.seen_fps) == 2 and first.fingerprint in state.seen_fps and second.fingerprint not in state.seen_fps
     later = second.model_copy(update={"startsAt": second.startsAt + timedelta(minutes=10)})
-    assert f(state.features(later), "fp_seen") == 0.0  # forgotten: new again
+    assert f(context_vector(state, later), "fp_seen") == 0.0  # forgotten: new again
     restored = StreamState.from_snapshot(state.snapshot(), capacity=2)
     assert list(restored.seen_fps) == list(state.seen_fps)  # least recent first, as observed
 
@@ -313,6 +289,8 @@ def test_a_stream_busier_than_the_memory_forgets_its_oldest_occurrences():
             s.observe(alert(name="Busy", service="search", at=1 + i / 60, instance=f"h{i}"))
     again = alert(name="Rare", service="checkout", at=55, instance="db-1")
     assert len(state.recent) <= 1001 and state.horizon > roomy.horizon
-    assert f(roomy.features(again), "fp_fires_1h") == log1p(1)
-    assert f(state.features(again), "fp_fires_1h") == 0.0  # older than the oldest occurrence remembered
-    assert f(state.features(again), "all_alerts_5m") == f(roomy.features(again), "all_alerts_5m")  # windows exact
+    assert f(context_vector(roomy, again), "fp_fires_1h") == log1p(1)
+    assert f(context_vector(state, again), "fp_fires_1h") == 0.0  # older than the oldest occurrence remembered
+    assert f(context_vector(state, again), "all_alerts_5m") == f(
+        context_vector(roomy, again), "all_alerts_5m"
+    )  # windows exact

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from alertsieve import context, neighbours
-from alertsieve.featurize import FeatureConfig, Scaler, dense_rows, model_inputs, texts_of
+from alertsieve.featurize import FeatureConfig, Scaler, texts_of
+from alertsieve.featurizer import dense_rows, model_inputs
 from tests.factories import alert
 
 

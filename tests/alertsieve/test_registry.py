@@ -20,7 +20,7 @@ from alertsieve.records import read_jsonl
 from alertsieve.schema import Decision
 from alertsieve.settings import get_settings
 from cli.main import cli_app
-from tests.factories import alert, synthetic_history
+from tests.factories import alert, quick_train_args, synthetic_history
 
 
 @pytest.fixture(scope="module")
@@ -35,20 +35,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):  # -> Path (the home)
     get_settings.cache_clear()
     history = home / "history.jsonl"
     history.write_text("".join(a.model_dump_json() + "\n" for a in synthetic_history(seed=0, days=8.0)))
-    result = CliRunner().invoke(
-        cli_app(),
-        [
-            "train",
-            "--history",
-            str(history),
-            "--backend",
-            "local",
-            "--encoder",
-            "hashing-64",
-            "--save",
-            str(home / "bundle"),
-        ],
-    )
+    result = CliRunner().invoke(cli_app(), quick_train_args(history, home / "bundle"))
     assert result.exit_code == 0, result.output
     assert "registered alertsieve version 1 as champion" in result.output
     mlflow.set_tracking_uri(get_settings().tracking_uri)

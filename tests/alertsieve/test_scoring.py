@@ -8,9 +8,10 @@ import pytest
 from alertsieve.bundle import ModelBundle
 from alertsieve.context import StreamState
 from alertsieve.contracts import Arm
+from alertsieve.decider import fail_open
 from alertsieve.embedding import EmbeddingCache, HashingEncoder
 from alertsieve.schema import Neighbour
-from alertsieve.scoring import Scorer, StreamContext, fail_open
+from alertsieve.scoring import Scorer, StreamContext
 from tests.factories import alert, pod_name
 
 END = 8 * 24 * 60  # the small history spans eight days from T0
@@ -84,12 +85,12 @@ def test_empty_batch(scorer):
     assert scorer.score([]) == []
 
 
-@pytest.mark.parametrize("step", ["stream.rows", "texts", "text_rows", "decide"])
+@pytest.mark.parametrize("step", ["stream.rows", "texts", "lookup.lookup", "decider.decide"])
 def test_fails_open_when_a_step_raises(scorer, monkeypatch, step):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    owner = scorer.stream if step.startswith("stream.") else scorer
+    owner = getattr(scorer, step.split(".")[0]) if "." in step else scorer
     monkeypatch.setattr(owner, step.rsplit(".", 1)[-1], broken)
     alerts = [noise(), *incident()]
     decisions = scorer.score(alerts)

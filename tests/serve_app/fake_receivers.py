@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from alertsieve.decider import fail_open
 from alertsieve.schema import Alert, fingerprint_of
-from alertsieve.scoring import fail_open
 from serve_app.notifications import Forwarded
 from serve_app.receivers import RetryPolicy
 from tests.conftest import request_body

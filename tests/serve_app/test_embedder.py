@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from alertsieve.embedding import HASHING, EmbeddingCache, HashingEncoder
-from alertsieve.scoring import Scorer
+from alertsieve.text_features import LocalTextLookup
 from serve_app.embedder import Embedder
 
 
@@ -42,9 +42,9 @@ def test_features_are_those_of_the_in_process_path(embedder, small_bundle) -> No
     first, second = [known[0], new[0]], [new[1], known[1], known[2]]
     results = replica._features_grouped([(HASHING, "v1", first), (HASHING, "v1", second)])
     assert [sorted(call) for call in encoder.calls] == [sorted(new)]  # both requests' new texts, one encoder call
-    local = Scorer(small_bundle, EmbeddingCache(HashingEncoder()))
+    local = LocalTextLookup(small_bundle.index, EmbeddingCache(HashingEncoder()))
     for texts, (vectors, rows, sims, ids) in zip((first, second), results, strict=True):
-        expected = local.text_rows(texts)
+        expected = local.lookup(texts)
         assert np.allclose(vectors, expected.embeddings, atol=1e-6)
         assert np.allclose(rows, expected.neighbour_rows, atol=1e-6)
         assert np.allclose(sims, expected.sims, atol=1e-6) and np.array_equal(ids, expected.ids)

@@ -18,7 +18,7 @@ TOKEN = "guard-token"
 
 def client(policy: GuardPolicy) -> TestClient:
     app = FastAPI()
-    app.add_middleware(RequestGuards, policy=lambda: policy)
+    app.add_middleware(RequestGuards, policy=lambda scope: policy)
 
     @app.get("/v1/thresholds/audit")
     async def audit(request: Request) -> dict[str, float]:

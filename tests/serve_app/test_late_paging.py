@@ -27,26 +27,14 @@ from serve_app.router import Router
 from serve_app.suppressed import logged_occurrence, read_decisions
 from tests.conftest import S3_BUCKET, s3_env
 from tests.factories import from_labels
+from tests.serve_app.stand_ins import page_if_labelled
 
 MINUTE = 60.0
 
 
 def suppressing(alerts: list[Alert], rows: Any) -> Any:
     async def answer() -> list[Decision]:
-        return [
-            Decision(
-                fingerprint=a.fingerprint,
-                service=a.labels.get("service", ""),
-                score=0.1,
-                threshold=0.4,
-                decision="page" if a.labels.get("page") == "yes" else "suppress",
-                model_version="1",
-                reason="stand-in",
-                reason_code=Reason.BELOW_THRESHOLD,
-                startsAt=a.startsAt,
-            )
-            for a in alerts
-        ]
+        return page_if_labelled(alerts, 0.1, reason_code=Reason.BELOW_THRESHOLD)
 
     return answer()
 
@@ -139,7 +127,7 @@ def test_the_sweep_pages_what_still_fires_after_the_delay_once(tmp_path, small_b
         decisions = await on_webhook(router, watched + [firing("Real", 10, now, page="yes")])
         assert [d.decision for d in decisions] == ["suppress"] * 3 + ["page"]
         await router.score([firing("ViaScore", 10, now)])  # /v1/score: its caller delivers, never resolves
-        assert len(router.firing_suppressed) == 3
+        assert len(router.memory.firing_suppressed()) == 3
 
         assert await pager.sweep() == 0 and relay.sent == []  # 10 minutes in: not yet
         router.resolve([watched[2].model_copy(update={"status": "resolved"})])  # resolved: never late-paged
@@ -163,7 +151,7 @@ def test_the_sweep_pages_what_still_fires_after_the_delay_once(tmp_path, small_b
         # a resend of one now (already past the delay) is paged by the router itself, and not watched
         resent = await on_webhook(router, [firing("Late", 45, time.time())])  # the router uses the wall clock
         assert resent[0].decision == "page" and resent[0].reason_code == Reason.STILL_FIRING
-        assert router.firing_suppressed == {}
+        assert router.memory.firing_suppressed() == {}
 
     asyncio.run(scenario())
 
@@ -173,7 +161,7 @@ def test_should_have_paged_pages_a_suppression_once_and_retries_a_failed_page(tm
         router, pager, relay, clock = setup(tmp_path, small_bundle)
         a = firing("Quiet", 5, clock.now)
         await router.score([a])  # decided on /v1/score: only the decision log has the alert
-        router.decisions.clear()  # and the router forgot it (a restart)
+        router.memory.clear()  # and the router forgot it (a restart)
         said = Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=True, by="ana")
 
         relay.failing = True
@@ -193,8 +181,7 @@ def test_should_have_paged_pages_a_suppression_once_and_retries_a_failed_page(tm
         assert (
             decision is not None and decision.decision == "page" and answer.late_page is None and len(relay.sent) == 1
         )
-        router.decisions.clear()
-        router.paged.clear()  # even forgotten entirely, the log says it was paged late
+        router.memory.clear()  # even forgotten entirely, the log says it was paged late
         _, answer = await pager.on_feedback(said)
         assert answer.decision == "page" and len(relay.sent) == 1
         _, answer = await pager.on_feedback(said.model_copy(update={"actionable": False}))

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from alertsieve.store import LocalStore
 from serve_app import overrides_api, ui
+from serve_app.app_context import STATE_NAME, AppContext
 from serve_app.webhook import SafeJSONResponse, validation_problems
 from tests.conftest import TOKEN
 from tests.serve_app.test_ui import champion_view, describing
@@ -39,10 +40,10 @@ def client(tmp_path, small_bundle):
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:  # the Ingress's 422s
         return SafeJSONResponse(status_code=422, content=validation_problems(exc.errors()))
 
-    ui.bind(describing(champion), LocalStore(tmp_path), TOKEN, lambda ref: small_bundle)
+    context = AppContext.of(describing(champion), LocalStore(tmp_path), TOKEN, lambda ref: small_bundle)
+    setattr(app.state, STATE_NAME, context)
     with TestClient(app) as c:
         yield c
-    ui._context = None
 
 
 def test_scoped_expiring_overrides_are_listed_reverted_and_audited(client):

@@ -21,7 +21,7 @@ from alertsieve.bundle import ModelBundle
 from alertsieve.context import FEATURE_NAMES
 from alertsieve.embedding import EmbeddingCache, HashingEncoder
 from alertsieve.schema import Alert, LabelledAlert, Reason
-from alertsieve.scoring import Scorer
+from alertsieve.text_features import LocalTextLookup
 from serve_app.scorer import ModelScorer
 from tests.factories import alert
 
@@ -32,7 +32,7 @@ class StandInEmbedder:
     """Answers ``features.remote((encoder, ref, texts))`` like the Embedder; ``mode`` "hang" or "fail"."""
 
     def __init__(self, bundle: ModelBundle) -> None:
-        self.core = Scorer(bundle, EmbeddingCache(HashingEncoder()))
+        self.local = LocalTextLookup(bundle.index, EmbeddingCache(HashingEncoder()))
         self.mode = "up"
         self.delay_s = 0.0
         self.features = SimpleNamespace(remote=self._features)
@@ -47,7 +47,7 @@ class StandInEmbedder:
             if mode == "fail":
                 raise RuntimeError("Embedder replica died")
             await asyncio.sleep(delay)
-            rows = self.core.text_rows(texts)
+            rows = self.local.lookup(texts)
             return rows.embeddings, rows.neighbour_rows, rows.sims, rows.ids
 
         return answer()

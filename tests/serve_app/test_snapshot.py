@@ -26,6 +26,7 @@ from serve_app.router import Router
 from serve_app.snapshot import SNAPSHOT_BLOB, RouterSnapshot, decode, encode
 from tests.conftest import S3_BUCKET, s3_env
 from tests.factories import alert
+from tests.serve_app.stand_ins import page_if_labelled
 
 AFTER_TRAINING = 9 * 24 * 60.0  # minutes after T0: later than the small bundle's own stream
 FP_SEEN = FEATURE_NAMES.index("fp_seen")
@@ -42,19 +43,7 @@ class StandInScorer:
         self.rows.append(rows.copy())
 
         async def answer() -> list[Decision]:
-            return [
-                Decision(
-                    fingerprint=a.fingerprint,
-                    service=a.labels.get("service", ""),
-                    score=0.5,
-                    threshold=0.4,
-                    decision="page" if a.labels.get("page") == "yes" else "suppress",
-                    model_version="1",
-                    reason="stand-in",
-                    startsAt=a.startsAt,
-                )
-                for a in alerts
-            ]
+            return page_if_labelled(alerts, 0.5)
 
         return answer()
 
@@ -81,12 +70,12 @@ def test_a_restarted_router_keeps_familiar_alerts_familiar(tmp_path, small_bundl
         paged = first[0]
         suppressed = first[1]  # as the webhook leaves it for delayed paging (serve_app/late_paging.py)
         key = (suppressed.fingerprint, suppressed.startsAt.timestamp())
-        before.firing_suppressed[key] = (suppressed, before.decisions[key])
+        before.memory.watch(suppressed, before.memory.decision(key))  # type: ignore[arg-type]
         await before.close()  # graceful shutdown writes what changed
         assert (tmp_path / "blobs" / SNAPSHOT_BLOB).exists()
 
         after, after_scorer = router_over(str(tmp_path), small_bundle)
-        assert after.firing_suppressed[key] == before.firing_suppressed[key]  # still paged if it keeps firing
+        assert after.memory.waiting(key) == before.memory.waiting(key) is not None  # still paged if it keeps firing
         fresh, fresh_scorer = router_over(str(tmp_path / "elsewhere"), small_bundle)
         # the next alerts get the very rows the router would have given them without a restart
         nxt = stream(5, at=AFTER_TRAINING + 30)

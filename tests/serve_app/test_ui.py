@@ -23,6 +23,7 @@ from alertsieve.schema import Alert, Decision, Feedback, LoggedDecision
 from alertsieve.settings import get_settings
 from alertsieve.store import LocalStore
 from serve_app import ui
+from serve_app.app_context import STATE_NAME, AppContext
 from tests.conftest import TOKEN
 from tests.factories import T0, alert, pod_name
 from thresholds.overrides import OverrideLog
@@ -91,11 +92,10 @@ def client(tmp_path, small_bundle):
         loads.append(ref)
         return small_bundle
 
-    ui.bind(describing(champion), LocalStore(tmp_path), TOKEN, loader)
+    setattr(app.state, STATE_NAME, AppContext.of(describing(champion), LocalStore(tmp_path), TOKEN, loader))
     with TestClient(app) as c:
         c.loads = loads  # type: ignore[attr-defined]
         yield c
-    ui._context = None
 
 
 def test_page_and_static_files_are_self_contained(client):
@@ -175,13 +175,11 @@ def test_unbound_or_failing_model_side_is_a_503(tmp_path):
     app = FastAPI()
     app.include_router(ui.router)
     with TestClient(app) as c:
-        ui._context = None
-        assert c.get("/v1/thresholds").status_code == 503
-        ui.bind(describing(RuntimeError("down")), LocalStore(tmp_path), None)
+        assert c.get("/v1/thresholds").status_code == 503  # no context on the app
+        setattr(app.state, STATE_NAME, AppContext.of(describing(RuntimeError("down")), LocalStore(tmp_path), None))
         assert c.get("/v1/thresholds").status_code == 503
         body = {"threshold": 0.5, "by": "a", "reason": "r"}
         assert c.put("/v1/thresholds/x", json=body, headers=AUTH).status_code == 403  # no token configured
-    ui._context = None
 
 
 # ---- the real page in headless Chromium against the real Serve app -------------------------------------
@@ -325,6 +323,7 @@ def test_trends_read_the_decision_log_once_per_interval(client, tmp_path):
     with concurrent.futures.ThreadPoolExecutor(5) as pool:
         replies = list(pool.map(lambda _: client.get("/v1/thresholds/trends").json()["rows"], range(5)))
     assert replies == [[]] * 5, "answered from the last read, without reading the log again"
-    assert ui._context is not None
-    ui._context.trends_at = time.monotonic() - ui.TRENDS_TTL_S - 1  # the interval has passed
+    context = getattr(client.app.state, STATE_NAME)
+    assert isinstance(context, AppContext)
+    context.trends.read_at = time.monotonic() - ui.TRENDS_TTL_S - 1  # the interval has passed
     assert {r["service"] for r in client.get("/v1/thresholds/trends").json()["rows"]} == {"checkout", "ALL"}

@@ -7,10 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from alertsieve.records import read_jsonl, write_jsonl
-from alertsieve.schema import Decision, Feedback, LoggedDecision
+from alertsieve.schema import Feedback, LoggedDecision
 from alertsieve.store import LocalStore
 from cli.main import cli_app
-from tests.factories import labelled, synthetic_history
+from tests.factories import decision, labelled, synthetic_history
 from thresholds.overrides import OverrideLog
 from thresholds.scored import ScoredRow, ScoredRows
 from thresholds.tune import TrialConfig, TrialOutcome, TrialResult, TuneOutcome, TuneSettings
@@ -20,19 +20,6 @@ runner = CliRunner()
 
 def run(*args: str):
     return runner.invoke(cli_app(), ["thresholds", *args])
-
-
-def _decision(a, verdict: str, threshold: float) -> Decision:
-    return Decision(
-        fingerprint=a.fingerprint,
-        service=a.labels["service"],
-        score=0.5,
-        threshold=threshold,
-        decision=verdict,
-        model_version="1",
-        reason="test",
-        startsAt=a.startsAt,
-    )
 
 
 def _table_lines(output: str) -> list[str]:
@@ -80,9 +67,9 @@ def test_report_offline(tmp_path):
         labelled(False, name="DiskFull", service="search", at=60 * 24 * 7),
     ]
     decisions = [
-        _decision(alerts[0], "suppress", 0.3),
-        _decision(alerts[1], "page", 0.3),
-        _decision(alerts[2], "page", 0.2),
+        decision(alerts[0], "suppress", 0.3),
+        decision(alerts[1], "page", 0.3),
+        decision(alerts[2], "page", 0.2),
     ]
     write_jsonl(tmp_path / "a.jsonl", alerts)
     write_jsonl(tmp_path / "d.jsonl", decisions)
@@ -115,7 +102,7 @@ def test_report_offline(tmp_path):
 def test_report_from_the_decision_log_and_feedback(tmp_path):
     store = LocalStore(tmp_path)
     a = labelled(False, service="payments", at=0)
-    store.append("decisions", [LoggedDecision(alert=a, decision=_decision(a, "suppress", 0.4), applied=True)])
+    store.append("decisions", [LoggedDecision(alert=a, decision=decision(a, "suppress", 0.4), applied=True)])
     store.append("feedback", [Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=False, by="x")])
     result = run("report", "--state", str(tmp_path))
     assert result.exit_code == 0, result.output

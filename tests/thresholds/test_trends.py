@@ -4,23 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alertsieve.schema import Decision, Feedback, LoggedDecision
+from alertsieve.schema import Feedback, LoggedDecision
 from alertsieve.store import LocalStore
-from tests.factories import T0, alert, labelled
+from tests.factories import T0, alert, decision, labelled
 from thresholds.trends import ALL, Observation, iso_week, join_feedback, offline_trends, production_trends, weekly
-
-
-def _decision(a, verdict: str, threshold: float = 0.3, service: str | None = None) -> Decision:
-    return Decision(
-        fingerprint=a.fingerprint,
-        service=service or a.labels["service"],
-        score=0.5,
-        threshold=threshold,
-        decision=verdict,
-        model_version="1",
-        reason="test",
-        startsAt=a.startsAt,
-    )
 
 
 def test_iso_week_follows_iso_rules():
@@ -64,7 +51,7 @@ def test_offline_trends_match_line_by_line_and_reject_mismatches():
         labelled(True, name="ServiceDown", service="checkout", at=5),
         labelled(False, service="search", at=10),
     ]
-    decisions = [_decision(alerts[0], "suppress"), _decision(alerts[1], "page"), _decision(alerts[2], "page")]
+    decisions = [decision(alerts[0], "suppress"), decision(alerts[1], "page"), decision(alerts[2], "page")]
     rows = offline_trends(alerts, decisions)
     by_service = {r.service: r for r in rows}
     assert by_service["checkout"].noise_reduction == 1.0 and by_service["checkout"].fnr == 0.0
@@ -78,10 +65,10 @@ def test_offline_trends_match_line_by_line_and_reject_mismatches():
 def test_join_feedback_keeps_applied_once_and_latest_label():
     first, second = alert(service="checkout", at=0), alert(name="Other", service="checkout", at=1)
     logged = [
-        LoggedDecision(alert=first, decision=_decision(first, "suppress"), applied=True),
-        LoggedDecision(alert=first, decision=_decision(first, "suppress"), applied=True),  # a re-send
-        LoggedDecision(alert=first, decision=_decision(first, "page"), applied=False),  # shadow
-        LoggedDecision(alert=second, decision=_decision(second, "page"), applied=True),
+        LoggedDecision(alert=first, decision=decision(first, "suppress"), applied=True),
+        LoggedDecision(alert=first, decision=decision(first, "suppress"), applied=True),  # a re-send
+        LoggedDecision(alert=first, decision=decision(first, "page"), applied=False),  # shadow
+        LoggedDecision(alert=second, decision=decision(second, "page"), applied=True),
     ]
     now = datetime.now(UTC)
     feedback = [
@@ -106,8 +93,8 @@ def test_production_trends_read_the_store(tmp_path):
     store.append(
         "decisions",
         [
-            LoggedDecision(alert=a, decision=_decision(a, "suppress", 0.25), applied=True),
-            LoggedDecision(alert=b, decision=_decision(b, "page", 0.35), applied=True),
+            LoggedDecision(alert=a, decision=decision(a, "suppress", 0.25), applied=True),
+            LoggedDecision(alert=b, decision=decision(b, "page", 0.35), applied=True),
         ],
     )
     store.append("feedback", [Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=False, by="z")])

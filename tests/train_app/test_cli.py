@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from alertsieve import registry
@@ -14,11 +16,14 @@ from alertsieve.bundle import ModelBundle
 from alertsieve.records import write_jsonl
 from alertsieve.settings import Settings
 from alertsieve.simulate import simulate_history
+from tests.train_app.cli_args import window_args
 from tests.train_app.test_rollout import RecordingDeployer, two_versions
-from train_app import cli
+from train_app import rollout_cli
 from train_app.__main__ import build
+from train_app.cli import RETRAIN_OPTIONS, RetrainOptions, with_options
 
 COMMANDS = {"retrain", "schedule", "promote", "rollback", "compare"}
+ROLLOUT_COMMANDS = {"promote", "rollback"}  # train_app.rollout_cli; the others train_app.cli
 MANIFEST_COMMANDS = {"serve": "serve", "serve-config": "serve_config", "rayservice": "rayservice"}
 
 
@@ -29,7 +34,8 @@ def test_the_commands_are_registered_for_alertsieve() -> None:
     found = {name: f"{f.__module__}:{f.__name__}" for name, f in ALL.items() if f.__module__.startswith("train_app.")}
     found.pop("train")  # `alertsieve train` (train_app.train_cli), not a command of the retraining loop
     assert set(found) == COMMANDS | set(MANIFEST_COMMANDS)
-    assert all(found[name] == f"train_app.cli:{name}" for name in COMMANDS)
+    module = {name: "rollout_cli" if name in ROLLOUT_COMMANDS else "cli" for name in COMMANDS}
+    assert all(found[name] == f"train_app.{module[name]}:{name}" for name in COMMANDS)
     assert all(found[name] == f"train_app.manifests:{attr}" for name, attr in MANIFEST_COMMANDS.items())
 
 
@@ -53,12 +59,7 @@ def test_retrain_command_registers_a_challenger(ray_cluster, isolated_model: Set
         build(),
         [
             "retrain",
-            "--history",
-            str(history),
-            "--weeks",
-            "2",
-            "--holdout-days",
-            "2",
+            *window_args(history),
             "--encoder",
             "hashing-64",
             "--epochs",
@@ -92,7 +93,7 @@ def test_promote_and_rollback_commands(
     ray_cluster, isolated_model: Settings, small_bundle: ModelBundle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deployer = RecordingDeployer()
-    monkeypatch.setattr(cli, "_deployer", lambda *args: deployer)
+    monkeypatch.setattr(rollout_cli, "_deployer", lambda *args: deployer)
     state = ["--state", str(tmp_path)]
     champion, challenger = two_versions(small_bundle, isolated_model)
     started = CliRunner().invoke(build(), ["promote", *state])
@@ -105,3 +106,20 @@ def test_promote_and_rollback_commands(
     assert deployer.deployed[-1].champion == champion and deployer.deployed[-1].challenger is None
     again = CliRunner().invoke(build(), ["rollback", *state])
     assert again.exit_code == 1 and "no previous champion" in again.output
+
+
+def test_an_option_group_is_declared_once_and_handed_over_built() -> None:
+    """``with_options``: the group's options stand in the command's signature; the command gets the model."""
+    seen: list[tuple[RetrainOptions, int]] = []
+
+    @with_options("options", RETRAIN_OPTIONS, RetrainOptions)
+    def command(options: RetrainOptions, extra: Annotated[int, typer.Option()] = 1) -> None:
+        seen.append((options, extra))
+
+    app = typer.Typer()
+    app.command()(command)
+    result = CliRunner().invoke(app, ["--history", "h.jsonl", "--weeks", "3", "--gpu", "--extra", "2"])
+    assert result.exit_code == 0, result.output
+    [(options, extra)] = seen
+    assert options == RetrainOptions(history="h.jsonl", weeks=3, gpu=True) and extra == 2
+    assert CliRunner().invoke(app, ["--weeks", "3"]).exit_code == 2  # --history is required

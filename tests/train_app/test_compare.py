@@ -17,6 +17,7 @@ from alertsieve.policy import ThresholdParams
 from alertsieve.records import write_jsonl
 from alertsieve.settings import Settings
 from alertsieve.simulate import simulate_history
+from tests.train_app.cli_args import window_args
 from train_app.compare import ComparisonRow, compare_table, compare_variants, compare_versions, parse_variant
 from train_app.window import TrainingWindow, WindowSpec, cut_window
 
@@ -109,12 +110,7 @@ def test_compare_command_prints_one_table(ray_cluster, isolated_model: Settings,
     write_jsonl(history, simulate_history(days=9, seed=6))
     argv = [
         "compare",
-        "--history",
-        str(history),
-        "--weeks",
-        "2",
-        "--holdout-days",
-        "2",
+        *window_args(history),
         "--variant",
         "encoder=hashing",
         "--variant",
