@@ -140,9 +140,16 @@ def _save_worker_coverage() -> None:
     for pid in victims:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in victims):
+    while time.monotonic() < deadline and any(_running(pid) for pid in victims):
         time.sleep(0.2)
-    time.sleep(0.5)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process is still running: an exited one stays in /proc as a zombie (state Z) until reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="session")
