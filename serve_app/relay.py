@@ -33,7 +33,7 @@ from typing import IO, Any
 import httpx
 from pydantic import ValidationError
 
-from alertsieve.schema import Alert, Decision, clean_text
+from alertsieve.schema import Alert, Decision, Reason, clean_text
 from serve_app.delivery import Content, ForwardError, Outbox
 from serve_app.notifications import Forwarded
 from serve_app.receivers import configured_receivers
@@ -251,6 +251,6 @@ class Relay:
         return WebhookResponse(
             decisions=[decided[i] for i, _ in firing],
             forwarded=len(keep) if self.outbox.receivers else 0,
-            fail_open=failed,
+            fail_open=failed or any(d.reason_code == Reason.FAIL_OPEN for d in decided.values()),
             unscored=unscored,
         )

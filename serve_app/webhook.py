@@ -48,7 +48,7 @@ class AlertmanagerWebhook(BaseModel):
 class WebhookResponse(BaseModel):
     decisions: list[Decision]
     forwarded: int = Field(description="alerts forwarded downstream (0 when the body went as it came)")
-    fail_open: bool = False
+    fail_open: bool = Field(default=False, description="some alerts paged because they could not be scored")
     unscored: dict[str, int] = Field(default_factory=dict, description="alerts forwarded undecided, by reason")
     as_received: bool = Field(default=False, description="the notification was forwarded as it came, unscored")
 

@@ -12,6 +12,7 @@ import time
 import pytest
 from pydantic import ValidationError
 
+from alertsieve.decider import fail_open
 from alertsieve.embedding import EmbeddingCache, HashingEncoder
 from alertsieve.schema import Alert, Decision, Reason
 from alertsieve.scoring import Scorer
@@ -233,3 +234,36 @@ def test_late_pages_carry_their_reason(servers, monkeypatch):
     (event,) = pagerduty.bodies
     assert event["payload"]["custom_details"]["reason"] == "still firing after 60 min"
     assert event["payload"]["custom_details"]["reason_code"] == "still_firing" and hook.requests == []
+
+
+def test_a_notification_with_some_alerts_failed_open_says_so(servers, small_bundle):
+    """One alert of two failed open (a shard or the Embedder could not score it): the answer's fail_open says
+    so, though the scoring call as a whole did not fail, and the failed-open alert is forwarded."""
+    hook = servers(FakeWebhook)
+    scorer = Scorer(small_bundle, EmbeddingCache(HashingEncoder()))
+
+    async def score(alerts: list[Alert]) -> tuple[list[Decision], bool]:
+        decided = scorer.score(alerts)
+        return [decided[0], fail_open(alerts[1], "", decided[1].model_version, "shard unavailable")], False
+
+    firing = [alert("Other", severity="info"), alert("AlsoOther", severity="info")]
+    relay = Relay(None, None, 10, Outbox([WebhookReceiver(name="hook", url=hook.url, retry=FAST)]))
+    reply = run(
+        relay.relay(notification("team", [Forwarded(a.model_dump(mode="json"), a) for a in firing]), score, list)
+    )
+    assert reply.fail_open and reply.decisions[1].reason_code == Reason.FAIL_OPEN
+    forwarded = [a["fingerprint"] for body in hook.bodies for a in body["alerts"]]
+    assert firing[1].fingerprint in forwarded
+
+    whole = run(
+        relay.relay(
+            notification("team", [Forwarded(firing[0].model_dump(mode="json"), firing[0])]),
+            lambda alerts: _scored(scorer, alerts),
+            list,
+        )
+    )
+    assert not whole.fail_open  # nothing failed open: the flag stays down
+
+
+async def _scored(scorer: Scorer, alerts: list[Alert]) -> tuple[list[Decision], bool]:
+    return scorer.score(alerts), False
