@@ -249,7 +249,9 @@ def test_a_notification_with_some_alerts_failed_open_says_so(servers, small_bund
     firing = [alert("Other", severity="info"), alert("AlsoOther", severity="info")]
     relay = Relay(None, None, 10, Outbox([WebhookReceiver(name="hook", url=hook.url, retry=FAST)]))
     reply = run(
-        relay.relay(notification("team", [Forwarded(a.model_dump(mode="json"), a) for a in firing]), score, list)
+        relay.relay(
+            notification("team", [Forwarded(a.model_dump(mode="json"), a) for a in firing]), score, no_resolutions
+        )
     )
     assert reply.fail_open and reply.decisions[1].reason_code == Reason.FAIL_OPEN
     forwarded = [a["fingerprint"] for body in hook.bodies for a in body["alerts"]]
@@ -259,7 +261,7 @@ def test_a_notification_with_some_alerts_failed_open_says_so(servers, small_bund
         relay.relay(
             notification("team", [Forwarded(firing[0].model_dump(mode="json"), firing[0])]),
             lambda alerts: _scored(scorer, alerts),
-            list,
+            no_resolutions,
         )
     )
     assert not whole.fail_open  # nothing failed open: the flag stays down
@@ -267,3 +269,7 @@ def test_a_notification_with_some_alerts_failed_open_says_so(servers, small_bund
 
 async def _scored(scorer: Scorer, alerts: list[Alert]) -> tuple[list[Decision], bool]:
     return scorer.score(alerts), False
+
+
+def no_resolutions(alerts: list[Alert]) -> list[bool | None]:
+    return [None] * len(alerts)
