@@ -54,12 +54,12 @@ def test_bad_config_args_are_refused_with_the_field(monkeypatch) -> None:
         call_user_app_builder_with_args_if_necessary(BUILDER, {**config_args(), "score_timeout_s": -1})
 
 
-def _deployment_configs(with_yaml: bool) -> dict[str, DeploymentConfig]:
+def _deployment_configs(with_yaml: bool, **extra_args: Any) -> dict[str, DeploymentConfig]:
     """Every deployment of the app (a challenger included) as Serve's controller sees it: the code's
     @serve.deployment options, then serve_config.yaml's overrides through Serve's own merge (the code path
     that logs "Autoscaling will never happen"). Nothing is started."""
     (app,) = ServeDeploySchema.model_validate(yaml.safe_load(CONFIG.read_text())).applications
-    args = AppArgs.model_validate({**config_args(), "challenger": "challenger"})
+    args = AppArgs.model_validate({**config_args(), "challenger": "challenger", **extra_args})
     built = build_serve_app(build_app_with(args, loader=lambda ref: pytest.fail("must not load")), name=app.name)
     infos = {
         d.name: deploy_args_to_deployment_info(
@@ -96,3 +96,12 @@ def test_every_autoscaled_deployment_can_scale(with_yaml: bool) -> None:
 def test_serve_config_names_only_deployments_the_app_has() -> None:
     (app,) = yaml.safe_load(CONFIG.read_text())["applications"]
     assert {d["name"] for d in app["deployments"]} <= set(_deployment_configs(with_yaml=True))
+
+
+def test_the_config_leaves_the_ingress_replicas_to_the_args() -> None:
+    """serve_config.yaml's deployment overrides win over the code's: were it to pin the Ingress's replicas,
+    ``ingress_replicas`` would be ignored with stream shards."""
+    configs = _deployment_configs(with_yaml=True, stream_shards=2, ingress_replicas=3)
+    assert configs["Ingress"].num_replicas == 3
+    assert configs["StreamShard0"].num_replicas == configs["StreamShard1"].num_replicas == 1
+    assert _deployment_configs(with_yaml=True)["Ingress"].num_replicas == 1  # unsharded: the one writer
