@@ -30,15 +30,22 @@ def labelled(actionable: bool = False, **kwargs: Any) -> LabelledAlert:
     return LabelledAlert.model_validate({**base.model_dump(), "actionable": actionable})
 
 
-def decision(a: Alert, verdict: Verdict, threshold: float = 0.3, service: str | None = None) -> Decision:
-    """The decision made for ``a`` (score 0.5, model version 1), in its service unless told otherwise."""
+def decision(
+    a: Alert,
+    verdict: Verdict,
+    threshold: float = 0.3,
+    service: str | None = None,
+    score: float = 0.5,
+    model_version: str = "1",
+) -> Decision:
+    """The decision made for ``a`` (score 0.5, model version 1 unless told otherwise), in its service."""
     return Decision(
         fingerprint=a.fingerprint,
         service=service or a.labels["service"],
-        score=0.5,
+        score=score,
         threshold=threshold,
         decision=verdict,
-        model_version="1",
+        model_version=model_version,
         reason="test",
         startsAt=a.startsAt,
     )

@@ -26,7 +26,7 @@ from serve_app.relay import ForwardError
 from serve_app.router import Router
 from serve_app.suppressed import logged_occurrence, read_decisions
 from tests.conftest import S3_BUCKET, s3_env
-from tests.factories import from_labels
+from tests.factories import decision, from_labels
 from tests.serve_app.stand_ins import page_if_labelled
 
 MINUTE = 60.0
@@ -99,19 +99,7 @@ def test_a_resend_already_past_the_delay_pages_at_once() -> None:
     ]
     ended = alerts[2].model_copy(update={"endsAt": datetime.fromtimestamp(now - 60, UTC)})
     alerts[2] = ended
-    decisions = [
-        Decision(
-            fingerprint=a.fingerprint,
-            service=a.labels["service"],
-            score=0.1,
-            threshold=0.4,
-            decision="suppress",
-            model_version="1",
-            reason="below",
-            startsAt=a.startsAt,
-        )
-        for a in alerts
-    ]
+    decisions = [decision(a, "suppress", threshold=0.4, score=0.1) for a in alerts]
     paged = {(alerts[5].fingerprint, alerts[5].startsAt.timestamp())}  # paged once already: its resend stays
     out = page_overdue(alerts, decisions, page_after, paged, now)
     assert [d.decision for d in out] == ["page", "suppress", "suppress", "suppress", "page", "suppress"]

@@ -25,7 +25,7 @@ from alertsieve.store import LocalStore
 from serve_app import ui
 from serve_app.app_context import STATE_NAME, AppContext
 from tests.conftest import TOKEN
-from tests.factories import T0, alert, pod_name
+from tests.factories import T0, alert, decision, pod_name
 from thresholds.overrides import OverrideLog
 from thresholds.preview import LiveThresholds, preview
 
@@ -69,16 +69,7 @@ def champion_view(bundle: ModelBundle) -> dict[str, Any]:
 
 def suppression_of(a: Alert) -> Decision:
     """A model decision that suppressed ``a`` (score 0.1 under threshold 0.3), as version 3 logs it."""
-    return Decision(
-        fingerprint=a.fingerprint,
-        service=a.labels["service"],
-        score=0.1,
-        threshold=0.3,
-        decision="suppress",
-        model_version="3",
-        reason="t",
-        startsAt=a.startsAt,
-    )
+    return decision(a, "suppress", score=0.1, model_version="3")
 
 
 @pytest.fixture

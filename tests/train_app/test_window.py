@@ -6,22 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from alertsieve.schema import Decision, Feedback, LoggedDecision
-from tests.factories import T0, alert, labelled
+from alertsieve.schema import Feedback, LoggedDecision
+from tests.factories import T0, alert, decision, labelled
 from train_app.window import WindowSpec, build_window, cut_window, merge_labels
 
 
 def logged(a) -> LoggedDecision:
-    d = Decision(
-        fingerprint=a.fingerprint,
-        service="checkout",
-        score=0.1,
-        threshold=0.5,
-        decision="suppress",
-        model_version="1",
-        reason="test",
-        startsAt=a.startsAt,
-    )
+    d = decision(a, "suppress", threshold=0.5, service="checkout", score=0.1)
     return LoggedDecision(alert=a, decision=d, applied=True)
 
 
