@@ -15,7 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from alertsieve.calibrate import Calibration
 from alertsieve.context import StreamSnapshot
@@ -55,6 +55,14 @@ class BundleMeta(BaseModel):
         default_factory=list, description="identities (canonical text without environment labels) seen in training"
     )
     version: str = "local"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lexical_before_it_existed(cls, data: object) -> object:
+        """A bundle saved before the lexical view has no ``lexical_dims``: it had none."""
+        if isinstance(data, dict) and isinstance(data.get("features"), dict):
+            data["features"].setdefault("lexical_dims", 0)
+        return data
 
 
 @dataclass

@@ -139,8 +139,11 @@ def simulate(
     profile: Annotated[
         str,
         typer.Option(
-            metavar="default|sparse",
-            help="default: a busy fleet, ~16% actionable; sparse: shaped like real streams, 1-2% actionable",
+            metavar="default|sparse|shift",
+            help="default: a busy fleet, ~16% actionable over weeks (1-30% in a day or two, by its incidents); "
+            "sparse: shaped like real streams, 1-2% actionable over weeks (under 1% in a few days); "
+            "shift: the default, its last --holdout-days (14 when 0) with twice the incidents and a failure "
+            "mode unseen before them",
         ),
     ] = "default",
 ) -> None:
@@ -154,7 +157,7 @@ def simulate(
     if profile not in PROFILES:
         raise usage(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     with steps("simulating"):
-        history = simulate_history(days=days, seed=seed, profile=profile)
+        history = simulate_history(days=days, seed=seed, profile=profile, holdout_days=holdout_days)
     cut = DEFAULT_START + timedelta(days=days - holdout_days)
     parts = [(out_path, [a for a in history if a.startsAt < cut])]
     if holdout_days and holdout_out is not None:

@@ -27,6 +27,9 @@ class FeatureConfig(BaseModel):
     # unfamiliar context (an incident) is still pushed up by the context features rather than memorised.
     use_embedding: bool = True
     use_neighbours: bool = True
+    lexical_dims: int = Field(
+        default=256, ge=0, description="hashed word n-gram columns beside the embedding (0: none)"
+    )
     neighbours_k: int = Field(default=8, ge=1)
     label_delay_hours: float = Field(default=24.0, ge=0.0)
     service_labels: tuple[str, ...] = DEFAULT_SERVICE_LABELS

@@ -20,6 +20,7 @@ from alertsieve.context import StreamState, replay
 from alertsieve.embedding import EmbeddingCache
 from alertsieve.featurize import FeatureConfig, Scaler, identities_of, texts_of
 from alertsieve.identity import detect_environment_labels
+from alertsieve.lexical import lexical_rows
 from alertsieve.neighbours import PrototypeIndex, build_prototypes, past_only_features
 from alertsieve.schema import Alert, LabelledAlert
 from alertsieve.text_features import Pending, TextFeatures, TextLookup, TextRows
@@ -57,9 +58,14 @@ def dense_rows(config: FeatureConfig, context_rows: np.ndarray, neighbour_rows: 
     return np.hstack([context_rows, neighbour_rows]).astype(np.float32)
 
 
-def model_inputs(config: FeatureConfig, scaler: Scaler, dense: np.ndarray, embeddings: np.ndarray) -> ModelInputs:
-    """Scaled dense features and the embeddings (empty if the config does not use them)."""
+def model_inputs(
+    config: FeatureConfig, scaler: Scaler, dense: np.ndarray, embeddings: np.ndarray, texts: Sequence[str] = ()
+) -> ModelInputs:
+    """Scaled dense features, and the embeddings (empty if the config does not use them) with the texts'
+    lexical rows (``alertsieve.lexical``) beside them."""
     emb = embeddings if config.use_embedding else np.zeros((len(dense), 0), dtype=np.float32)
+    if config.lexical_dims:
+        emb = np.hstack([emb, lexical_rows(texts, config.lexical_dims)])
     return ModelInputs(scaler.apply(dense), emb.astype(np.float32))
 
 
@@ -88,7 +94,8 @@ class Featurizer:
         """Model inputs for ``alerts`` (``text_rows`` given, or looked up by the alerts' texts)."""
         rows = text_rows if isinstance(text_rows, TextRows) else text_rows.lookup(self.texts(alerts))
         dense = dense_rows(self.config, context_rows, rows.neighbour_rows)
-        return model_inputs(self.config, self.scaler, dense, rows.embeddings)
+        texts = rows.texts if len(rows.texts) == len(alerts) else self.texts(alerts)
+        return model_inputs(self.config, self.scaler, dense, rows.embeddings, texts)
 
     @classmethod
     def fit(
@@ -136,6 +143,6 @@ class Featurizer:
             state=state,
             texts=texts,
             identities=identities,
-            inputs=model_inputs(config, scaler, dense, embeddings),
+            inputs=model_inputs(config, scaler, dense, embeddings, texts),
         )
         return cls(config, scaler, index), fitted

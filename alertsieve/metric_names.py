@@ -36,6 +36,7 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.
 MODEL_INFO = "alertsieve_model_info"  # model_version, arm; value 1 for the versions in service
 THRESHOLD = "alertsieve_threshold"  # service, source ("optimised"/"override"); unscoped overrides only
 PAGE_EVERYTHING = "alertsieve_page_everything"  # 1 while the "page everything" switch is on (any scope), else 0
+LIVE_SAFETY_PAUSED = "alertsieve_live_safety_paused"  # service; 1 while live safety keeps it from suppressing
 TRAINING_LAST_RUN = "alertsieve_training_last_run_timestamp_seconds"
 TRAINING_LAST_DURATION = "alertsieve_training_last_duration_seconds"
 TRAINING_LAST_SUCCESS = "alertsieve_training_last_success"  # 1 ok, 0 failed (the last run)
@@ -61,6 +62,7 @@ GAUGES: tuple[str, ...] = (
     MODEL_INFO,
     THRESHOLD,
     PAGE_EVERYTHING,
+    LIVE_SAFETY_PAUSED,
     TRAINING_LAST_RUN,
     TRAINING_LAST_DURATION,
     TRAINING_LAST_SUCCESS,

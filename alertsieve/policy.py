@@ -47,6 +47,13 @@ class ThresholdParams(BaseModel):
     service_cap: float = Field(
         default=0.02, gt=0, le=1, description="max expected FNR within one own-threshold service"
     )
+    time_slices: int = Field(
+        default=3, ge=1, description="the thresholds must hold the budget on each of these slices of validation"
+    )
+    incident_guard_minutes: float = Field(
+        default=10.0, ge=0, description="an alert this soon after a confident page on its host or service pages"
+    )
+    incident_score: float = Field(default=0.3, gt=0, le=1, description="a page scored at least this is confident")
     incident_window_minutes: float = Field(
         default=30.0,
         ge=0,

@@ -143,6 +143,8 @@ class Reason(StrEnum):
     STILL_FIRING = "still_firing"  # suppressed, still firing after the service's delay: paged late
     SHOULD_HAVE_PAGED = "should_have_paged"  # suppressed, then marked actionable by a person: paged late
     PAGE_EVERYTHING = "page_everything"  # the "page everything" switch was on
+    INCIDENT = "incident"  # below threshold, but fired into a confident incident on its host or service
+    LIVE_SAFETY = "live_safety"  # its service's live stream departed from validation: paged, not suppressed
 
 
 class Decision(BaseModel):

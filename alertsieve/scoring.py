@@ -18,6 +18,7 @@ from alertsieve.context import FEATURE_NAMES, StreamState, time_order
 from alertsieve.contracts import Arm, OccurrenceKey
 from alertsieve.decider import Decider, fail_open
 from alertsieve.embedding import EmbeddingCache
+from alertsieve.incidents import IncidentGuard
 from alertsieve.schema import Alert, Decision
 from alertsieve.text_features import LocalTextLookup
 
@@ -78,6 +79,8 @@ class Scorer:
         self.cache = cache
         self.stream = StreamContext(state or StreamState.from_snapshot(bundle.meta.stream))
         self.decider = Decider(bundle)
+        features = bundle.meta.features
+        self.incidents = IncidentGuard(bundle.meta.policy.params, features.instance_labels, features.service_labels)
         self.lookup = LocalTextLookup(bundle.index, cache)
 
     @property
@@ -93,7 +96,7 @@ class Scorer:
     def _decide(self, alerts: Sequence[Alert], arm: Arm = Arm.CHAMPION) -> list[Decision]:
         context_rows = self.stream.rows(alerts)
         text_rows = self.lookup.lookup(self.texts(alerts))
-        return self.decider.decide(alerts, context_rows, text_rows, arm)
+        return self.incidents.apply(alerts, self.decider.decide(alerts, context_rows, text_rows, arm))
 
     def score(self, alerts: Sequence[Alert], arm: Arm = Arm.CHAMPION) -> list[Decision]:
         """All steps in process; any failure pages every alert of the batch."""

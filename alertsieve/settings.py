@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         default="auto", description="MiniLM runtime: auto = ONNX Runtime on CPU, torch on GPU"
     )
     encoder_cache: Path | None = Field(default=None, description="where the ONNX encoder is cached (home/encoders)")
+    live_safety: bool = Field(
+        default=True,
+        description="the Serve app's live-safety pause (alertsieve.live_safety) where its config leaves it unset",
+    )
 
     @property
     def home_dir(self) -> Path:

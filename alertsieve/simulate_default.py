@@ -195,17 +195,18 @@ class DefaultSimulator(EventStream):
                             dur = base * self.rng.uniform(0.6, 1.2)
                             self._add(t, dur, svc, rule, i, "prod", rule.severities[0], "batch")
 
-    def _incident(self, t0: int, day: int, env: str) -> None:
+    def _incident(self, t0: int, day: int, env: str, opening: Rule | None = None, kind: str = "incident_root") -> None:
+        """A failure of a service picked by weight; ``opening`` (a pure failure rule of it when None) fires first."""
         rng, prod = self.rng, env == "prod"
         root = self._pick_service(day)
         length = min(6 * HOUR, max(15 * MINUTE, rng.lognormal(np.log(HOUR), 0.8)))
-        first = self._one(self._rules(root, "p", day))
+        first = opening or self._one(self._rules(root, "p", day))
         pool = [r for r in dict.fromkeys(self._rules(root, "f", day) + self._rules(root, "n", day)) if r is not first]
         burst = [(first, 0.0)] + [
             (pool[i], rng.uniform(5, 30 if rng.random() < 0.4 else 300))
             for i in self._sample(len(pool), int(rng.integers(3, 7)))
         ]
-        self._burst(t0, length, root, burst, env, "incident_root" if prod else "nonprod", first)
+        self._burst(t0, length, root, burst, env, kind if prod else "nonprod", first)
         frontier, seen = [(root, float(t0))], {root.name}
         for hop_p in (0.85, 0.6, 0.35):
             nxt = []

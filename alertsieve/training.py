@@ -28,6 +28,7 @@ from alertsieve.model import AlertClassifier, TrainParams, fit, make_classifier,
 from alertsieve.optimize import choose_thresholds
 from alertsieve.policy import ThresholdParams, decide
 from alertsieve.schema import LabelledAlert
+from alertsieve.selection import PenaltyChoice, choose_weight_decay
 
 Progress = Callable[[str], None]
 
@@ -75,6 +76,8 @@ class TrainReport(BaseModel):
     services_with_own_threshold: int = Field(description="services with enough support for their own")
     environment_labels: tuple[str, ...] = Field(default=(), description="labels left out of alert identity")
     notes: dict[str, str] = Field(default_factory=dict, description="per service: why it suppresses what it does")
+    penalty: PenaltyChoice | None = Field(default=None, description="the L2 penalty and its held-out log-loss")
+    calibration: Calibration = Field(default_factory=Calibration, description="the calibration map chosen")
 
 
 def train_bundle(
@@ -107,13 +110,16 @@ def train_bundle(
     x_dense, x_emb = fitted.inputs
     fit_alerts, prior = alerts[:split], index.prior
 
-    progress(f"fit ({backend.name})")
+    progress("L2 penalty on held-out log-loss")
+    penalty = choose_weight_decay(x_dense[:split], x_emb[:split], labels[:split], params)
+    params = params.model_copy(update={"weight_decay": penalty.weight_decay})
+    progress(f"fit ({backend.name}, L2 {penalty.weight_decay:g})")
     classifier = backend.fit(x_dense[:split], x_emb[:split], labels[:split].astype(np.float32), params)
     classifier.eval()
 
     progress("thresholds")
     raw = predict(classifier, x_dense[split:], x_emb[split:])
-    calibration = Calibration.fit(raw, labels[split:])
+    calibration = Calibration.choose(raw, labels[split:])
     val_scores = calibration.apply(raw)
     val_alerts = alerts[split:]
     val_services = [a.service(features.service_labels) for a in val_alerts]
@@ -171,5 +177,7 @@ def train_bundle(
         services_with_own_threshold=len(policy.services),
         environment_labels=features.environment_labels,
         notes=policy.notes,
+        penalty=penalty,
+        calibration=calibration,
     )
     return bundle, report

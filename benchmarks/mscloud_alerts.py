@@ -30,7 +30,9 @@ has passed it.
 An occurrence is actionable when its active interval (from the first point of the condition to the
 last) overlaps an expert-labelled stretch: runs of Label=1, merged when at most ``MERGE_GAP`` points
 apart. The stretch id (``<series>#<n>``) is the incident id, returned beside the alert, never in its
-labels. Series without labels give only non-actionable alerts.
+labels. Series without labels give only non-actionable alerts. An alert whose rule looks in a direction
+the domain's notes do not care about (``StreamAlert.wrong_direction``) is never actionable: noise by
+construction, which the benchmark reports apart.
 
     python benchmarks/mscloud_alerts.py /path/to/cloud-monitoring-dataset --summary
 """
@@ -113,6 +115,9 @@ class StreamAlert:
     span_position: float  # where startsAt lies in its series' time span, 0..1
     series_start: datetime  # the series' first point
     series_span_s: float  # seconds from the series' first to its last point
+    wrong_direction: bool = (
+        False  # the rule's direction is not one the domain's notes care about: noise by construction
+    )
 
 
 def profile_for(series: Series) -> DomainProfile:
@@ -294,7 +299,8 @@ def series_alerts(series: Series, resends: bool = True) -> list[StreamAlert]:
                     actionable=incident is not None,
                 )
                 position = (starts - t0).total_seconds() / span
-                out.append(StreamAlert(alert, incident, series.domain, series.name, position, t0, span))
+                wrong = rule.direction not in profile.directions
+                out.append(StreamAlert(alert, incident, series.domain, series.name, position, t0, span, wrong))
     return out
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 from starlette.types import Scope
@@ -30,6 +30,9 @@ from serve_app.loading import load_model, stable_ref
 from serve_app.threshold_views import TrendsCache
 from serve_app.views import ModelsView
 from serve_app.webhook import AuthError, check_bearer
+
+if TYPE_CHECKING:
+    from serve_app.live_watch import SafetyPort
 
 STATE_NAME = "alertsieve"  # the attribute of ``app.state`` that holds the AppContext
 Loader = Callable[[str], ModelBundle]
@@ -98,6 +101,7 @@ class AppContext:
     trends: TrendsCache = field(default_factory=TrendsCache)  # /v1/thresholds/trends, read once per interval
     policy: Callable[[], RequestPolicy] = open_policy  # the Ingress's: from its config, replaced on reconfigure
     on_request: Callable[[], None] = _no_request_hook  # every HTTP request (the Ingress starts its sweep)
+    safety: SafetyPort | None = None  # the router's live-safety watch (None: the routes answer 503)
 
     @classmethod
     def of(cls, describe: Describe, store: RecordStore, token: str | None, loader: Loader = load_model) -> AppContext:

@@ -8,9 +8,29 @@ from typing import Literal
 from pydantic import BaseModel, Field, NonNegativeFloat, ValidationInfo, field_validator, model_validator
 
 from alertsieve.contracts import Arm, RouterConfig, ServeArgs
+from alertsieve.live_safety import LiveSafetyParams
+from alertsieve.settings import get_settings
 from serve_app.receivers import ReceiverConfig, configured_receivers
 
-__all__ = ["AppArgs", "IngressConfig", "RouterConfig", "ScorerConfig", "ShardConfig", "config_problem"]
+__all__ = [
+    "AppArgs",
+    "IngressConfig",
+    "LiveSafetyConfig",
+    "RouterConfig",
+    "ScorerConfig",
+    "ShardConfig",
+    "config_problem",
+]
+
+
+class LiveSafetyConfig(LiveSafetyParams):
+    """The router's live-safety watch (``serve_app/live_watch.py``): its bounds, and whether it acts."""
+
+    enabled: bool | None = Field(default=None, description="unset: ALERTSIEVE_LIVE_SAFETY (default on)")
+
+    @property
+    def on(self) -> bool:
+        return get_settings().live_safety if self.enabled is None else self.enabled
 
 
 class ScorerConfig(BaseModel):
@@ -59,6 +79,9 @@ class IngressConfig(BaseModel):
     page_after_by_service: dict[str, NonNegativeFloat] = Field(
         default_factory=dict, description="page_after_minutes per service (0: never for that service)"
     )
+    live_safety: LiveSafetyConfig = Field(
+        default_factory=LiveSafetyConfig, description="stop suppressing a service whose stream departs from validation"
+    )
 
     def page_after_s(self, service: str) -> float | None:
         """Seconds after its startsAt that a suppressed alert of ``service`` still firing is paged; None: never."""
@@ -74,6 +97,7 @@ class ShardConfig(BaseModel):
     snapshot_every_s: float = Field(default=60.0, gt=0)
     page_after_minutes: float = Field(default=60.0, ge=0)
     page_after_by_service: dict[str, NonNegativeFloat] = Field(default_factory=dict)
+    live_safety: LiveSafetyConfig = Field(default_factory=LiveSafetyConfig)
 
 
 class AppArgs(IngressConfig, ServeArgs):

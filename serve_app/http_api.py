@@ -1,5 +1,5 @@
 """The FastAPI application the Ingress serves: the app object with its routers (threshold UI and overrides,
-decisions and the Suppressed page), error handlers that always answer a 4xx with a body that renders,
+decisions and the Suppressed page, live safety), error handlers that always answer a 4xx with a body that renders,
 request counting, and the middlewares, declared here once: from the outside in, the guards (arrival time,
 Host header, token on reads: ``serve_app/guards.py``), the webhook mark and sweep start
 (``serve_app/late_paging.py``) and the body limit (``serve_app/webhook.py``). What they enforce is read
@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from alertsieve import __version__
-from serve_app import overrides_api, suppressed, ui
+from serve_app import live_safety_api, overrides_api, suppressed, ui
 from serve_app.app_context import on_request, request_policy
 from serve_app.guards import RequestGuards
 from serve_app.late_paging import MarkWebhook
@@ -37,6 +37,7 @@ api: FastAPI = FastAPIOffline(
 api.include_router(ui.router)
 api.include_router(overrides_api.router)
 api.include_router(suppressed.router)
+api.include_router(live_safety_api.router)
 
 
 @api.exception_handler(RequestValidationError)

@@ -6,7 +6,8 @@ and any number of replicas: ``serve_app/shards.py``) and the model deployments; 
 forwards what was paged to the team's real receiver. Anything that goes wrong while scoring, a timeout included,
 pages every alert (fail open, and logged) and, on the webhook, forwards everything; what the webhook cannot
 score at all is forwarded as it came (``serve_app/relay.py``). POST /v1/feedback is stored durably before
-it is acknowledged; "should have paged" on a suppression pages it late, and a sweep pages suppressed webhook
+it is acknowledged; "should have paged" on a suppression pages it late (and pauses its service's suppression:
+``serve_app/live_watch.py``), and a sweep pages suppressed webhook
 alerts still firing after their delay (``serve_app/late_paging.py``); GET /v1/decisions and the Suppressed
 page read the decision log (``serve_app/suppressed.py``). Writes need the bearer token; client mistakes
 get a 4xx that names the field; bodies over the limit get 413 (except on the webhook, which never refuses
@@ -36,7 +37,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from alertsieve.bundle import ModelBundle
-from alertsieve.schema import Alert, Feedback, Verdict
+from alertsieve.schema import Alert, Feedback, Reason, Verdict
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
 from serve_app.app_context import STATE_NAME, AppContext, BundleCache, RequestPolicy, require_token
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     from serve_app.scorer import ModelScorer
 
 logger = logging.getLogger("ray.serve")
+LATE = frozenset({Reason.STILL_FIRING})  # suppressed, then paged late by the delay: still a miss when marked so
 
 
 @serve.deployment(
@@ -111,6 +113,7 @@ class Ingress:
             bundles=bundles,
             policy=lambda: self.request_policy,
             on_request=self._start_sweep,  # late pages: the sweep starts with the first request, on the serving loop
+            safety=self.router,  # GET /v1/live-safety, POST /v1/live-safety/{service}/resume
         )
         setattr(api.state, STATE_NAME, self.context)  # this replica's app: its routes and middlewares read it
         self.http = httpx.AsyncClient(timeout=self.args.forward_timeout_s)
@@ -242,6 +245,16 @@ class Ingress:
         posting the feedback again retries a failed one."""
         await asyncio.to_thread(self.context.store.append, "feedback", [body])
         decision, answer = await self.late.on_feedback(body)
+        if (
+            body.actionable
+            and decision is not None
+            and (decision.decision == "suppress" or decision.reason_code in LATE)
+        ):
+            try:  # live safety: a person's "should have paged" pauses the service's suppression
+                await self.router.should_have_paged(decision, body.by)
+            except Exception:  # noqa: BLE001 - the feedback is stored and the late page sent: the answer stands
+                telemetry().errors.inc(tags={"stage": "live-safety"})
+                logger.exception("live safety: should-have-paged not taken")
         telemetry().feedback.inc(
             tags={
                 "service": decision.service if decision else "unknown",

@@ -12,7 +12,9 @@ time (counted), so one bad timestamp cannot age out everyone else's history. It 
 deployment (one replica, since the stream context has one writer), so a request costs no extra Serve hop
 before it reaches the model deployments; or, with ``stream_shards`` > 1, one per ``StreamShard`` deployment,
 each over the services that hash to it (``serve_app/shards.py``). Either way it implements ``RouterPort``. The stream context and the decision memory survive a restart:
-snapshotted to the state store while they change and restored at start (``serve_app/snapshot.py``)."""
+snapshotted to the state store while they change and restored at start (``serve_app/snapshot.py``). The
+live-safety watch (``serve_app/live_watch.py``) sees the model's decisions first: a service whose stream
+departs from validation pages what the model would suppress, until it comes back or a person resumes it."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from ray.serve.handle import DeploymentHandle
 from alertsieve.bundle import ModelBundle
 from alertsieve.context import StreamSnapshot, StreamState
 from alertsieve.contracts import Arm, OccurrenceKey, RouterConfig
+from alertsieve.incidents import IncidentGuard
 from alertsieve.schema import Alert, Decision, LoggedDecision
 from alertsieve.scoring import StreamContext
 from alertsieve.settings import get_settings
@@ -38,6 +41,7 @@ from alertsieve.store import open_store
 from serve_app.config import IngressConfig
 from serve_app.decision_memory import DecisionMemory
 from serve_app.late_paging import FROM_WEBHOOK, Occurrence, OverdueClaims, OverduePage, PageAfter, page_overdue
+from serve_app.live_watch import LiveSafetyView, LiveWatch
 from serve_app.loading import load_model
 from serve_app.snapshot import (
     SNAPSHOT_BLOB,
@@ -52,6 +56,7 @@ from serve_app.telemetry import telemetry
 if TYPE_CHECKING:
     from serve_app.scorer import ModelScorer
 from serve_app.views import ModelsView, ModelView
+from thresholds.overrides import LiveSafetyChange
 
 logger = logging.getLogger("ray.serve")
 Key = OccurrenceKey
@@ -80,7 +85,11 @@ class Router:
         self.champion, self.challenger = champion, challenger
         self.store = open_store(state_location or get_settings().state_location)
         saved = load_snapshot(self.store, snapshot_blob)  # the memory of the last run (serve_app/snapshot.py), or None
-        self.stream = self._restored_stream(saved, loader(champion_ref).meta.stream)
+        bundle = loader(champion_ref)
+        self.stream = self._restored_stream(saved, bundle.meta.stream)
+        self.safety = LiveWatch(bundle, self.store, loader, saved.live_safety if saved is not None else None)
+        features = bundle.meta.features  # incidents as units (alertsieve/incidents.py), as in Scorer
+        self.incidents = IncidentGuard(bundle.meta.policy.params, features.instance_labels, features.service_labels)
         self.config = RouterConfig()
         # per occurrence: latest decision, ever paged (its resolution is sent), waiting for delayed paging
         self.memory = DecisionMemory()
@@ -100,6 +109,7 @@ class Router:
     def configure(self, config: IngressConfig) -> None:
         """The split, the snapshot interval and the delayed paging delays of the config in force."""
         self.page_after = config.page_after_s
+        self.safety.configure(config.live_safety)
         self.reconfigure(config.router, config.snapshot_every_s)
 
     # ---- memory across restarts -----------------------------------------------------------------
@@ -125,11 +135,17 @@ class Router:
         decisions = self.memory.latest_decisions(SNAPSHOT_OCCURRENCES)
         paged = self.memory.paged_keys()
         firing = self.memory.latest_waiting(SNAPSHOT_OCCURRENCES)
+        safety = self.safety.state()
 
         def build() -> RouterSnapshot:
             stored_rows = [(fp, t, row.tolist()) for (fp, t), row in rows]
             return RouterSnapshot(
-                stream=state.snapshot(), rows=stored_rows, decisions=decisions, paged=paged, firing_suppressed=firing
+                stream=state.snapshot(),
+                rows=stored_rows,
+                decisions=decisions,
+                paged=paged,
+                firing_suppressed=firing,
+                live_safety=safety,
             )
 
         return build
@@ -192,7 +208,8 @@ class Router:
             )
 
     async def score(self, alerts: list[Alert]) -> list[Decision]:
-        rows = self.stream.rows([self.for_stream(a) for a in alerts])
+        seen = [self.for_stream(a) for a in alerts]
+        rows = self.stream.rows(seen)
         use_challenger = self.challenger is not None
         arms = [arm_for(a.fingerprint, self.config) if use_challenger else Arm.CHAMPION for a in alerts]
         decisions: list[Decision | None] = [None] * len(alerts)
@@ -204,7 +221,8 @@ class Router:
         for idx, call in calls:
             for i, decision in zip(idx, await call, strict=True):
                 decisions[i] = decision
-        applied = [d for d in decisions if d is not None]
+        applied = self.incidents.apply(seen, [d for d in decisions if d is not None])
+        applied = self.safety.watch(applied)  # live safety: a paused service's suppressions page
         webhook = FROM_WEBHOOK.get()
         if webhook:  # a resend already older than its service's delay, still firing, pages now
             applied = page_overdue(alerts, applied, self.page_after, self.memory.paged, time.time())
@@ -258,6 +276,20 @@ class Router:
             waiting=waiting[0] if waiting else None,
             paged=self.memory.was_paged(key),
         )
+
+    async def live_safety(self) -> LiveSafetyView:
+        return self.safety.view()
+
+    async def resume_suppression(self, service: str, by: str, reason: str) -> LiveSafetyChange | None:
+        """A person resumes a service live safety paused (None: it is not paused)."""
+        change = await self.safety.resume(service, by, reason)
+        self.snapshots.changed()
+        return change
+
+    async def should_have_paged(self, decision: Decision, by: str) -> None:
+        """A person said this suppression should have paged: live safety pauses its service."""
+        await self.safety.should_have_paged(decision, by)
+        self.snapshots.changed()
 
     async def close(self) -> None:
         """Graceful shutdown: snapshot what changed since the last snapshot."""

@@ -35,9 +35,11 @@ from alertsieve.store import RecordStore
 from serve_app.config import IngressConfig
 from serve_app.deadline import SCORE_DUE
 from serve_app.late_paging import FROM_WEBHOOK, Occurrence, OverduePage
+from serve_app.live_watch import LiveSafetyView
 from serve_app.snapshot import SNAPSHOT_BLOB
 from serve_app.telemetry import telemetry
 from serve_app.views import ModelsView
+from thresholds.overrides import LiveSafetyChange
 
 logger = logging.getLogger("ray.serve")
 MAX_SHARDS = 16
@@ -83,6 +85,18 @@ class RouterPort(Protocol):
     async def occurrence(self, key: OccurrenceKey) -> Occurrence: ...
 
     async def describe(self) -> ModelsView: ...
+
+    async def live_safety(self) -> LiveSafetyView:
+        """The live-safety watch: paused services and every watched one (``serve_app/live_watch.py``)."""
+        ...
+
+    async def resume_suppression(self, service: str, by: str, reason: str) -> LiveSafetyChange | None:
+        """A person resumes a paused service (None: it is not paused)."""
+        ...
+
+    async def should_have_paged(self, decision: Decision, by: str) -> None:
+        """A person said a suppression should have paged: live safety pauses its service."""
+        ...
 
     def configure(self, config: IngressConfig) -> None: ...
 
@@ -217,6 +231,30 @@ class ShardedRouter:
         """The first shard's describe, once every shard answers (readiness: every shard can score)."""
         described: list[ModelsView] = await asyncio.gather(*(s.describe.remote() for s in self.shards))
         return described[0]
+
+    async def live_safety(self) -> LiveSafetyView:
+        """Every shard's watch, merged (a shard that fails is left out, logged)."""
+        answers = await asyncio.gather(*(s.live_safety.remote() for s in self.shards), return_exceptions=True)
+        views = [a for a in answers if isinstance(a, LiveSafetyView)]
+        if len(views) < len(answers):
+            telemetry().errors.inc(tags={"stage": "shard-live-safety"})
+            logger.error("stream shard failed on live safety: its services are left out of the view")
+        if not views:
+            raise RuntimeError("no stream shard answered for live safety")
+        return views[0].model_copy(
+            update={
+                "enabled": any(v.enabled for v in views),
+                "paused": sorted((p for v in views for p in v.paused), key=lambda p: p.service),
+                "services": sorted((s for v in views for s in v.services), key=lambda s: s.service),
+            }
+        )
+
+    async def resume_suppression(self, service: str, by: str, reason: str) -> LiveSafetyChange | None:
+        shard = self.shards[shard_of(service, len(self.shards))]
+        return await shard.resume_suppression.remote(service, by, reason)  # type: ignore[no-any-return]
+
+    async def should_have_paged(self, decision: Decision, by: str) -> None:
+        await self.shards[shard_of(decision.service, len(self.shards))].should_have_paged.remote(decision, by)
 
     def configure(self, config: IngressConfig) -> None:
         """Nothing here: each shard takes the split and the delays from its own user_config."""

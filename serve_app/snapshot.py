@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 
 from alertsieve.context import StreamSnapshot
 from alertsieve.contracts import OccurrenceKey
+from alertsieve.live_safety import LiveSafetyState
 from alertsieve.schema import Alert, Decision
 from alertsieve.store import RecordStore
 from serve_app.telemetry import telemetry
@@ -54,6 +55,7 @@ class RouterSnapshot(BaseModel):
     firing_suppressed: list[tuple[Alert, Decision]] = Field(
         default_factory=list, description="suppressed, still firing: delayed paging's candidates, oldest first"
     )
+    live_safety: LiveSafetyState | None = Field(default=None, description="paused services and live windows")
 
 
 def encode(snapshot: RouterSnapshot) -> bytes:

@@ -5,7 +5,8 @@ replica each. Each holds a ``Router`` (``serve_app/router.py``: stream context, 
 decision log) over the services that ``shards.shard_of`` gives it, snapshotted under its own blob
 (``shards.snapshot_blob``) so it restores its own memory, and answers the Ingress's ``ShardedRouter``
 (``serve_app/shards.py``) with the ``RouterPort`` methods. Its user_config is the part of the Ingress's
-config a router reads (``ShardConfig``: the split, the snapshot interval, the delayed paging delays).
+config a router reads (``ShardConfig``: the split, the snapshot interval, the delayed paging delays, the
+live-safety watch).
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from alertsieve.schema import Alert, Decision
 from alertsieve.settings import get_settings
 from serve_app.config import IngressConfig, ShardConfig
 from serve_app.late_paging import Occurrence, OverduePage
+from serve_app.live_watch import LiveSafetyView
 from serve_app.loading import load_model
 from serve_app.router import Router
 from serve_app.shards import score_as, snapshot_blob
 from serve_app.snapshot import SNAPSHOT_OCCURRENCES
 from serve_app.views import ModelsView
+from thresholds.overrides import LiveSafetyChange
 
 if TYPE_CHECKING:
     from serve_app.scorer import ModelScorer
@@ -81,6 +84,15 @@ class StreamShard:
 
     async def describe(self) -> ModelsView:
         return await self.router.describe()
+
+    async def live_safety(self) -> LiveSafetyView:
+        return await self.router.live_safety()
+
+    async def resume_suppression(self, service: str, by: str, reason: str) -> LiveSafetyChange | None:
+        return await self.router.resume_suppression(service, by, reason)
+
+    async def should_have_paged(self, decision: Decision, by: str) -> None:
+        await self.router.should_have_paged(decision, by)
 
     async def services(self) -> list[str]:
         """The services this shard decided for (its decision memory's), sorted: which streams it owns."""

@@ -43,6 +43,9 @@ class Telemetry:
         self.model_info = metrics.Gauge(m.MODEL_INFO, "model versions in service", tag_keys=("model_version", "arm"))
         self.threshold = metrics.Gauge(m.THRESHOLD, "threshold in force", tag_keys=("service", "source"))
         self.page_everything = metrics.Gauge(m.PAGE_EVERYTHING, "the page-everything switch is on (1) or off (0)")
+        self.live_safety_paused = metrics.Gauge(
+            m.LIVE_SAFETY_PAUSED, "live safety keeps the service from suppressing (1) or not (0)", tag_keys=("service",)
+        )
         self.training_last_run = metrics.Gauge(m.TRAINING_LAST_RUN, "last retraining start (unix seconds)")
         self.training_duration = metrics.Gauge(m.TRAINING_LAST_DURATION, "last retraining duration (seconds)")
         self.training_success = metrics.Gauge(m.TRAINING_LAST_SUCCESS, "last retraining succeeded (1) or not (0)")

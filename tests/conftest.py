@@ -63,6 +63,10 @@ def pytest_configure(config: pytest.Config) -> None:
     import os
 
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    # Live safety (serve_app/live_watch.py) would rightly pause services on the tests' made-up streams (replayed
+    # history, novel names, "should have paged" answers) and page what other tests expect suppressed; it is off
+    # unless a test's config turns it on (tests/serve_app/test_live_safety.py). Replicas inherit it.
+    os.environ.setdefault("ALERTSIEVE_LIVE_SAFETY", "false")
 
 
 def free_port() -> int:

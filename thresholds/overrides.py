@@ -6,7 +6,9 @@ what is in force is the fold of it at a clock: for threshold overrides the lates
 (service and label matchers), where ``new=None`` reverts to the optimised threshold; for the switch
 the latest switch event. What has expired by the clock is dropped with no new event. Lines written
 before scopes existed (no ``kind``, ``matchers`` or ``expires_at``) are unscoped threshold changes that
-never expire. Scorer replicas re-read the log every few seconds, so a change takes effect without a
+never expire. The log also holds the live-safety watch's pauses and resumes of a service's suppression
+(``LiveSafetyChange``, written by ``serve_app/live_watch.py``): audit entries only, which change no
+threshold. Scorer replicas re-read the log every few seconds, so a change takes effect without a
 redeploy and survives restarts. The types the policy matches with live in ``alertsieve.override_scope``.
 """
 
@@ -59,7 +61,21 @@ class PageEverythingChange(BaseModel):
     at: datetime = Field(default_factory=wall_clock)
 
 
-AuditEvent = OverrideChange | PageEverythingChange
+class LiveSafetyChange(BaseModel):
+    """Live safety paused a service's suppression (by "live-safety") or resumed it (by itself or a person):
+    written by the Serve app's watch (``serve_app/live_watch.py``); it changes no threshold."""
+
+    kind: Literal["live_safety"] = "live_safety"
+    service: str = Field(max_length=200)
+    paused: bool
+    by: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=2000)
+    at: datetime = Field(default_factory=wall_clock)
+    matchers: Matchers = Field(default_factory=dict, description="always empty: a pause is per service")
+    expires_at: datetime | None = None
+
+
+AuditEvent = OverrideChange | PageEverythingChange | LiveSafetyChange
 MAX_MINUTES = 30 * 24 * 60  # the longest an override or the switch can be set for: 30 days
 
 
@@ -95,9 +111,13 @@ class ScopeInput(BaseModel):
 
 
 def parse_event(line: str) -> AuditEvent:
-    """One line of the log: a switch event, or a threshold change (also every line without ``kind``)."""
-    if json.loads(line).get("kind") == "page_everything":
+    """One line of the log: a switch event, a live-safety pause or resume, or a threshold change (also every
+    line without ``kind``)."""
+    kind = json.loads(line).get("kind")
+    if kind == "page_everything":
         return PageEverythingChange.model_validate_json(line)
+    if kind == "live_safety":
+        return LiveSafetyChange.model_validate_json(line)
     return OverrideChange.model_validate_json(line)
 
 
@@ -132,6 +152,8 @@ class OverrideLog:
         scopes: dict[tuple[str, tuple[tuple[str, str], ...]], OverrideChange] = {}
         switch: PageEverythingChange | None = None
         for event in sorted(self.events(), key=lambda e: e.at):
+            if isinstance(event, LiveSafetyChange):
+                continue
             if isinstance(event, PageEverythingChange):
                 switch = event
             elif event.new is None:
@@ -200,6 +222,11 @@ class OverrideLog:
             reason=reason,
             at=self.clock(),
         )
+        self.store.append("overrides", [change])
+        return change
+
+    def live_safety(self, service: str, paused: bool, by: str, reason: str, at: datetime) -> LiveSafetyChange:
+        change = LiveSafetyChange(service=service, paused=paused, by=by, reason=reason[:2000], at=at)
         self.store.append("overrides", [change])
         return change
 

@@ -19,7 +19,7 @@ from alertsieve.cli import fail, out, usage
 from alertsieve.override_scope import ThresholdOverride
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
-from thresholds.overrides import AuditEvent, OverrideLog, PageEverythingChange, ScopeInput
+from thresholds.overrides import AuditEvent, LiveSafetyChange, OverrideLog, PageEverythingChange, ScopeInput
 
 StateOption = Annotated[str | None, typer.Option("--state", help="record store: a directory or s3://bucket/prefix")]
 
@@ -42,7 +42,8 @@ def _until(expires_at: datetime | None) -> str:
 
 
 def changes_table(changes: Sequence[AuditEvent], title: str) -> Table:
-    """Threshold changes and switch events (``page everything`` in the old/new columns as off/on)."""
+    """Threshold changes, switch events (``page everything`` in the old/new columns as off/on) and live-safety
+    pauses (``live safety``, paused/resumed)."""
     table = Table(title=title)
     for column in ("when (UTC)", "service", "scope", "old", "new", "until (UTC)", "by", "reason"):
         table.add_column(column, justify="right" if column in ("old", "new") else "left")
@@ -50,6 +51,8 @@ def changes_table(changes: Sequence[AuditEvent], title: str) -> Table:
         scope = ", ".join(f"{k}={v}" for k, v in sorted(c.matchers.items())) or "-"
         if isinstance(c, PageEverythingChange):
             old, new, service = "page everything", "on" if c.on else "off", c.service
+        elif isinstance(c, LiveSafetyChange):
+            old, new, service = "live safety", "paused" if c.paused else "resumed", c.service
         else:
             old, new, service = _num(c.old), _num(c.new), c.service
         when = c.at.strftime("%Y-%m-%d %H:%M:%S")

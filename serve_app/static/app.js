@@ -253,6 +253,9 @@ async function loadAudit() {
     if (c.kind === "page_everything") {
       cell(tr, "page everything", "num");
       cell(tr, c.on ? "on" : "off", "num switch-" + (c.on ? "on" : "off"));
+    } else if (c.kind === "live_safety") {
+      cell(tr, "live safety", "num");
+      cell(tr, c.paused ? "paused" : "resumed", "num switch-" + (c.paused ? "on" : "off"));
     } else {
       cell(tr, c.old === null ? "optimised" : num(c.old), "num");
       cell(tr, c.new === null ? "optimised" : num(c.new), "num");
@@ -264,7 +267,7 @@ async function loadAudit() {
 }
 
 async function refresh() {
-  await Promise.all([loadServices(), loadAudit(), loadOverrides(), loadSwitch()]);
+  await Promise.all([loadServices(), loadAudit(), loadOverrides(), loadSwitch(), loadLiveSafety()]);
   if (state.selected) await select(state.selected);
 }
 
@@ -275,7 +278,7 @@ async function main() {
   $("save-form").addEventListener("submit", save);
   $("revert").addEventListener("click", revert);
   try {
-    await Promise.all([loadServices(), loadAudit(), initOverrides()]);
+    await Promise.all([loadServices(), loadAudit(), initOverrides(), loadLiveSafety()]);
     const wanted = decodeURIComponent(location.hash.slice(1));
     const first = state.view.services.find((s) => s.service === wanted) || state.view.services[0];
     if (first) await select(first.service);

@@ -76,7 +76,7 @@ async function answer(entry, actionable, button) {
     else if (reply.late_page === "failed") {
       message("feedback stored, but the late page failed (press again to retry): " + reply.detail, "error");
     } else message("feedback stored: " + what, "ok");
-    await load();
+    await Promise.all([load(), loadLiveSafety()]);  // "should have paged" pauses the service
   } catch (err) {
     message("not stored: " + err.message, "error");
   } finally {
@@ -91,7 +91,7 @@ async function main() {
   $("filters").addEventListener("submit", (event) => { event.preventDefault(); load().catch(failed); });
   $("window").addEventListener("change", () => load().catch(failed));
   try {
-    await load();
+    await Promise.all([load(), loadLiveSafety()]);
     document.body.dataset.ready = "true";
   } catch (err) {
     failed(err);

@@ -31,8 +31,22 @@ def test_model_inputs_drop_unused_embeddings():
     dense = np.ones((3, 2), dtype=np.float32)
     emb = np.ones((3, 5), dtype=np.float32)
     scaler = Scaler(mean=[0.0, 0.0], std=[1.0, 1.0])
-    assert model_inputs(FeatureConfig(use_embedding=True), scaler, dense, emb)[1].shape == (3, 5)
-    assert model_inputs(FeatureConfig(use_embedding=False), scaler, dense, emb)[1].shape == (3, 0)
+    no_lexical = FeatureConfig(lexical_dims=0)
+    assert model_inputs(no_lexical, scaler, dense, emb)[1].shape == (3, 5)
+    assert model_inputs(no_lexical.model_copy(update={"use_embedding": False}), scaler, dense, emb)[1].shape == (3, 0)
+
+
+def test_the_lexical_view_sits_beside_the_embedding_and_counts_exact_tokens():
+    dense = np.ones((3, 2), dtype=np.float32)
+    emb = np.zeros((3, 5), dtype=np.float32)
+    scaler = Scaler(mean=[0.0, 0.0], std=[1.0, 1.0])
+    texts = ["ET SCAN rule 2001219 fired", "ET SCAN rule 2001218 fired", "ET SCAN rule 2001219 fired"]
+    inputs = model_inputs(FeatureConfig(lexical_dims=64), scaler, dense, emb, texts)
+    assert inputs.embedding.shape == (3, 5 + 64)
+    lexical = inputs.embedding[:, 5:]
+    assert np.allclose(np.linalg.norm(lexical, axis=1), 1.0)
+    assert np.array_equal(lexical[0], lexical[2])  # the same text, the same row (a stable hash)
+    assert not np.array_equal(lexical[0], lexical[1])  # one rule id apart: apart here, though they embed alike
 
 
 def test_texts_use_configured_labels():

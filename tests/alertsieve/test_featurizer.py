@@ -63,6 +63,7 @@ def test_fit_rows_see_only_past_outcomes_but_the_same_context_and_text(fitted) -
 
 def test_unused_parts_give_no_columns(fitted) -> None:
     alerts, featurizer, history = fitted
-    plain = Featurizer(CONFIG.model_copy(update={"use_embedding": False}), featurizer.scaler, featurizer.index)
+    unused = {"use_embedding": False, "lexical_dims": 0}
+    plain = Featurizer(CONFIG.model_copy(update=unused), featurizer.scaler, featurizer.index)
     rows = LocalTextLookup(featurizer.index, EmbeddingCache(HashingEncoder())).lookup(history.texts[:5])
     assert plain.transform(alerts[:5], history.context_rows[:5], rows).embedding.shape == (5, 0)
