@@ -11,10 +11,13 @@ audit entries and the snapshot. The bounds (``LiveSafetyParams``):
 - Two shares, over the service's last ``window`` (200) occurrences and over its latest ``min_alerts`` (50,
   where a burst shows first): alerts at or above the service's own optimised threshold (novel ones
   included, as validation scores them 1.0), and novel identities. Live ``k`` of ``n`` is compared with
-  validation's ``k0`` of ``n0``: p = P(X >= k), X beta-binomial(n, k0 + 1/2, n0 - k0 + 1/2), the chance of
-  that many were the stream like validation, validation's own sampling error counted; for the share above
-  threshold also P(X <= k), the other way (scores that moved down suppress more than validation chose).
-  Paused when any p < ``pause_p`` (0.001), once the window holds ``min_alerts``.
+  validation's ``k0`` of ``n0``, X beta-binomial(n, k0 + 1/2, n0 - k0 + 1/2) (validation's own sampling
+  error counted), in the direction that endangers the budget: p = P(X <= k) for the share above threshold
+  (scores that moved down suppress more than validation chose: a new host, a changed rule), P(X >= k) for
+  the novel share. More alerts above threshold than validation pages more, which the budget does not fear;
+  a burst of them is an incident, which ``alertsieve.incidents`` handles per host (pausing a whole service
+  for it cost every time split of the real-stream benchmark its noise reduction). Paused when any
+  p < ``pause_p`` (0.001), once the window holds ``min_alerts``.
 - One "should have paged" (a person marking a suppressed occurrence actionable) pauses it at once.
 - Resumed when a full window decided after the pause has every p >= ``resume_p`` (0.01), or by a person
   (the window then starts afresh).
@@ -256,15 +259,13 @@ class LiveSafety:
         out = []
         for part in (latest, window) if len(window) > len(latest) else (window,):
             n = len(part)
-            shares: tuple[tuple[Cause, int], ...] = (
-                ("above_threshold", sum(w[2] for w in part)),
-                ("novel", sum(w[3] for w in part)),
-            )
-            out += [Tail(c, k, n, upper_tail(k, n, expected.count(c), expected.alerts)) for c, k in shares]
-            # far fewer above threshold than validation: the scores moved down, more is suppressed than chosen
-            above = shares[0][1]
+            above, novel = sum(w[2] for w in part), sum(w[3] for w in part)
+            # far fewer above threshold than validation: the scores moved down and more is suppressed than
+            # was chosen (the other way pages more, which the budget does not fear: the incident guard
+            # takes a burst per host); far more novel alerts: something new is happening
             lower = 1.0 - upper_tail(above + 1, n, expected.count("above_threshold"), expected.alerts)
             out.append(Tail("above_threshold", above, n, max(0.0, lower)))
+            out.append(Tail("novel", novel, n, upper_tail(novel, n, expected.count("novel"), expected.alerts)))
         return out
 
     def _check(self, service: str, expected: Expectation) -> list[Change]:

@@ -1,9 +1,9 @@
 """Scoring: alerts in, decisions out, in the steps that serving spreads over deployments.
 
 ``StreamContext.rows`` gives the stateful stream features (the Serve router holds one), a ``TextLookup``
-the per-text features (``text_features``), and the stateless ``decider.Decider`` the decisions. ``Scorer``
-runs the three in process over one model bundle, as `alertsieve score`, offline evaluation and the
-benchmarks do. Decisions fail open: an unknown service or any error gives "page".
+the per-text features (``text_features``), and the stateless ``decider.Decider`` the decisions; the incident
+guard and the live-safety watch then see them, as the Serve router's do. ``Scorer`` runs all of it in
+process over one model bundle, as `alertsieve score`, offline evaluation and the benchmarks do. Decisions fail open: an unknown service or any error gives "page".
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from alertsieve.contracts import Arm, OccurrenceKey
 from alertsieve.decider import Decider, fail_open
 from alertsieve.embedding import EmbeddingCache
 from alertsieve.incidents import IncidentGuard
+from alertsieve.live_safety import Expectations, LiveSafety
 from alertsieve.schema import Alert, Decision
 from alertsieve.text_features import LocalTextLookup
 
@@ -81,6 +82,8 @@ class Scorer:
         self.decider = Decider(bundle)
         features = bundle.meta.features
         self.incidents = IncidentGuard(bundle.meta.policy.params, features.instance_labels, features.service_labels)
+        meta = bundle.meta
+        self.safety = LiveSafety(Expectations.of(bundle.version, meta.validation, meta.policy))
         self.lookup = LocalTextLookup(bundle.index, cache)
 
     @property
@@ -96,7 +99,8 @@ class Scorer:
     def _decide(self, alerts: Sequence[Alert], arm: Arm = Arm.CHAMPION) -> list[Decision]:
         context_rows = self.stream.rows(alerts)
         text_rows = self.lookup.lookup(self.texts(alerts))
-        return self.incidents.apply(alerts, self.decider.decide(alerts, context_rows, text_rows, arm))
+        decisions = self.incidents.apply(alerts, self.decider.decide(alerts, context_rows, text_rows, arm))
+        return self.safety.watch(decisions)[0]
 
     def score(self, alerts: Sequence[Alert], arm: Arm = Arm.CHAMPION) -> list[Decision]:
         """All steps in process; any failure pages every alert of the batch."""

@@ -61,6 +61,11 @@ def train(
     if result.skipped_lines:
         out.print(f"skipped {result.skipped_lines} malformed lines of {history}")
     passed = result.assessment.verdict == "advance"
+    cal = report.calibration
+    penalty = (
+        f"L2 penalty {report.penalty.weight_decay:g} (held-out log-loss)" if report.penalty else "L2 penalty as given"
+    )
+    out.print(f"{penalty}; calibration {cal.kind} (slope {cal.slope:.2f}, intercept {cal.intercept:+.2f})")
     out.print(
         f"training time {report.train_seconds:.1f}s on {report.fit_rows} rows ({report.backend}); "
         f"expected FNR {report.expected_fnr:.2%} (upper bound {report.fnr_upper_bound:.2%}); "
