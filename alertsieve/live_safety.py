@@ -17,7 +17,8 @@ audit entries and the snapshot. The bounds (``LiveSafetyParams``):
   the novel share. More alerts above threshold than validation pages more, which the budget does not fear;
   a burst of them is an incident, which ``alertsieve.incidents`` handles per host (pausing a whole service
   for it cost every time split of the real-stream benchmark its noise reduction). Paused when any
-  p < ``pause_p`` (0.001), once the window holds ``min_alerts``.
+  p < ``pause_p`` (1e-6: the test runs after every alert, thousands of times a week per service, and 0.001
+  paused most of the simulator's services falsely within two weeks), once the window holds ``min_alerts``.
 - One "should have paged" (a person marking a suppressed occurrence actionable) pauses it at once.
 - Resumed when a full window decided after the pause has every p >= ``resume_p`` (0.01), or by a person
   (the window then starts afresh).
@@ -59,7 +60,7 @@ Clock = Callable[[], datetime]
 class LiveSafetyParams(BaseModel):
     window: int = Field(default=200, ge=10, le=5000, description="occurrences per service in the window")
     min_alerts: int = Field(default=50, ge=5, description="occurrences in the window before a share can pause")
-    pause_p: float = Field(default=0.001, gt=0, lt=1, description="pause below this tail probability")
+    pause_p: float = Field(default=1e-6, gt=0, lt=1, description="pause below this tail probability")
     resume_p: float = Field(default=0.01, gt=0, lt=1, description="resume at or above it, over a fresh window")
     min_validation: int = Field(default=100, ge=1, description="validation alerts for a service's own figures")
 

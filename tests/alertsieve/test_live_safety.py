@@ -128,12 +128,12 @@ def test_a_drop_below_threshold_pauses_pages_the_suppressions_and_resumes_after_
     assert "share above threshold" in pause.reason and "vs 14% of 1000 in validation" in pause.reason
     assert safety.paused["checkout"].cause == "above_threshold"
     paused_at = next(i for i, d in enumerate(applied) if d.reason_code is Reason.LIVE_SAFETY)
-    assert paused_at < 60, "it pauses within the drop's first tens of alerts"
+    assert paused_at < 150, "it pauses within the drop's first window"
     after = applied[paused_at:]
     assert all(d.decision == "page" for d in after), "no suppression while paused"
     turned = [d for d in after if d.reason_code is Reason.LIVE_SAFETY]
     assert turned and all(d.score < d.threshold for d in turned)
-    assert "share above threshold 0%" in turned[0].reason
+    assert "share above threshold 3% of the last 200 alerts vs 14% of 1000" in turned[0].reason
     line = turned[0].reason
     assert line.startswith("live safety: checkout paused (share above threshold ")
     assert "suppression resumes when it comes back or a person resumes it; the model: score" in line
@@ -197,6 +197,7 @@ def test_resends_other_models_and_guards_are_not_counted() -> None:
 
 def test_a_pooled_service_is_held_to_the_pooled_figures() -> None:
     safety, stream = watch(), Stream("tiny", 0.2)
+    safety.params = safety.params.model_copy(update={"pause_p": 1e-3})  # 20 validation alerts: a wide tail
     _, changes = feed(safety, stream.like_validation(200))  # a quarter above in validation, an eighth now
     assert changes == []
     _, changes = feed(safety, [stream.next(False) for _ in range(300)])
