@@ -7,7 +7,7 @@ probabilities P(actionable).
 **The estimate.** Suppressing the validation alerts of a group scored below ``t`` is expected to miss the
 actionable alerts that a stream like them holds: per score range, the model's mean probability is a prior
 worth ``PRIOR_ALERTS`` alerts, validation's count there (bursts counted once) updates it, and a range never
-costs less than the misses it showed (``alertsieve.evidence``). A group whose scores do not rank beyond
+costs less than the misses it showed (``alertsieve.misses``). A group whose scores do not rank beyond
 chance on validation suppresses nothing. The variance reported is Poisson.
 
 **The budget.** The expected FNR is the sum of the groups' misses over the actionable alerts expected in
@@ -40,14 +40,14 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import norm
 
-from alertsieve.evidence import (
+from alertsieve.explain import incidents, service_notes
+from alertsieve.misses import (
     burst_weights,
     expected_misses,
     posterior_misses,
     ranks_above_chance,
     separate_incidents,
 )
-from alertsieve.explain import incidents, service_notes
 from alertsieve.policy import POOLED, GroupChoice, ThresholdParams, ThresholdPolicy
 
 UNITS = 200  # DP resolution: the allowed misses are split into this many units

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, computed_field
 from scipy.stats import norm
 
 from alertsieve.evaluation import Counts
-from alertsieve.evidence import expected_misses
+from alertsieve.misses import expected_misses
 from alertsieve.policy import ThresholdParams, ThresholdPolicy, in_force
 
 ValidationRow = tuple[str, float, bool]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from alertsieve.evidence import expected_misses, posterior_misses
 from alertsieve.explain import incidents
+from alertsieve.misses import expected_misses, posterior_misses
 from alertsieve.optimize import (
     UNITS,
     _allocate,

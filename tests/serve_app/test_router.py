@@ -192,3 +192,18 @@ def test_ab_extremes(tmp_path: Path, small_bundle: ModelBundle, weight: float) -
     )
     asyncio.run(router.score(alerts(10)))
     assert (len(champion.asked), len(challenger.asked)) == ((10, 0) if weight == 0.0 else (0, 10))
+
+
+def test_a_suppression_fired_into_a_confident_page_on_its_host_pages_and_is_logged_so(
+    tmp_path: Path, small_bundle: ModelBundle
+) -> None:
+    router, _, _ = router_with(tmp_path, small_bundle, RouterConfig(), challenger=False)
+    at = 9 * 24 * 60.0
+    loud = alert(name="DiskFull", at=at, pod="db-1", page="yes")
+    quiet = alert(name="SlowQueries", at=at + 3, pod="db-1", page="no")
+    elsewhere = alert(name="SlowQueries", at=at + 3, pod="db-2", page="no")
+    decisions = asyncio.run(router.score([quiet, loud, elsewhere]))
+    assert [d.decision for d in decisions] == ["page", "page", "suppress"]
+    assert decisions[0].reason_code == "incident" and "host=db-1" in decisions[0].reason
+    [first] = [r for r in logged(tmp_path) if r.decision.fingerprint == quiet.fingerprint]
+    assert first.decision.decision == "page" and first.decision.reason_code == "incident"

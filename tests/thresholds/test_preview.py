@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from alertsieve.evidence import expected_misses
+from alertsieve.misses import expected_misses
 from alertsieve.optimize import choose_thresholds
 from alertsieve.policy import ThresholdParams, ThresholdPolicy
 from thresholds.preview import LiveThresholds, curve, expected_miss, outcome, preview

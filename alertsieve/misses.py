@@ -1,4 +1,4 @@
-"""What suppressing a cut of validation alerts is expected to cost: the model's word checked against validation.
+"""Expected misses of a cut of validation alerts: the model's word checked against what validation shows.
 
 The thresholds (``alertsieve.optimize``) read two kinds of evidence about the alerts below a cut: the model's
 probabilities, and what validation shows (the actionable ones among them). Neither alone will do. The model's
