@@ -34,8 +34,10 @@ def checked_misses(
 
     The model's word is checked per score range (``RANGE_WIDTH`` log-odds wide): there the model's mean
     probability ``p`` is the prior, worth ``PRIOR_ALERTS`` alerts, and validation shows ``j`` actionable
-    among ``n`` alerts. The range's actionable rate is the posterior mean ``(j + a p) / (n + a)`` and the
-    range costs ``n`` times that, and never less than the ``j`` it showed. Where validation has few alerts
+    among ``n`` alerts, worth ``n_eff`` independent ones (``sorted_weights`` per alert, ``burst_weights``:
+    the alerts of one burst count once; all 1 without weights). The range's actionable rate is the posterior
+    mean ``(j n_eff / n + a p) / (n_eff + a)`` and the range costs ``n`` times that, and never less than the
+    ``j`` it showed. Where validation has few alerts
     in a range the model's word stands; where it has thousands, validation's count does, whatever the model
     claimed: a range the model calls free but where validation shows misses costs those misses, and a range
     where the model is cautious but thousands of validation alerts held no actionable one costs little.
