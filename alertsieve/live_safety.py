@@ -22,7 +22,7 @@ audit entries and the snapshot. The bounds (``LiveSafetyParams``):
 - One "should have paged" (a person marking a suppressed occurrence actionable) pauses it at once.
 - Resumed when a full window decided after the pause has every p >= ``resume_p`` (0.01), or by a person
   (the window then starts afresh).
-- Expectations: the service's own validation alerts when it has ``min_validation`` (100), else the pooled
+- Expectations: the service's own validation alerts when it has ``min_validation`` (30), else the pooled
   figures: every validation alert of the other known services, each against its service's threshold.
 """
 
@@ -62,7 +62,7 @@ class LiveSafetyParams(BaseModel):
     min_alerts: int = Field(default=50, ge=5, description="occurrences in the window before a share can pause")
     pause_p: float = Field(default=1e-6, gt=0, lt=1, description="pause below this tail probability")
     resume_p: float = Field(default=0.01, gt=0, lt=1, description="resume at or above it, over a fresh window")
-    min_validation: int = Field(default=100, ge=1, description="validation alerts for a service's own figures")
+    min_validation: int = Field(default=30, ge=1, description="validation alerts for a service's own figures")
 
 
 class Expectation(BaseModel):
@@ -92,7 +92,7 @@ class Expectations(BaseModel):
         version: str,
         validation: Sequence[tuple[str, float, bool]],
         policy: ThresholdPolicy,
-        min_validation: int = 100,
+        min_validation: int = 30,
     ) -> Expectations:
         rows: dict[str, list[tuple[bool, bool]]] = {}
         for service, score, _ in validation:
