@@ -92,8 +92,11 @@ class Expectations(BaseModel):
         version: str,
         validation: Sequence[tuple[str, float, bool]],
         policy: ThresholdPolicy,
-        min_validation: int = 30,
+        min_validation: int | None = None,
     ) -> Expectations:
+        """Per service (and pooled) from the bundle's validation rows; ``min_validation`` unset: the default
+        bound's."""
+        least = LiveSafetyParams().min_validation if min_validation is None else min_validation
         rows: dict[str, list[tuple[bool, bool]]] = {}
         for service, score, _ in validation:
             found = policy.threshold_for(service)
@@ -105,7 +108,7 @@ class Expectations(BaseModel):
                 group=group, alerts=len(part), above=sum(a for a, _ in part), novel=sum(n for _, n in part)
             )
 
-        own = {s: expect(s, r) for s, r in rows.items() if len(r) >= min_validation}
+        own = {s: expect(s, r) for s, r in rows.items() if len(r) >= least}
         rest = [row for s, r in rows.items() if s not in own for row in r]
         return cls(version=version, policy=policy, own=own, pooled=expect(POOLED, rest))
 

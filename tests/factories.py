@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alertsieve.policy import GroupChoice, ThresholdParams, ThresholdPolicy
 from alertsieve.schema import Alert, Decision, LabelledAlert, Verdict
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -48,6 +49,23 @@ def decision(
         model_version=model_version,
         reason="test",
         startsAt=a.startsAt,
+    )
+
+
+def threshold_policy(
+    own: str, known: list[str], actionable: int = 20, noise: int = 100, suppressed_noise: int = 50
+) -> ThresholdPolicy:
+    """Service ``own`` at 0.3 of its own, the pooled rest (the other ``known`` services) at 0.2."""
+    choice = GroupChoice(
+        threshold=0.3, actionable=actionable, noise=noise, suppressed_actionable=0, suppressed_noise=suppressed_noise
+    )
+    return ThresholdPolicy(
+        params=ThresholdParams(),
+        expected_fnr=0.01,
+        fnr_upper_bound=0.012,
+        pooled=choice.model_copy(update={"threshold": 0.2}),
+        services={own: choice},
+        known_services=known,
     )
 
 

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alertsieve.live_safety import BY_WATCH, Change, Expectations, LiveSafety, LiveSafetyParams, upper_tail
-from alertsieve.policy import GroupChoice, ThresholdParams, ThresholdPolicy
+from alertsieve.policy import ThresholdPolicy
 from alertsieve.schema import Decision, Reason
+from tests.factories import threshold_policy
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 VERSION = "7"
@@ -22,15 +23,7 @@ Row = tuple[str, float, bool]
 
 def policy() -> ThresholdPolicy:
     """checkout at 0.3 of its own; search and tiny on the pooled 0.2."""
-    choice = GroupChoice(threshold=0.3, actionable=60, noise=900, suppressed_actionable=0, suppressed_noise=700)
-    return ThresholdPolicy(
-        params=ThresholdParams(),
-        expected_fnr=0.01,
-        fnr_upper_bound=0.012,
-        pooled=choice.model_copy(update={"threshold": 0.2}),
-        services={"checkout": choice},
-        known_services=["checkout", "search", "tiny"],
-    )
+    return threshold_policy("checkout", ["checkout", "search", "tiny"], 60, 900, 700)
 
 
 def rows(service: str, n: int, above_every: int, novel_every: int = 0, above: float = 0.5) -> list[Row]:

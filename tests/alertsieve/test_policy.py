@@ -2,21 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from alertsieve.policy import GroupChoice, InForce, Source, ThresholdParams, ThresholdPolicy, decide, in_force
+from alertsieve.policy import GroupChoice, InForce, Source, ThresholdPolicy, decide, in_force
 from alertsieve.schema import Reason
+from tests.factories import threshold_policy
 
 
 def small_policy() -> ThresholdPolicy:
     """Service "own" at 0.3, the pooled rest at 0.2; "small" known without a threshold of its own."""
-    choice = GroupChoice(threshold=0.3, actionable=20, noise=100, suppressed_actionable=0, suppressed_noise=50)
-    return ThresholdPolicy(
-        params=ThresholdParams(),
-        expected_fnr=0.01,
-        fnr_upper_bound=0.012,
-        pooled=choice.model_copy(update={"threshold": 0.2}),
-        services={"own": choice},
-        known_services=["own", "small"],
-    )
+    return threshold_policy("own", ["own", "small"])
 
 
 @pytest.mark.parametrize(
