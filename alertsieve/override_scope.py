@@ -37,8 +37,23 @@ MAX_ALTERNATIVES = 20
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # Prometheus label names; no nested quantifiers
 
 
+BAD_TEXT = re.compile("[\ud800-\udfff\ufffd]")  # lone surrogates, and what a decoder put for bad UTF-8
+
+
+def check_name(value: str) -> str:
+    """A name a person gave (a service, a matcher's value): refused when it was not valid UTF-8, as a lone
+    surrogate or as U+FFFD, what a decoder puts for bytes it could not read (an override for "\ufffd\ufffd"
+    would match nothing anyone meant)."""
+    if BAD_TEXT.search(value):
+        raise ValueError("not valid UTF-8 text (a lone surrogate, or bytes that do not decode)")
+    return value
+
+
+Name = Annotated[str, AfterValidator(check_name)]
+
+
 def check_matchers(value: dict[str, str]) -> dict[str, str]:
-    """Valid label matchers (sizes capped, Prometheus label names), lone surrogates replaced."""
+    """Valid label matchers (sizes capped, Prometheus label names), lone surrogates replaced (as stored)."""
     if len(value) > MAX_MATCHERS:
         raise ValueError(f"at most {MAX_MATCHERS} matchers")
     checked: dict[str, str] = {}
@@ -53,7 +68,18 @@ def check_matchers(value: dict[str, str]) -> dict[str, str]:
     return checked
 
 
-Matchers = Annotated[dict[str, str], AfterValidator(check_matchers)]
+def check_matcher_text(value: dict[str, str]) -> dict[str, str]:
+    """Matchers as a person gives them (the API, the CLI): every value valid UTF-8 (``check_name``)."""
+    for name, wanted in value.items():
+        try:
+            check_name(wanted)
+        except ValueError as exc:
+            raise ValueError(f"matcher {name}: {exc}") from None
+    return value
+
+
+Matchers = Annotated[dict[str, str], AfterValidator(check_matchers)]  # as stored: old records still read
+InputMatchers = Annotated[dict[str, str], AfterValidator(check_matcher_text), AfterValidator(check_matchers)]
 
 
 def matches(matchers: Mapping[str, str], labels: Mapping[str, str]) -> bool:

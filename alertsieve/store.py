@@ -56,7 +56,10 @@ def _day(since: datetime | None) -> str:
     """The day stamp records of ``since`` are filed under ("" for no bound: every day is later)."""
     if since is None:
         return ""
-    return (since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%d")
+    try:
+        return (since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC).date().isoformat()
+    except OverflowError:  # year 1 with an offset east of UTC falls before datetime.min: every day is later
+        return ""
 
 
 class LocalStore:

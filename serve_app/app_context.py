@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Path as PathParam
+from pydantic import AfterValidator
 from starlette.types import Scope
 
 from alertsieve.bundle import ModelBundle
+from alertsieve.override_scope import check_name
 from alertsieve.settings import Settings, get_settings
 from alertsieve.store import RecordStore
 from serve_app.config import IngressConfig
@@ -142,6 +145,8 @@ def app_context(request: Request) -> AppContext:
 
 
 Context = Annotated[AppContext, Depends(app_context)]
+# a service named in a path (/v1/thresholds/{service}, /v1/live-safety/{service}/resume): bad UTF-8 is a 422
+ServiceName = Annotated[str, PathParam(min_length=1, max_length=200), AfterValidator(check_name)]
 
 
 def require_token(context: Context, authorization: Annotated[str | None, Header()] = None) -> None:

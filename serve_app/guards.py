@@ -7,7 +7,10 @@ own DNS name to 127.0.0.1 cannot read or drive a local alertsieve from a browser
 means the loopback names plus ALERTSIEVE_HOST, where Serve binds (``make serve`` and the tests use
 127.0.0.1); when that is a wildcard address (0.0.0.0 or ::, as in a pod) any host is allowed unless the
 list is set. ``"*"`` allows any host, ``"*.example.com"`` any subdomain. /healthz and /readyz are never
-checked: probes address a pod by its IP.
+checked: probes address a pod by its IP. Nor is the webhook (POST /v1/alertmanager): a proxy in front of
+it may rewrite Host, and a 400 there makes Alertmanager drop the notification, a page lost; what guards the
+webhook is its credentials (``protect_scoring``), and the worst a rebound page could do without them is
+post alerts, which page.
 
 Reads: the audit log, trends, models and decisions are open by default; with ``protect_reads`` every GET
 (and HEAD) under /v1/ needs the bearer token, as writes do.
@@ -28,6 +31,8 @@ from serve_app.webhook import AuthError, check_bearer
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 PROBES = frozenset({"/healthz", "/readyz"})
+WEBHOOK = "/v1/alertmanager"
+ANY_HOST = PROBES | {WEBHOOK}  # paths the Host check leaves alone
 READS = frozenset({"GET", "HEAD"})
 
 
@@ -90,7 +95,7 @@ class RequestGuards:
         policy, path = self.policy(scope), scope.get("path", "")  # the policy of the app serving this request
         if path not in PROBES:
             headers = Headers(scope=scope)
-            if not policy.allows_host(host_of(headers.get("host", ""))):
+            if path not in ANY_HOST and not policy.allows_host(host_of(headers.get("host", ""))):
                 await JSONResponse({"detail": "Host header not allowed"}, status_code=400)(scope, receive, send)
                 return
             if policy.protect_reads and scope.get("method") in READS and path.startswith("/v1/"):

@@ -17,12 +17,11 @@ from fastapi_offline import FastAPIOffline
 from alertsieve import __version__
 from serve_app import live_safety_api, overrides_api, suppressed, ui
 from serve_app.app_context import on_request, request_policy
-from serve_app.guards import RequestGuards
+from serve_app.guards import WEBHOOK, RequestGuards
 from serve_app.late_paging import MarkWebhook
 from serve_app.telemetry import telemetry
 from serve_app.webhook import AlertmanagerWebhook, AuthError, BodyLimit, SafeJSONResponse, validation_problems
 
-WEBHOOK = "/v1/alertmanager"
 # The webhook reads its own body (to forward what it cannot parse); its schema is documented here.
 _webhook_schema = AlertmanagerWebhook.model_json_schema(ref_template="#/components/schemas/{model}")
 _webhook_schema.pop("$defs", None)

@@ -8,15 +8,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
-from fastapi import Path as PathParam
 
-from serve_app.app_context import Context, require_token
+from serve_app.app_context import Context, ServiceName, require_token
 from serve_app.live_watch import LiveSafetyView, ResumeRequest, SafetyPort
 from serve_app.webhook import documented
 from thresholds.overrides import LiveSafetyChange
 
 router = APIRouter()
-ServiceName = Annotated[str, PathParam(min_length=1, max_length=200)]
 
 
 def _safety(context: Context) -> SafetyPort:

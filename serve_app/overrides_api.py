@@ -15,7 +15,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from alertsieve.override_scope import ANY_SERVICE, Scope
+from alertsieve.override_scope import ANY_SERVICE, Name, Scope
 from serve_app.app_context import require_token
 from serve_app.ui import Log
 from serve_app.webhook import documented
@@ -49,7 +49,7 @@ class PageEverythingRequest(ScopeInput):
     for ``for_minutes`` / until ``expires_at``) or off (scope and expiry are then ignored)."""
 
     on: bool = Field(strict=True)
-    service: str = Field(default=ANY_SERVICE, min_length=1, max_length=200)
+    service: Name = Field(default=ANY_SERVICE, min_length=1, max_length=200)
     by: str = Field(min_length=1, max_length=200)
     reason: str = Field(min_length=1, max_length=2000)
 

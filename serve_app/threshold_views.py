@@ -9,7 +9,7 @@ import time
 
 from pydantic import BaseModel, Field
 
-from alertsieve.override_scope import Matchers
+from alertsieve.override_scope import InputMatchers
 from alertsieve.store import RecordStore
 from serve_app.views import ModelView
 from thresholds.overrides import ScopeInput
@@ -47,7 +47,7 @@ class OverrideRequest(ScopeInput):
 
 
 class RevertRequest(BaseModel):
-    matchers: Matchers = Field(default_factory=dict, description="the scope to revert (empty: the unscoped one)")
+    matchers: InputMatchers = Field(default_factory=dict, description="the scope to revert (empty: the unscoped one)")
     by: str = Field(min_length=1, max_length=200)
     reason: str = Field(default="reverted to the optimised threshold", min_length=1, max_length=2000)
 

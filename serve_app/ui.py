@@ -16,11 +16,10 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi import Path as PathParam
 
 from alertsieve.bundle import ModelBundle
 from alertsieve.override_scope import ANY_SERVICE
-from serve_app.app_context import AppContext, Context, require_token
+from serve_app.app_context import AppContext, Context, ServiceName, require_token
 from serve_app.static_files import add_page
 from serve_app.threshold_views import (
     TRENDS_TTL_S,
@@ -45,7 +44,6 @@ STATIC_TYPES = {
     "common.js": "text/javascript; charset=utf-8",
 }
 READ_ONLY = frozenset({"audit", "trends", "preview", "overrides"})  # routes under /v1/thresholds/, never service names
-ServiceName = Annotated[str, PathParam(min_length=1, max_length=200)]
 __all__ = ["TRENDS_TTL_S", "router"]
 
 

@@ -21,7 +21,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from alertsieve.override_scope import ANY_SERVICE, Matchers, Overrides, PageEverything, ThresholdOverride
+from alertsieve.override_scope import (
+    ANY_SERVICE,
+    InputMatchers,
+    Matchers,
+    Overrides,
+    PageEverything,
+    ThresholdOverride,
+)
 from alertsieve.settings import get_settings
 from alertsieve.store import RecordStore, open_store
 
@@ -82,7 +89,7 @@ MAX_MINUTES = 30 * 24 * 60  # the longest an override or the switch can be set f
 class ScopeInput(BaseModel):
     """Scope and expiry as the API and the CLI take them: label matchers, and ``for_minutes`` or ``expires_at``."""
 
-    matchers: Matchers = Field(default_factory=dict, description="label matchers (equality, '|' alternatives)")
+    matchers: InputMatchers = Field(default_factory=dict, description="label matchers (equality, '|' alternatives)")
     for_minutes: float | None = Field(
         default=None,
         gt=0,

@@ -28,6 +28,10 @@ def client(policy: GuardPolicy) -> TestClient:
     async def feedback() -> dict[str, bool]:
         return {"stored": True}
 
+    @app.post("/v1/alertmanager")
+    async def webhook() -> dict[str, bool]:
+        return {"relayed": True}
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
@@ -53,6 +57,17 @@ def test_by_default_only_loopback_names_and_the_bind_host_are_served() -> None:
         assert c.post("/v1/feedback", headers={"host": "rebound.attacker.example"}).status_code == 400
         assert c.get("/healthz", headers={"host": "10.1.2.3:8000"}).status_code == 200  # probes use the pod IP
     assert default_hosts("alertsieve.internal") == frozenset({"127.0.0.1", "localhost", "::1", "alertsieve.internal"})
+
+
+def test_the_webhook_takes_any_host_so_a_proxy_that_rewrites_it_loses_no_notification() -> None:
+    """Issue 23: a 400 on POST /v1/alertmanager makes Alertmanager drop the notification; every other route
+    still refuses the rebound host, and protected reads still need the token."""
+    policy = GuardPolicy.of(None, "127.0.0.1", True, TOKEN)
+    with client(policy) as c:
+        rewritten = {"host": "alertsieve-gateway.internal"}
+        assert c.post("/v1/alertmanager", headers=rewritten).json() == {"relayed": True}
+        assert c.post("/v1/feedback", headers=rewritten).status_code == 400
+        assert c.get("/v1/thresholds/audit", headers=rewritten).status_code == 400
 
 
 def test_a_server_bound_to_every_interface_serves_any_host_unless_a_list_is_set() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
@@ -247,6 +247,9 @@ def test_decisions_are_read_from_the_days_asked_for_newest_first(tmp_path) -> No
     week = read_decisions(store, since=now - timedelta(days=2), now=now)
     assert [e.fingerprint for e in week.decisions] == ["b", "d", "c", "a"]
     assert "old" in {e.fingerprint for e in read_decisions(store, since=datetime(2019, 12, 31), now=now).decisions}
+    # issue 23: the first year is a bound like any other ("1-01-01" sorted after every day and read nothing)
+    for first in (datetime(1, 1, 1), datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))):
+        assert "old" in {e.fingerprint for e in read_decisions(store, since=first, now=now).decisions}
 
 
 def test_s3_lines_since_list_from_that_day_on(moto_s3, monkeypatch) -> None:

@@ -5,6 +5,7 @@ it is turned off."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,7 @@ def test_scoped_expiring_overrides_are_listed_reverted_and_audited(client):
         {"expires_at": "2000-01-01T00:00:00Z"},
         {"expires_at": "9999-12-31T23:59:59Z"},
         {"expires_at": "tomorrow"},
+        {"matchers": {"team": "db\ufffd"}},  # what a decoder leaves of bad UTF-8
     ],
 )
 def test_bad_scope_or_expiry_is_a_422(client, change):
@@ -104,6 +106,24 @@ def test_bad_scope_or_expiry_is_a_422(client, change):
         ).status_code
         == 422
     )
+
+
+def test_a_service_named_in_bad_utf8_is_a_422_not_an_override_for_replacement_characters(client):
+    """Issue 23: "/v1/thresholds/%ED%A0%80" decoded to U+FFFD and stored an override for "\ufffd"."""
+    body = {"threshold": 0.5, "by": "ana", "reason": "r"}
+    for path in ("/v1/thresholds/%ED%A0%80", "/v1/thresholds/%FF%FE", "/v1/thresholds/db%EF%BF%BD"):
+        refused = client.put(path, json=body, headers=AUTH)
+        assert refused.status_code == 422 and "UTF-8" in refused.text, (path, refused.text)
+    escaped = {**AUTH, "Content-Type": "application/json"}  # json.dumps escapes a lone surrogate as \ud800
+    for change in ({"matchers": {"team": "db\ud800"}}, {"service": "\udfff"}):
+        raw = json.dumps({"on": True, "by": "a", "reason": "r", **change})
+        refused = client.put("/v1/page-everything", content=raw, headers=escaped)
+        named = next(iter(change))  # the 422 names the field
+        assert refused.status_code == 422 and named in refused.text, refused.text
+    scoped = json.dumps({**body, "matchers": {"team": "\ud800"}})
+    assert client.put("/v1/thresholds/checkout", content=scoped, headers=escaped).status_code == 422
+    assert client.get("/v1/thresholds/overrides").json() == []
+    assert client.put("/v1/thresholds/caf%C3%A9", json=body, headers=AUTH).status_code == 200  # UTF-8 is fine
 
 
 def test_nan_expiry_and_unscoped_any_service_are_422s(client):
