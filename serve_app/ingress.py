@@ -44,8 +44,8 @@ from serve_app.app_context import STATE_NAME, AppContext, BundleCache, RequestPo
 from serve_app.config import IngressConfig, config_problem
 from serve_app.deadline import DeadlineScorer
 from serve_app.downstream import Downstream
-from serve_app.guards import GuardPolicy
-from serve_app.http_api import WEBHOOK, WEBHOOK_BODY, api
+from serve_app.guards import WEBHOOK, GuardPolicy
+from serve_app.http_api import WEBHOOK_BODY, api
 from serve_app.late_paging import FeedbackResponse, LatePager
 from serve_app.loading import load_model
 from serve_app.pipeline_status import export_pipeline_status
