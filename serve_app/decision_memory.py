@@ -4,7 +4,8 @@ paging's candidate, ``serve_app/late_paging.py``).
 
 The one place that remembers what was decided: the router writes it (scoring, fail-open and late pages,
 resolutions), the late pager reads it ("should have paged", the sweep) and the snapshot carries it over a
-restart (``serve_app/snapshot.py``). It holds at most ``capacity`` occurrences, the oldest (first seen)
+restart (``serve_app/snapshot.py``). A resolution marks the occurrence resolved: a "should have paged" that
+comes after it is not paged late as firing (the incident would stay open downstream). It holds at most ``capacity`` occurrences, the oldest (first seen)
 forgotten first. An occurrence once paged stays paged: a later suppression of a resend does not undo it.
 """
 
@@ -30,6 +31,7 @@ class Remembered:
     decision: Decision | None = None  # its latest decision (None: only known to have been paged)
     paged: bool = False  # ever paged: its resolution is forwarded
     waiting: Waiting | None = None  # suppressed on the webhook, never paged, not resolved yet
+    resolved: bool = False  # its resolution came
 
 
 class DecisionMemory:
@@ -78,6 +80,15 @@ class DecisionMemory:
         if entry is not None:
             self._stop_waiting(key, entry)
 
+    def mark_resolved(self, keys: Iterable[OccurrenceKey]) -> None:
+        """Their resolutions came: they wait no longer, and are known to be over (an occurrence never seen
+        here is not remembered for its resolution alone)."""
+        for key in keys:
+            entry = self._entries.get(key)
+            if entry is not None:
+                entry.resolved = True
+                self._stop_waiting(key, entry)
+
     def mark_paged(self, keys: Iterable[OccurrenceKey]) -> None:
         """Occurrences known to have been paged (a restored snapshot), their decisions unknown or kept."""
         for key in keys:
@@ -105,6 +116,10 @@ class DecisionMemory:
             return None
         return entry.paged
 
+    def was_resolved(self, key: OccurrenceKey) -> bool:
+        entry = self._entries.get(key)
+        return entry is not None and entry.resolved
+
     def waiting(self, key: OccurrenceKey) -> Waiting | None:
         entry = self._entries.get(key)
         return entry.waiting if entry else None
@@ -122,16 +137,26 @@ class DecisionMemory:
     def paged_keys(self) -> list[OccurrenceKey]:
         return [key for key, entry in self._entries.items() if entry.paged]
 
+    def resolved_keys(self, most: int) -> list[OccurrenceKey]:
+        """The ``most`` resolved occurrences seen last, oldest first."""
+        return list(islice((k for k, e in reversed(self._entries.items()) if e.resolved), most))[::-1]
+
     def latest_waiting(self, most: int) -> list[Waiting]:
         """The ``most`` suppressions that started waiting last, oldest first."""
         return list(islice(reversed(self.firing_suppressed().values()), most))[::-1]
 
     def restore(
-        self, decisions: Iterable[Decision], paged: Iterable[OccurrenceKey], waiting: Iterable[Waiting]
+        self,
+        decisions: Iterable[Decision],
+        paged: Iterable[OccurrenceKey],
+        waiting: Iterable[Waiting],
+        resolved: Iterable[OccurrenceKey] = (),
     ) -> None:
-        """What a snapshot holds: decisions (oldest first), the occurrences ever paged, and those waiting."""
+        """What a snapshot holds: decisions (oldest first), the occurrences ever paged, those waiting, and
+        those resolved."""
         self.remember(decisions)
         self.mark_paged(paged)
+        self.mark_resolved(resolved)
         for alert, decision in waiting:  # as it was saved: it waited when the snapshot was taken
             key = alert.occurrence.key
             self._entry(key).waiting = (alert, decision)

@@ -66,8 +66,11 @@ class FeedbackResponse(BaseModel):
 
     stored: bool = True
     decision: Verdict | None = Field(description="the occurrence's decision when the feedback came; None: unknown")
-    late_page: Literal["sent", "failed", "already_paged"] | None = Field(
-        default=None, description="for actionable feedback on a suppression: the late page's fate; None: not needed"
+    late_page: Literal["sent", "failed", "already_paged", "resolved"] | None = Field(
+        default=None,
+        description="for actionable feedback on a suppression: the late page's fate (resolved: the alert had"
+        " resolved, so nothing is paged: a firing page would open an incident downstream that never closes);"
+        " None: not needed",
     )
     detail: str = Field(default="", description="why a late page failed (post the feedback again to retry)")
 
@@ -86,6 +89,7 @@ class Occurrence(BaseModel):
     decision: Decision | None = None
     waiting: Alert | None = Field(default=None, description="the alert, while it waits for delayed paging")
     paged: bool = False
+    resolved: bool = Field(default=False, description="its resolution came")
 
 
 class MarkWebhook:
@@ -258,6 +262,9 @@ class LatePager:
             return decision, FeedbackResponse(decision=decision.decision if decision else None)
         if known.paged:
             return decision, FeedbackResponse(decision="suppress", late_page="already_paged")
+        if known.resolved or (alert is not None and alert.status == "resolved"):
+            over = "the alert had resolved: nothing to page"
+            return decision, FeedbackResponse(decision="suppress", late_page="resolved", detail=over)
         if alert is None:
             missing = "the alert is not in the decision log"
             return decision, FeedbackResponse(decision="suppress", late_page="failed", detail=missing)

@@ -97,7 +97,7 @@ class Router:
         self.pending: set[asyncio.Task[None]] = set()
         self.page_after: PageAfter = IngressConfig().page_after_s  # the Ingress sets its config's
         if saved is not None:  # delayed paging carries over a restart too
-            self.memory.restore(saved.decisions, saved.paged, saved.firing_suppressed)
+            self.memory.restore(saved.decisions, saved.paged, saved.firing_suppressed, saved.resolved)
         self.snapshots = Snapshotter(self.store, self._capture, IngressConfig().snapshot_every_s, snapshot_blob)
         self.claims = OverdueClaims()  # overdue occurrences handed to a sweeper (serve_app/late_paging.py)
 
@@ -135,6 +135,7 @@ class Router:
         decisions = self.memory.latest_decisions(SNAPSHOT_OCCURRENCES)
         paged = self.memory.paged_keys()
         firing = self.memory.latest_waiting(SNAPSHOT_OCCURRENCES)
+        resolved = self.memory.resolved_keys(SNAPSHOT_OCCURRENCES)
         safety = self.safety.state()
 
         def build() -> RouterSnapshot:
@@ -146,6 +147,7 @@ class Router:
                 paged=paged,
                 firing_suppressed=firing,
                 live_safety=safety,
+                resolved=resolved,
             )
 
         return build
@@ -252,8 +254,8 @@ class Router:
         for alert in alerts:
             self.stream.state.observe(self.for_stream(alert))
             key = alert.occurrence.key
-            self.memory.stop_waiting(key)
-            out.append(self.memory.outcome(key))
+            out.append(self.memory.outcome(key))  # before it is marked: a first sighting stays unknown
+            self.memory.mark_resolved([key])
         self.snapshots.changed()
         return out
 
@@ -275,6 +277,7 @@ class Router:
             decision=self.memory.decision(key),
             waiting=waiting[0] if waiting else None,
             paged=self.memory.was_paged(key),
+            resolved=self.memory.was_resolved(key),
         )
 
     async def live_safety(self) -> LiveSafetyView:

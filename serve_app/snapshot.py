@@ -56,6 +56,7 @@ class RouterSnapshot(BaseModel):
         default_factory=list, description="suppressed, still firing: delayed paging's candidates, oldest first"
     )
     live_safety: LiveSafetyState | None = Field(default=None, description="paused services and live windows")
+    resolved: list[OccurrenceKey] = Field(default_factory=list, description="occurrences whose resolution came")
 
 
 def encode(snapshot: RouterSnapshot) -> bytes:

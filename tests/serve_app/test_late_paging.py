@@ -181,6 +181,29 @@ def test_should_have_paged_pages_a_suppression_once_and_retries_a_failed_page(tm
     asyncio.run(scenario())
 
 
+def test_should_have_paged_after_the_resolution_pages_nothing_even_across_a_restart(tmp_path, small_bundle) -> None:
+    """Issue 23: a late page for an occurrence that had resolved went out as firing, and the incident stayed
+    open downstream. The resolution is remembered, and carried by the snapshot."""
+
+    async def scenario() -> None:
+        router, pager, relay, clock = setup(tmp_path, small_bundle)
+        a, b = firing("Over", 5, clock.now), firing("Still", 5, clock.now, pod="p-2")
+        assert [d.decision for d in await on_webhook(router, [a, b])] == ["suppress", "suppress"]
+        assert await router.resolutions([a.model_copy(update={"status": "resolved"})]) == [False]
+        said = Feedback(fingerprint=a.fingerprint, startsAt=a.startsAt, actionable=True, by="ana")
+        _, answer = await pager.on_feedback(said)
+        assert (answer.decision, answer.late_page) == ("suppress", "resolved") and relay.sent == []
+
+        await router.snapshots.flush()
+        restarted, later, relay2, _ = setup(tmp_path, small_bundle)
+        _, answer = await later.on_feedback(said)
+        assert answer.late_page == "resolved" and relay2.sent == []
+        _, answer = await later.on_feedback(said.model_copy(update={"fingerprint": b.fingerprint}))
+        assert answer.late_page == "sent" and [x for x, _ in relay2.sent] == [[b]]  # still firing: paged
+
+    asyncio.run(scenario())
+
+
 def logged_line(fingerprint: str, service: str, verdict: str, at: datetime, applied: bool = True) -> str:
     a = from_labels(
         {"alertname": f"A{fingerprint}", "service": service},
