@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +22,7 @@ import yaml
 
 from alertsieve.settings import get_settings
 from train_app.deploy import set_http_options
+from train_app.foreground import run_foreground
 
 POD_HOST = "0.0.0.0"  # the Serve proxy in a pod listens on its pod IP
 SERVE_CONFIG = Path("serve_config.yaml")
@@ -94,7 +94,7 @@ def serve(config: Config = SERVE_CONFIG) -> None:
         handle.flush()
         serve_exe = Path(sys.executable).with_name("serve")
         argv = [str(serve_exe) if serve_exe.exists() else "serve", "run", handle.name]
-        raise typer.Exit(subprocess.call(argv, env=os.environ.copy()))
+        raise typer.Exit(run_foreground(argv, env=os.environ.copy()))  # SIGINT/SIGTERM: a graceful stop
 
 
 def rayservice(
