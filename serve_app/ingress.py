@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -44,6 +44,7 @@ from serve_app.app_context import STATE_NAME, AppContext, BundleCache, RequestPo
 from serve_app.config import IngressConfig, config_problem
 from serve_app.deadline import DeadlineScorer
 from serve_app.downstream import Downstream
+from serve_app.feedback_lane import RETRY_AFTER_S, FeedbackLane, LaneFull
 from serve_app.guards import WEBHOOK, GuardPolicy
 from serve_app.http_api import WEBHOOK_BODY, api
 from serve_app.late_paging import FeedbackResponse, LatePager
@@ -121,7 +122,8 @@ class Ingress:
         threading.Thread(
             target=export_pipeline_status, args=(self.context.store,), daemon=True, name="pipeline-status"
         ).start()
-        self.late = LatePager(self.router, self._relay, self.context.store)  # serve_app/late_paging.py
+        self.feedback_lane = FeedbackLane()  # feedback's own thread and bound (serve_app/feedback_lane.py)
+        self.late = LatePager(self.router, self._relay, self.context.store, lane=self.feedback_lane)
         self.sweep: asyncio.Task[None] | None = None
         self.decisions_read = asyncio.Lock()  # one read of the decision log at a time, however many pages ask
         self.scoring = DeadlineScorer(self.router, lambda: self.args, labels)  # every answer by its deadline
@@ -132,6 +134,9 @@ class Ingress:
         router: RouterPort | None = getattr(self, "router", None)
         if router is not None:
             await router.close()
+        lane: FeedbackLane | None = getattr(self, "feedback_lane", None)
+        if lane is not None:
+            lane.close()
 
     @staticmethod
     def _request_policy(config: IngressConfig, token: str | None) -> RequestPolicy:
@@ -236,14 +241,24 @@ class Ingress:
         status_code=202,
         summary="Was this alert actionable? (needs the write token)",
         response_model=FeedbackResponse,
-        responses=documented(401, 403, 413, 422),
+        responses=documented(401, 403, 413, 422, 503),
         dependencies=[Depends(require_token)],
     )
     async def feedback(self, body: Feedback) -> FeedbackResponse:
         """Stored before it is answered. "actionable: true" on a suppression not paged yet pages the alert at
         once (a late page, reason_code should_have_paged); ``late_page`` says whether it was delivered, and
-        posting the feedback again retries a failed one."""
-        await asyncio.to_thread(self.context.store.append, "feedback", [body])
+        posting the feedback again retries a failed one. Feedback has its own lane (``serve_app/feedback_lane.py``):
+        when it is full, 503 with Retry-After, before anything is stored."""
+        try:
+            async with self.feedback_lane.admitted():
+                return await self._feedback(body)
+        except LaneFull as exc:
+            raise HTTPException(
+                status_code=503, detail=f"feedback is busy ({exc}): retry", headers={"Retry-After": str(RETRY_AFTER_S)}
+            ) from None
+
+    async def _feedback(self, body: Feedback) -> FeedbackResponse:
+        await self.feedback_lane.run(self.context.store.append, "feedback", [body])
         decision, answer = await self.late.on_feedback(body)
         if (
             body.actionable

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alertsieve.schema import Alert, Decision, Feedback, Reason, Verdict
 from alertsieve.store import RecordStore
+from serve_app.feedback_lane import FeedbackLane
 from serve_app.suppressed import logged_occurrence
 from serve_app.telemetry import telemetry
 
@@ -190,8 +191,10 @@ class LatePager:
         store: RecordStore,
         clock: Callable[[], float] = time.time,
         chunk: int = LATE_PAGE_CHUNK,
+        lane: FeedbackLane | None = None,
     ) -> None:
         self.router, self.relay, self.store, self.clock, self.chunk = router, relay, store, clock, chunk
+        self.lane = lane or FeedbackLane()  # feedback's reads of the decision log: off scoring's threads
         self.in_flight: set[Key] = set()  # being delivered now: the sweep leaves them alone
 
     async def send(self, alerts: list[Alert], decisions: list[Decision], via: str) -> None:
@@ -252,9 +255,7 @@ class LatePager:
         decision, alert = known.decision, known.waiting
         needs_alert = body.actionable and (decision is None or decision.decision == "suppress") and alert is None
         if decision is None or needs_alert:  # forgotten (a restart, or decided on /v1/score): the decision log
-            logged = await asyncio.to_thread(
-                logged_occurrence, self.store, body.fingerprint, body.startsAt, self.clock()
-            )
+            logged = await self.lane.run(logged_occurrence, self.store, body.fingerprint, body.startsAt, self.clock())
             if logged is not None:
                 decision = decision or logged.decision
                 alert = logged.alert

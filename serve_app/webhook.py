@@ -61,7 +61,7 @@ _DESCRIPTIONS = {
     413: "request body or alert count over the limit",
     422: "invalid input: the message names the field",
     502: "the downstream receiver failed (retry)",
-    503: "not ready, or misconfigured",
+    503: "not ready, misconfigured, or busy (retry after Retry-After)",
 }
 
 
