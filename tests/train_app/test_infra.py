@@ -4,22 +4,20 @@ commands accept."""
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 from typing import Any
 
 import typer
 import yaml
 
+from tests.train_app.manifest_schemas import base_files
 from train_app.__main__ import build
-
-INFRA = Path(__file__).resolve().parents[2] / "infra"
 
 
 def documents() -> dict[tuple[str, str], dict]:  # type: ignore[type-arg]
-    """Every document of infra/*.yaml by (kind, name)."""
+    """Every document of the kustomize base by (kind, name)."""
     return {
         (d["kind"], d["metadata"]["name"]): d
-        for path in sorted(INFRA.glob("*.yaml"))
+        for path in base_files()
         for d in yaml.safe_load_all(path.read_text())
         if d
     }
