@@ -57,6 +57,7 @@ def test_the_rayjob_runs_the_retraining_entrypoint_on_a_cluster_it_tears_down() 
     assert job["metadata"]["generateName"] == "alertsieve-retrain-"
     spec = job["spec"]
     assert spec["shutdownAfterJobFinishes"] is True and spec["rayClusterSpec"]["rayVersion"] == "2.60.0"
+    assert 0 < spec["ttlSecondsAfterFinished"] <= 600  # the cluster goes minutes after the job, not a day
     argv = shlex.split(spec["entrypoint"])
     assert argv[:3] == ["python", "-m", "train_app"]
     ctx = parses(argv[3:])
