@@ -92,7 +92,8 @@ def test_the_schemas_reject_broken_objects_of_the_overlay(kind: str, breakage: A
 
 def test_dev_is_one_small_worker_and_prod_keeps_two_or_more() -> None:
     def workers(overlay: str) -> dict[str, Any]:
-        return one(overlay, "RayService")["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]
+        group: dict[str, Any] = one(overlay, "RayService")["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]
+        return group
 
     def memory(overlay: str) -> str:
         return str(workers(overlay)["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"])
