@@ -55,5 +55,5 @@ WORKDIR /app
 USER 10001:10001
 EXPOSE 8000 8265
 # one Ray node serving the champion (`docker run -p 8000:8000 ...`); on Kubernetes KubeRay runs `ray start`
-# in this image and deploys infra/rayservice.yaml's serveConfigV2 instead
+# in this image and deploys infra/kustomize/base/rayservice.yaml's serveConfigV2 instead
 CMD ["python", "-m", "train_app", "serve", "--config", "/app/serve_config.yaml"]

@@ -27,6 +27,7 @@ install: $(VENV)/.installed
 system-deps:
 	@missing=""; \
 	for p in prometheus:prometheus promtool:prometheus prometheus-alertmanager:prometheus-alertmanager \
+	         amtool:prometheus-alertmanager kubectl:kubectl \
 	         chromium:chromium chromedriver:chromium-driver; do \
 	  command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -7,6 +7,8 @@ so tests can compare them with the committed files); ``generate()`` writes them.
   rules, one file per SLO (Prometheus: ``rule_files: [".../prometheus-rules/*.yaml"]``);
 * ``generated/grafana-alert-rules.yaml``: the same alerts as Grafana-managed rules (provisioning);
 * ``generated/<uid>.json``: the Grafana 11 dashboards;
+* ``generated/kubernetes/``: the same rules as a PrometheusRule, a ServiceMonitor, and their
+  kustomization (``dashboards.kubernetes``; infra/kustomize/base includes the directory);
 * ``provisioning/datasources/prometheus.yaml`` and ``provisioning/dashboards/alertsieve.yaml``:
   what a Grafana needs to load the dashboards as they are.
 """
@@ -20,6 +22,7 @@ from typing import Any
 import yaml
 
 from dashboards.build import build_dashboards
+from dashboards.kubernetes import DIRECTORY, SCRAPE_INTERVAL, kubernetes_files
 from dashboards.rules import DATASOURCE_UID, GRAFANA_FOLDER, grafana_alert_rules, prometheus_rule_files
 from dashboards.slo import SLOS_FILE, SLOSpec, load_slos
 
@@ -69,7 +72,7 @@ def datasource_provisioning() -> dict[str, Any]:
                 "url": "${PROMETHEUS_URL}",
                 "isDefault": False,
                 "editable": False,
-                "jsonData": {"httpMethod": "POST", "timeInterval": "15s"},
+                "jsonData": {"httpMethod": "POST", "timeInterval": SCRAPE_INTERVAL},
             }
         ],
     }
@@ -107,6 +110,7 @@ def render_files(spec: SLOSpec | None = None) -> dict[str, str]:
         "provisioning/datasources/prometheus.yaml": HEADER + dump_yaml(datasource_provisioning()),
         "provisioning/dashboards/alertsieve.yaml": HEADER + dump_yaml(dashboard_provisioning()),
     }
+    files |= {f"{DIRECTORY}/{name}": HEADER + dump_yaml(data) for name, data in kubernetes_files(spec).items()}
     for name, dashboard in build_dashboards(spec).items():
         files[f"generated/{name}"] = dump_json(dashboard)
     return files

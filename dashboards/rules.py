@@ -15,7 +15,9 @@ The rules follow Sloth's layout and series names so that Sloth's dashboards and 
   its error ratio exceeds the budget (burn rate > 1) over both 1d and 2h.
 
 Besides the SLOs, ``training_rules`` alerts when the weekly retraining has not succeeded for 8 days
-(from the last-success timestamp gauge).
+(from the last-success timestamp gauge). Every alert carries a ``runbook_url`` annotation: the SLO file's
+``runbook_url`` (docs/runbook.md on GitHub by default) and ``#<alertname, lowercased>``, the anchor of the
+runbook's section for that alert.
 
 The Grafana alert rules (file provisioning format of Grafana 11) evaluate the same expressions
 against the recording rules, for setups that alert from Grafana instead of Prometheus.
@@ -166,6 +168,12 @@ def severities(slo: SLO) -> list[str]:
     return [severity for severity in ("page", "ticket") if severity in found]
 
 
+def runbook_url(spec: SLOSpec, alert: str) -> str:
+    """Where the runbook says what to do about ``alert``: its section of the runbook page (GitHub's heading
+    anchor of a heading that is the alert's name)."""
+    return f"{spec.runbook_url}#{alert.lower()}"
+
+
 def alert_annotations(spec: SLOSpec, slo: SLO, severity: str) -> dict[str, str]:
     """Static annotations of an SLO alert (static so that rule unit tests can state them)."""
     if slo.kind is SLOKind.THRESHOLD:
@@ -177,6 +185,7 @@ def alert_annotations(spec: SLOSpec, slo: SLO, severity: str) -> dict[str, str]:
         "title": f"({severity}) {spec.service} {slo.name} SLO {trouble}.",
         "summary": summary,
         "description": slo.description,
+        "runbook_url": runbook_url(spec, slo.alert_name),
     }
 
 
@@ -209,8 +218,9 @@ def training_rules(spec: SLOSpec) -> dict[str, Any]:
     """The retraining alert: no successful run for RETRAIN_STALE_AFTER_DAYS (the loop is weekly)."""
     last_success = f"{m.RAY_PREFIX}{m.TRAINING_LAST_SUCCESS_TIME}"
     days = RETRAIN_STALE_AFTER_DAYS
+    alert = "AlertsieveRetrainingStale"
     rule = {
-        "alert": "AlertsieveRetrainingStale",
+        "alert": alert,
         "expr": f"time() - max by (cluster, namespace, job) ({last_success}) > {days} * 86400\n",
         "for": "15m",
         "labels": {"severity": "ticket", **spec.labels},
@@ -219,6 +229,7 @@ def training_rules(spec: SLOSpec) -> dict[str, Any]:
             "summary": f"The weekly retraining of {spec.service} has not succeeded for more than {days} days.",
             "description": "The model in service is getting stale: look at the last runs of the retrain job "
             "(CronJob alertsieve-retrain, its RayJobs) and the pipeline record in the state store.",
+            "runbook_url": runbook_url(spec, alert),
         },
     }
     return {"groups": [{"name": f"{spec.service}-training", "rules": [rule]}]}

@@ -21,6 +21,8 @@ SLOS_FILE = Path(__file__).resolve().parent / "slos.yaml"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PERIOD = re.compile(r"^([1-9][0-9]*)d$")
+# docs/runbook.md of the repo as GitHub renders it; slos.yaml can point elsewhere (a fork, a wiki)
+RUNBOOK_URL = "https://github.com/alertsieve/alertsieve/blob/main/docs/runbook.md"
 
 
 class SLOKind(StrEnum):
@@ -104,6 +106,11 @@ class SLOSpec(BaseModel):
     service: str
     period: str = "30d"
     labels: dict[str, str] = Field(default_factory=dict)
+    runbook_url: str = Field(
+        default=RUNBOOK_URL,
+        pattern=r"^https?://[^#\s]+$",
+        description="the runbook page; every alert's runbook_url annotation is this plus #<alertname, lowercased>",
+    )
     slos: list[SLO] = Field(min_length=1)
 
     @field_validator("service")

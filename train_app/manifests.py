@@ -3,7 +3,7 @@
 * ``served_config``: serve_config.yaml with ``http_options`` host and port from the settings
   (ALERTSIEVE_HOST, ALERTSIEVE_PORT; 127.0.0.1:8000 by default), comments kept. `python -m train_app serve`
   runs ``serve run`` on it, `python -m train_app serve-config` prints it.
-* ``with_serve_config``: infra/rayservice.yaml with its ``spec.serveConfigV2`` block replaced by that
+* ``with_serve_config``: infra/kustomize/base/rayservice.yaml with its ``spec.serveConfigV2`` block replaced by that
   config, bound to 0.0.0.0 (a pod is reached through its Service, not its loopback). `python -m train_app
   rayservice` rewrites the file (``--check`` only says whether it is up to date).
 """
@@ -26,7 +26,7 @@ from train_app.foreground import run_foreground
 
 POD_HOST = "0.0.0.0"  # the Serve proxy in a pod listens on its pod IP
 SERVE_CONFIG = Path("serve_config.yaml")
-RAYSERVICE = Path("infra/rayservice.yaml")
+RAYSERVICE = Path("infra/kustomize/base/rayservice.yaml")
 _BLOCK_KEY = re.compile(r"^(?P<indent> *)serveConfigV2: *\|[-+]? *$")
 
 

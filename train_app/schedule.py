@@ -1,6 +1,6 @@
 """The single-machine schedule: run a job at every tick of a cron expression (croniter).
 
-Production runs the same job from a Kubernetes CronJob (infra/retrain-rayjob.yaml); this loop is its
+Production runs the same job from a Kubernetes CronJob (infra/kustomize/base/retrain-rayjob.yaml); this loop is its
 equivalent on one machine (`alertsieve schedule --cron "0 3 * * 1"`). A failed run is reported and the
 loop goes on to the next tick; the job records its own status. Clock and sleep are parameters, so the
 loop is tested without waiting a week.

@@ -1,4 +1,5 @@
-"""Vendors the Kubernetes JSON schemas the manifests in infra/ are validated against (run by hand).
+"""Vendors the Kubernetes JSON schemas the manifests in infra/ (and the kustomize overlays' output) are
+validated against (run by hand).
 
 Source: the PyPI package kubernetes-validate (its ``v1.31.0-local-strict`` schemas, Draft 2020-12, every
 object ``additionalProperties: false``). Keeps the kinds infra/ uses and only the definitions they (and
@@ -25,6 +26,8 @@ KINDS = (
     "rolebinding-rbac-v1",
     "configmap-v1",
     "service-v1",
+    "secret-v1",
+    "networkpolicy-networking-v1",
 )
 # core types KubeRay's CRDs embed (pod templates, services, the autoscaler container's fields)
 EMBEDDED = (

@@ -148,7 +148,7 @@ def fake_cluster(tmp_path: Path, serve_config: str | None) -> tuple[Path, list[s
 
 
 def test_rayservice_deployer_patches_the_serve_config_in_the_rayservice(tmp_path: Path) -> None:
-    rayservice = yaml.safe_load((REPO_CONFIG.parent / "infra" / "rayservice.yaml").read_text())
+    rayservice = yaml.safe_load((REPO_CONFIG.parent / "infra" / "kustomize" / "base" / "rayservice.yaml").read_text())
     state, kubectl = fake_cluster(tmp_path, rayservice["spec"]["serveConfigV2"])
     RayServiceDeployer("alertsieve", namespace="alertsieve", command=kubectl).deploy(CANARY)
     after = json.loads(state.read_text())

@@ -4,22 +4,20 @@ commands accept."""
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 from typing import Any
 
 import typer
 import yaml
 
+from tests.train_app.manifest_schemas import base_files
 from train_app.__main__ import build
-
-INFRA = Path(__file__).resolve().parents[2] / "infra"
 
 
 def documents() -> dict[tuple[str, str], dict]:  # type: ignore[type-arg]
-    """Every document of infra/*.yaml by (kind, name)."""
+    """Every document of the kustomize base by (kind, name)."""
     return {
         (d["kind"], d["metadata"]["name"]): d
-        for path in sorted(INFRA.glob("*.yaml"))
+        for path in base_files()
         for d in yaml.safe_load_all(path.read_text())
         if d
     }
@@ -59,6 +57,7 @@ def test_the_rayjob_runs_the_retraining_entrypoint_on_a_cluster_it_tears_down() 
     assert job["metadata"]["generateName"] == "alertsieve-retrain-"
     spec = job["spec"]
     assert spec["shutdownAfterJobFinishes"] is True and spec["rayClusterSpec"]["rayVersion"] == "2.60.0"
+    assert 0 < spec["ttlSecondsAfterFinished"] <= 600  # the cluster goes minutes after the job, not a day
     argv = shlex.split(spec["entrypoint"])
     assert argv[:3] == ["python", "-m", "train_app"]
     ctx = parses(argv[3:])

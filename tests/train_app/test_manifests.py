@@ -1,63 +1,34 @@
-"""The Kubernetes side: every manifest in infra/ validates against the vendored Kubernetes 1.31 (strict) and
+"""The Kubernetes side: every manifest of the kustomize base (infra/kustomize/base) validates against the vendored Kubernetes 1.31 (strict) and
 KubeRay ray.io/v1 schemas, the RayService's serveConfigV2 is what serve_config.yaml generates, images are
 pinned, and the bind host and port come from the settings."""
 
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 from typer.testing import CliRunner
 
 from alertsieve.settings import Settings, get_settings
+from tests.train_app.manifest_schemas import BASE, INFRA, ROOT, base_files, embedded, errors
 from train_app.__main__ import build
 from train_app.manifests import POD_HOST, ManifestError, rayservice_text, served_config, with_serve_config
 
-ROOT = Path(__file__).resolve().parents[2]
-INFRA = ROOT / "infra"
-SCHEMAS = INFRA / "schemas"
 runner = CliRunner()
 
 
-@cache
-def validators() -> dict[tuple[str, str], Draft202012Validator]:
-    """(apiVersion, kind) -> a validator, over every vendored schema (resolved by their $id)."""
-    schemas = [json.loads(p.read_text()) for p in sorted(SCHEMAS.rglob("*.json"))]
-    registry: Registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas)
-    found = {}
-    for schema in schemas:
-        for gvk in schema.get("x-kubernetes-group-version-kind", []):
-            api = f"{gvk['group']}/{gvk['version']}" if gvk["group"] else gvk["version"]
-            found[(api, gvk["kind"])] = schema
-        props = schema.get("properties", {})
-        if "const" in props.get("kind", {}):
-            found[(props["apiVersion"]["const"], props["kind"]["const"])] = schema
-    for schema in found.values():
-        Draft202012Validator.check_schema(schema)
-    return {key: Draft202012Validator(schema, registry=registry) for key, schema in found.items()}
-
-
-def errors(doc: dict[str, Any]) -> list[str]:
-    key = (doc.get("apiVersion", ""), doc.get("kind", ""))
-    assert key in validators(), f"no vendored schema for {key}"
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validators()[key].iter_errors(doc)]
-
-
 def manifests() -> list[tuple[str, dict[str, Any]]]:
-    """(where, document) for every document of infra/*.yaml, and the RayJob the retrain ConfigMap holds."""
+    """(where, document) for every document of the kustomize base, and the RayJob the retrain ConfigMap holds."""
     found = []
-    for path in sorted(INFRA.glob("*.yaml")):
+    for path in base_files():
         for doc in yaml.safe_load_all(path.read_text()):
             if doc:
                 found.append((f"{path.name}:{doc['kind']}/{doc['metadata']['name']}", doc))
-                for key, text in (doc.get("data") or {}).items() if doc["kind"] == "ConfigMap" else ():
-                    found.append((f"{path.name}:ConfigMap/{doc['metadata']['name']}/{key}", yaml.safe_load(text)))
+                for key, inner in embedded(doc):
+                    found.append((f"{path.name}:ConfigMap/{doc['metadata']['name']}/{key}", inner))
     return found
 
 
@@ -116,14 +87,14 @@ def test_the_rayservice_serves_what_serve_config_yaml_generates() -> None:
     }
     # byte for byte what the generator writes: run `python -m train_app rayservice` after editing serve_config.yaml
     assert (
-        rayservice_text(INFRA / "rayservice.yaml", ROOT / "serve_config.yaml", 8000)
-        == (INFRA / "rayservice.yaml").read_text()
+        rayservice_text(BASE / "rayservice.yaml", ROOT / "serve_config.yaml", 8000)
+        == (BASE / "rayservice.yaml").read_text()
     )
 
 
 def test_the_rayservice_command_checks_and_rewrites_the_manifest(tmp_path: Path) -> None:
     manifest, config = tmp_path / "rayservice.yaml", tmp_path / "serve_config.yaml"
-    manifest.write_text((INFRA / "rayservice.yaml").read_text())
+    manifest.write_text((BASE / "rayservice.yaml").read_text())
     config.write_text((ROOT / "serve_config.yaml").read_text().replace("score_timeout_s: 2.0", "score_timeout_s: 3.5"))
     args = ["rayservice", "--manifest", str(manifest), "--config", str(config)]
     result = runner.invoke(build(), [*args, "--check"])
