@@ -286,7 +286,7 @@ def test_serve_runs_serve_on_the_config_bound_by_the_settings(monkeypatch: pytes
         seen.append((argv, yaml.safe_load(Path(argv[-1]).read_text())))
         return 3
 
-    monkeypatch.setattr("train_app.manifests.subprocess.call", serve_run)
+    monkeypatch.setattr("train_app.manifests.run_foreground", serve_run)
     monkeypatch.setenv("ALERTSIEVE_PORT", "8456")
     get_settings.cache_clear()
     try:
