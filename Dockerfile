@@ -14,7 +14,8 @@ ARG KUBECTL_IMAGE=registry.k8s.io/kubectl:v1.31.4
 # ---- kubectl, for the promote job's `kubectl patch` of the RayService ------------------------------
 FROM ${KUBECTL_IMAGE} AS kubectl
 
-# ---- build: a virtual environment with torch, the locked dependencies and alertsieve ---------------
+# ---- build: a virtual environment with torch, the locked runtime dependencies and alertsieve --------
+# (requirements.lock only: the test and lint tools of requirements-dev.lock stay out of the image)
 FROM ${PYTHON_IMAGE} AS build
 ARG TORCH_VERSION=2.13.0
 # the CPU wheels by default (a plain torch requirement would pull a multi-GB CUDA build)
@@ -54,6 +55,11 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8000 8265
+# healthy = /readyz answers 200 (every deployment can score; 503 names what is missing). Python's urllib: the slim
+# image has no curl. Docker and Compose use it; Kubernetes ignores it (KubeRay's probes check the pods instead),
+# and a container running another command (`alertsieve train`) has no /readyz: `docker run --no-healthcheck`.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=180s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('ALERTSIEVE_PORT', '8000') + '/readyz', timeout=8)"]
 # one Ray node serving the champion (`docker run -p 8000:8000 ...`); on Kubernetes KubeRay runs `ray start`
 # in this image and deploys infra/kustomize/base/rayservice.yaml's serveConfigV2 instead
 CMD ["python", "-m", "train_app", "serve", "--config", "/app/serve_config.yaml"]

@@ -12,12 +12,13 @@ export RAY_USAGE_STATS_ENABLED := 0
 
 .PHONY: install system-deps run test lint serve bench clean
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# requirements.lock: the runtime (what the image installs); requirements-dev.lock: the test and lint tools
+$(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU build first: a plain torch requirement would pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q -r requirements.lock -r requirements-dev.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
