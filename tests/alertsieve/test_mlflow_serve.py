@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -57,6 +58,24 @@ def test_the_logged_model_carries_its_code_public_requirements_and_an_input_exam
         assert spec.version == metadata.version(req.name).split("+")[0], req
     serving = json.loads((local / "serving_input_example.json").read_text())
     assert serving == {"dataframe_split": {"columns": list(mlflow_model.EXAMPLE_ALERT), "data": [_row()]}}
+
+
+def test_a_fresh_process_scores_with_the_code_the_model_carries(champion: Settings, tmp_path: Path) -> None:
+    """Loaded from elsewhere and with no PYTHONPATH, the model imports the alertsieve it carries, not the
+    checkout's: what it needs of ours travels with it."""
+    script = (  # alertsieve is imported only by loading the model
+        "import mlflow, pandas;"
+        f"out = mlflow.pyfunc.load_model({MODEL_URI!r}).predict(pandas.DataFrame([{mlflow_model.EXAMPLE_ALERT!r}]));"
+        "import alertsieve; print(alertsieve.__file__); print(list(out['decision']))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"MLFLOW_TRACKING_URI": champion.tracking_uri}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    where, decisions = done.stdout.splitlines()[-2:]
+    assert Path(where).parts[-4:] == ("artifacts", "code", "alertsieve", "__init__.py"), where
+    assert decisions in ("['page']", "['suppress']")
 
 
 def test_a_local_version_suffix_is_pinned_at_its_public_version(monkeypatch: pytest.MonkeyPatch) -> None:
