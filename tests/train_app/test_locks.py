@@ -20,7 +20,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.train_app.test_manifests import ROOT, dockerfile_stages
+from tests.train_app.manifest_schemas import ROOT
+from tests.train_app.test_manifests import dockerfile_stages
 
 RUNTIME, DEV = ROOT / "requirements.lock", ROOT / "requirements-dev.lock"
 # what is only ever a test or lint tool: none of it may reach the image
