@@ -16,7 +16,7 @@ import yaml
 
 from dashboards.rules import prometheus_rule_files
 from dashboards.slo import load_slos
-from serve_app.http_api import WEBHOOK
+from serve_app.guards import WEBHOOK
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "docs" / "alertmanager.yml"
