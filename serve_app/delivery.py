@@ -1,39 +1,31 @@
-"""Delivering to the receivers (``serve_app/receivers.py``): routing, pacing, retries, and never a silent drop.
+"""Delivering a notification's alerts to the receivers (``serve_app/receivers.py``): routing, the events
+each receiver gets, resends that send only what failed, and never a silent drop.
 
-``Outbox`` holds the receivers in force, each with its HTTP client (receivers with their own TLS get a
-client of their own; the rest share one). ``deliver`` routes each forwarded alert to its receivers, builds
-their events (``serve_app/notifications.py``, ``serve_app/pagerduty_events.py``) and posts them
-concurrently, within ``DeliveryOptions.deadline_s`` of the request; ``deliver_raw`` sends a notification
-that could not be read as it came. With no receiver at all both raise ``NoReceiver`` (the webhook answers
-503, and /readyz says why): a 200 would tell Alertmanager that pages nobody got were delivered.
+``Outbox`` holds the receivers in force. ``deliver`` routes each forwarded alert to its receivers, leaves
+out what a receiver already took (``serve_app/delivered.py``: Alertmanager resends the whole group after a
+5xx), builds their events (``serve_app/notifications.py``, ``serve_app/pagerduty_events.py``) and sends them
+concurrently through ``serve_app/posting.py`` within ``DeliveryOptions.deadline_s``; what the deadline
+cannot fit goes to the durable retry outbox (``serve_app/retry_outbox.py``), written before the webhook
+answers, and is sent later by its drain, which the first delivery starts. ``deliver_raw`` sends a
+notification that could not be read as it came. With no receiver at all both raise ``NoReceiver`` (the
+webhook answers 503, and /readyz says why): a 200 would tell Alertmanager that pages nobody got were
+delivered. Alerts Alertmanager left out (``truncatedAlerts``) page the group's receivers, routed by its
+``commonLabels``, as a notice.
 
-Each event is paced by its receiver's rate limit (``serve_app/ratelimit.py``). A 429 is retried after the
-receiver's Retry-After, else exponential backoff with jitter, while the deadline allows; an event the
-deadline cannot fit (throttled, or held by the rate limit) goes to the durable retry outbox
-(``serve_app/retry_outbox.py``), sent later, and counts as handed over. 5xx and connection errors are
-retried per ``RetryPolicy``. A 400 (also 413, 422: the event itself is bad) is final: logged and counted
-(``outcome="rejected"``), not a 502 that would make Alertmanager resend it forever. What still fails (5xx,
-another 4xx, a missing credential) raises ``ForwardError`` once every event has been tried: the webhook
-answers 502 (503 for a missing credential) and Alertmanager resends the whole notification, of which only
-what was not delivered is sent again (``serve_app/delivered.py``). Each post is counted in
-``alertsieve_forwarded{receiver, outcome}`` (outcome ok, retry, error, rejected, deferred, resent_skipped;
-``unrouted`` counts alerts no routing matched, which go to every receiver).
+What fails (5xx after retries, another 4xx, a missing credential) raises one ``ForwardError`` once every
+event has been tried: the webhook answers 502 (503 for a missing credential) and Alertmanager resends.
+Each post is counted in ``alertsieve_forwarded{receiver, outcome}`` (outcome ok, retry, error, rejected,
+deferred, resent_skipped; ``unrouted`` counts alerts no routing matched, which go to every receiver).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import logging
-import random
-import threading
-import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -41,70 +33,23 @@ from serve_app.delivered import DeliveredMemory, Key
 from serve_app.notifications import Forwarded, slack_message, slack_notice, truncated_text
 from serve_app.notifications import webhook_payload as webhook_body
 from serve_app.pagerduty_events import group_events, pagerduty_event, pagerduty_notice, truncated_notice
-from serve_app.ratelimit import RateLimiter
-from serve_app.receivers import (
-    AnyReceiver,
-    FileReceiver,
-    MissingCredential,
-    PagerDutyReceiver,
-    SlackReceiver,
-    WebhookReceiver,
-    delivery_problem,
-    route,
+from serve_app.posting import (
+    Content,
+    DeliveryClock,
+    Event,
+    ForwardError,
+    NoReceiver,
+    Poster,
+    count,
+    log_delivery,
+    retry_after_s,
 )
-from serve_app.retry_outbox import Deferred, OutboxFull, RetryOutbox, Verdict
-from serve_app.telemetry import telemetry
+from serve_app.ratelimit import RateLimiter
+from serve_app.receivers import AnyReceiver, PagerDutyReceiver, SlackReceiver, WebhookReceiver, delivery_problem, route
+from serve_app.retry_outbox import Deferred, OutboxFull, RetryOutbox
 
 logger = logging.getLogger("ray.serve")
-Content = Callable[[], bytes | AsyncIterator[bytes]]  # a fresh body for each attempt
-JSON = "application/json"
-FINAL = frozenset({400, 413, 422})  # the event itself is bad: resending cannot help
-_file_lock = threading.Lock()
-
-
-class ForwardError(Exception):
-    """The downstream receiver could not be reached or did not accept the notification."""
-
-    def __init__(self, message: str, status: int = 502) -> None:
-        super().__init__(message)
-        self.status = status  # what the webhook answers: 502, or 503 for what configuration must fix
-
-
-class NoReceiver(ForwardError):
-    """No receiver is configured: nothing could be delivered."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, 503)
-
-
-def retry_after_s(header: str | None) -> float | None:
-    """Retry-After in seconds (delta-seconds or an HTTP date), or None when absent or unreadable."""
-    if not header:
-        return None
-    header = header.strip()
-    if header.isdigit():
-        return float(header)
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _count(receiver: str, outcome: str, n: int = 1) -> None:
-    telemetry().forwarded.inc(n, tags={"receiver": receiver, "outcome": outcome})
-
-
-def _log(level: int, message: str, receiver: str, alerts: Sequence[Forwarded], **extra: Any) -> None:
-    decided = [a.decision for a in alerts if a.decision is not None]
-    fields = {
-        "fingerprint": ",".join(a.fingerprint for a in alerts[:20]),
-        "service": ",".join(sorted({d.service for d in decided}))[:200],
-        "arm": ",".join(sorted({str(d.arm) for d in decided})) or "none",
-        "receiver": receiver,
-        **extra,
-    }
-    logger.log(level, message, extra=fields)
+__all__ = ["Content", "DeliveryClock", "DeliveryOptions", "ForwardError", "NoReceiver", "Outbox", "retry_after_s"]
 
 
 def truncated_of(raw: dict[str, Any] | None) -> int:
@@ -117,37 +62,6 @@ class DeliveryOptions:
     external_url: str = "http://127.0.0.1:8000"  # where the "why" links point
     deadline_s: float = 10.0  # from the start of a delivery: what is not sent by then goes to the outbox
     resend_memory_s: float = 900.0
-
-
-@dataclass(frozen=True)
-class DeliveryClock:
-    """Time, injected so the tests can run minutes of pacing and backoff in no time."""
-
-    monotonic: Callable[[], float] = time.monotonic
-    wall: Callable[[], float] = time.time
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    draw: Callable[[], float] = random.random
-
-
-@dataclass
-class Event:
-    """One post to one receiver, and the deliveries it makes (remembered once it is handed over)."""
-
-    receiver: AnyReceiver
-    body: dict[str, Any]
-    alerts: list[Forwarded]
-    extra_keys: list[Key] = field(default_factory=list)
-
-    @property
-    def keys(self) -> list[Key]:
-        return [(self.receiver.name, *a.occurrence) for a in self.alerts] + self.extra_keys
-
-
-@dataclass(frozen=True)
-class Reply:
-    verdict: Literal["ok", "rejected", "throttled", "failed", "refused"]
-    retry_after: float | None = None
-    problem: str = ""
 
 
 class Outbox:
@@ -173,8 +87,10 @@ class Outbox:
         self.memory = memory or DeliveredMemory(self.options.resend_memory_s, self.clock.monotonic)
         self.limiter = limiter or RateLimiter(self.clock.monotonic)
         self.drainer: asyncio.Task[None] | None = None
-        shared = http if http is not None else httpx.AsyncClient()
-        self.clients = {r.name: shared if r.default_tls else httpx.AsyncClient(verify=r.tls()) for r in receivers}
+        self.poster = Poster(receivers, http, self.clock, self.limiter, retry)
+        self.clients = self.poster.clients
+        self.send_deferred = self.poster.send_deferred  # the retry outbox's sender
+        self.post = self.poster.post  # a body as it came
 
     def close(self) -> None:
         if self.drainer is not None:
@@ -184,166 +100,6 @@ class Outbox:
         """The retry outbox's sender, started on the serving loop with the first delivery."""
         if self.retry is not None and (self.drainer is None or self.drainer.done()):
             self.drainer = asyncio.get_running_loop().create_task(self.retry.run(self.send_deferred))
-
-    # ---- one post ---------------------------------------------------------------------------------
-    def _wire(self, receiver: AnyReceiver, body: dict[str, Any]) -> tuple[str, dict[str, str], bytes]:
-        """URL, headers and bytes of a post; raises ``ForwardError`` (503) for a missing credential."""
-        try:
-            url, headers = receiver.endpoint(), {"content-type": JSON, **receiver.headers()}
-            if isinstance(receiver, PagerDutyReceiver):
-                body = {**body, "routing_key": receiver.routing_key()}
-        except MissingCredential as exc:
-            _count(receiver.name, "error")
-            raise ForwardError(str(exc), 503) from exc
-        return url, headers, json.dumps(body, ensure_ascii=True, default=str).encode()
-
-    async def _post_once(self, receiver: AnyReceiver, url: str, content: Content, headers: dict[str, str]) -> Reply:
-        client = self.clients[receiver.name]
-        try:
-            reply = await client.post(url, content=content(), headers=headers, timeout=receiver.timeout_s)
-        except httpx.TransportError as exc:  # connection refused or reset, timeouts, TLS failures
-            return Reply("failed", None, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - an invalid URL and the like: retrying cannot help
-            return Reply("refused", None, f"{type(exc).__name__}: {exc}")
-        if reply.is_success:
-            return Reply("ok")
-        problem = f"HTTP {reply.status_code}: {reply.text[:200]}"
-        if reply.status_code == 429:
-            return Reply("throttled", retry_after_s(reply.headers.get("retry-after")), problem)
-        if reply.status_code >= 500:
-            return Reply("failed", retry_after_s(reply.headers.get("retry-after")), problem)
-        return Reply("rejected" if reply.status_code in FINAL else "refused", None, problem)
-
-    async def _append(self, receiver: FileReceiver, body: dict[str, Any]) -> None:
-        line = json.dumps(body, ensure_ascii=True, default=str, separators=(",", ":")) + "\n"
-
-        def write() -> None:
-            path = Path(receiver.endpoint())
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with _file_lock, path.open("a", encoding="utf-8") as out:
-                out.write(line)
-                out.flush()
-
-        try:
-            await asyncio.to_thread(write)
-        except OSError as exc:
-            _count(receiver.name, "error")
-            raise ForwardError(f"receiver {receiver.name!r}: {exc}") from exc
-        _count(receiver.name, "ok")
-
-    async def post(
-        self, receiver: AnyReceiver, content: Content, content_type: str = JSON, length: str | None = None
-    ) -> None:
-        """Post a body as it came to one receiver, retrying 429, 5xx and connection errors per its policy;
-        raises ``ForwardError`` when it does not take it."""
-        url, headers, _ = self._wire(receiver, {})
-        headers["content-type"] = content_type
-        if length:
-            headers["content-length"] = length
-        reply = Reply("failed")
-        for attempt in range(receiver.retry.attempts):
-            reply = await self._post_once(receiver, url, content, headers)
-            if reply.verdict == "ok":
-                _count(receiver.name, "ok")
-                return
-            if reply.verdict in ("rejected", "refused"):
-                break
-            if attempt + 1 < receiver.retry.attempts:
-                _count(receiver.name, "retry")
-                await self.clock.sleep(receiver.retry.backoff(attempt, reply.retry_after, self.clock.draw()))
-        _count(receiver.name, "error")
-        _log(logging.WARNING, f"delivery: receiver {receiver.name!r} did not take a delivery", receiver.name, [])
-        raise ForwardError(f"receiver {receiver.name!r} failed: {reply.problem}")
-
-    async def post_json(self, receiver: AnyReceiver, body: dict[str, Any]) -> None:
-        data = self._wire(receiver, body)[2] if isinstance(receiver, PagerDutyReceiver) else None
-        payload = data if data is not None else json.dumps(body, ensure_ascii=True, default=str).encode()
-        await self.post(receiver, lambda: payload)
-
-    # ---- one event: paced, retried, deferred or final ---------------------------------------------
-    def _rate_key(self, receiver: AnyReceiver) -> str:
-        return receiver.routing_key() if isinstance(receiver, PagerDutyReceiver) else f"receiver:{receiver.name}"
-
-    async def send(self, event: Event, deadline: float) -> Deferred | None:
-        """Send one event by ``deadline``: None once it is taken (or refused for good); the outbox entry
-        when it is to be sent later. Raises ``ForwardError`` when it fails."""
-        receiver = event.receiver
-        if isinstance(receiver, FileReceiver):
-            await self._append(receiver, event.body)
-            return None
-        url, headers, data = self._wire(receiver, event.body)
-        throttled = failed = 0
-        while True:
-            if receiver.rate is not None:
-                wait = self.limiter.reserve(self._rate_key(receiver), receiver.rate, deadline)
-                if wait is None:
-                    return self._deferred(event, "rate limit", 60.0 / receiver.rate.per_minute)
-                if wait:
-                    await self.clock.sleep(wait)
-            reply = await self._post_once(receiver, url, lambda: data, headers)
-            if reply.verdict == "ok":
-                _count(receiver.name, "ok")
-                return None
-            if reply.verdict == "rejected":
-                self._rejected(event, reply.problem)
-                return None
-            if reply.verdict == "refused":
-                _count(receiver.name, "error")
-                raise ForwardError(f"receiver {receiver.name!r} refused: {reply.problem}")
-            if reply.verdict == "throttled":
-                throttled += 1
-                pause = receiver.retry.backoff(throttled - 1, reply.retry_after, self.clock.draw())
-                if reply.retry_after is not None:
-                    pause = reply.retry_after  # PagerDuty asks for minutes: honoured, by the outbox if need be
-                if self.clock.monotonic() + pause > deadline:
-                    return self._deferred(event, reply.problem, reply.retry_after or pause)
-            else:
-                failed += 1
-                pause = receiver.retry.backoff(failed - 1, reply.retry_after, self.clock.draw())
-                if failed >= receiver.retry.attempts or self.clock.monotonic() + pause > deadline:
-                    _count(receiver.name, "error")
-                    _log(logging.WARNING, f"delivery: receiver {receiver.name!r} failed", receiver.name, event.alerts)
-                    raise ForwardError(f"receiver {receiver.name!r} failed: {reply.problem}")
-            _count(receiver.name, "retry")
-            await self.clock.sleep(pause)
-
-    def _rejected(self, event: Event, problem: str) -> None:
-        _count(event.receiver.name, "rejected")
-        message = f"delivery: receiver {event.receiver.name!r} refused an event for good, not retried: {problem}"
-        _log(logging.ERROR, message, event.receiver.name, event.alerts, problem=problem)
-
-    def _deferred(self, event: Event, why: str, wait_s: float) -> Deferred:
-        if self.retry is None:
-            raise ForwardError(f"receiver {event.receiver.name!r}: {why}, and no retry outbox to keep it")
-        prints = [a.fingerprint for a in event.alerts]
-        return Deferred(
-            receiver=event.receiver.name, body=event.body, due=self.clock.wall() + wait_s, why=why, fingerprints=prints
-        )
-
-    async def send_deferred(self, entry: Deferred) -> tuple[Verdict, float | None]:
-        """One try of an event from the retry outbox (paced like the rest; no retry of its own)."""
-        receiver = next((r for r in self.receivers if r.name == entry.receiver), None)
-        if receiver is None:
-            logger.warning("delivery: the retry outbox holds an event for %r, which is not configured", entry.receiver)
-            return "failed", None
-        if isinstance(receiver, FileReceiver):
-            await self._append(receiver, entry.body)
-            return "ok", None
-        if receiver.rate is not None:
-            wait = self.limiter.reserve(self._rate_key(receiver), receiver.rate, self.clock.monotonic() + 5.0)
-            if wait is None:
-                return "throttled", None
-            await self.clock.sleep(wait)
-        url, headers, data = self._wire(receiver, entry.body)
-        reply = await self._post_once(receiver, url, lambda: data, headers)
-        if reply.verdict == "ok":
-            _count(receiver.name, "ok")
-        elif reply.verdict == "rejected":
-            self._rejected(Event(receiver, entry.body, []), reply.problem)
-        else:
-            _count(receiver.name, "retry")
-        verdict: Verdict = "failed" if reply.verdict == "refused" else reply.verdict
-        return verdict, reply.retry_after
 
     # ---- a notification's alerts, routed ----------------------------------------------------------
     def routed(self, raw: dict[str, Any], alerts: list[Forwarded]) -> dict[int, list[Forwarded]]:
@@ -357,7 +113,7 @@ class Outbox:
             for i in indices:
                 groups[i].append(alert)
         if unrouted:
-            _count("*", "unrouted", unrouted)
+            count("*", "unrouted", unrouted)
             logger.warning("webhook: %d alert(s) matched no receiver's routing: sent to every receiver", unrouted)
         if truncated_of(raw):  # the alerts left out page the group's receivers (routed by what they share)
             shared = raw.get("commonLabels") if isinstance(raw.get("commonLabels"), dict) else {}
@@ -393,7 +149,7 @@ class Outbox:
             receiver = self.receivers[i]
             fresh = [a for a in alerts if (receiver.name, *a.occurrence) not in self.memory]
             if len(fresh) < len(alerts):
-                _count(receiver.name, "resent_skipped", len(alerts) - len(fresh))
+                count(receiver.name, "resent_skipped", len(alerts) - len(fresh))
             notice: Key = (receiver.name, f"truncated:{group}", "", "firing")
             left_out = truncated if truncated and notice not in self.memory else 0
             if not fresh and not left_out:
@@ -422,7 +178,7 @@ class Outbox:
 
         async def one(event: Event) -> None:
             async with gate:
-                entry = await self.send(event, deadline)
+                entry = await self.poster.send(event, deadline)
             if entry is None:
                 self.memory.mark(event.keys)
             else:
@@ -443,8 +199,8 @@ class Outbox:
             raise ForwardError(f"the retry outbox could not keep {len(later)} event(s): {exc}") from exc
         for event, entry in later:
             self.memory.mark(event.keys)
-            _count(event.receiver.name, "deferred")
-            _log(
+            count(event.receiver.name, "deferred")
+            log_delivery(
                 logging.WARNING,
                 f"delivery: sent later by the retry outbox: {entry.why}",
                 event.receiver.name,
