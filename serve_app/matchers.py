@@ -5,8 +5,9 @@ A regex is fully anchored, as in Alertmanager (``=~"crit.*"`` matches ``critical
 and compiled once, when the config is read. Alertmanager runs RE2, which is linear-time; Python's ``re``
 backtracks, so a pattern that could backtrack without bound is refused at config time (the repo keeps
 matching linear elsewhere too: ``alertsieve/override_scope.py``): at most ``MAX_PATTERN`` characters and
-``MAX_QUANTIFIERS`` quantifiers, no backreferences or lookarounds, and no quantified group that holds a
-quantifier or an alternation (``(a+)+``, ``(a|aa)*``: the shapes of catastrophic backtracking). A label
+``MAX_QUANTIFIERS`` quantifiers, no backreferences or lookarounds, and no repeated group (``*``, ``+``,
+``{}``) that holds a quantifier or an alternation (``(a+)+``, ``(a|aa)*``: the shapes of catastrophic
+backtracking); an optional one (``(a|b)?``) is fine. A label
 value over ``MAX_VALUE`` characters is not matched against a regex at all: the matcher reads as not
 matching, and the alert falls to the catch-all receivers or to every receiver, so it is never lost.
 An absent label reads as ``""``, as in Alertmanager.
@@ -77,7 +78,7 @@ def check_pattern(pattern: str) -> re.Pattern[str]:
             continue
         elif char in "*+?{":
             quantifiers += 1
-            if last_group_risky:
+            if last_group_risky and char != "?":  # an optional group is bounded; a repeated one is not
                 raise ValueError("a quantified group holds a quantifier or alternation (catastrophic backtracking)")
             for group in groups:
                 group[0] = True
