@@ -293,11 +293,14 @@ class Ingress:
         service: Annotated[str | None, Query(max_length=200)] = None,
         since: Annotated[datetime | None, Query(description="ISO datetime (UTC without offset); default: 24 h")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+        fingerprint: Annotated[str | None, Query(max_length=255, description="one alert's occurrences")] = None,
     ) -> DecisionsView:
         """Each alert occurrence once, with its latest applied decision and latest feedback; only the decision
         log's days since ``since`` are read, in a thread."""
         async with self.decisions_read:
-            return await asyncio.to_thread(read_decisions, self.context.store, decision, service, since, limit)
+            return await asyncio.to_thread(
+                read_decisions, self.context.store, decision, service, since, limit, None, fingerprint
+            )
 
     @api.get("/healthz", summary="Alive")
     async def healthz(self) -> dict[str, str]:

@@ -169,8 +169,9 @@ def test_receivers_config_as_serve_passes_it_and_the_commented_example():
             break
         block.append(line[indent + 2 :])
     example = yaml.safe_load("\n".join(block))["receivers"]
-    assert {r["kind"] for r in example} == {"pagerduty", "webhook", "slack"}
-    assert len(IngressConfig.model_validate({"receivers": example}).receivers) == 3
+    assert {r["kind"] for r in example} == {"pagerduty", "webhook", "slack", "file"}
+    receivers = IngressConfig.model_validate({"receivers": example}).receivers
+    assert len(receivers) == 4 and receivers[0].routes("", {"severity": "page", "env": "prod"})
 
 
 # ---- Alertmanager's http_config authenticating to the webhook ----------------------------------------------
