@@ -122,15 +122,19 @@ class Outbox:
         return dict(sorted(groups.items()))
 
     def events(
-        self, receiver: AnyReceiver, raw: dict[str, Any], alerts: list[Forwarded], truncated: int
+        self,
+        receiver: AnyReceiver,
+        raw: dict[str, Any],
+        alerts: list[Forwarded],
+        truncated: int,
+        still_firing: bool = False,
     ) -> list[Event]:
-        """What ``receiver`` is sent for these alerts of a notification (and for ``truncated`` left out)."""
+        """What ``receiver`` is sent for these alerts of a notification (and for ``truncated`` left out);
+        ``still_firing``: alerts of the group it took before still fire (its incident is not resolved)."""
         base = self.options.external_url
         if isinstance(receiver, PagerDutyReceiver) and receiver.mode == "group":
-            return [
-                Event(receiver, b, chunk)
-                for b, chunk in group_events(raw, alerts, receiver.source_labels, base, truncated)
-            ]
+            built = group_events(raw, alerts, receiver.source_labels, base, truncated, still_firing)
+            return [Event(receiver, b, chunk) for b, chunk in built]
         if isinstance(receiver, PagerDutyReceiver):
             out = [Event(receiver, pagerduty_event(a, receiver.source_labels, base), [a]) for a in alerts]
             return out + ([Event(receiver, truncated_notice(raw, truncated), [])] if truncated else [])
@@ -154,7 +158,8 @@ class Outbox:
             left_out = truncated if truncated and notice not in self.memory else 0
             if not fresh and not left_out:
                 continue
-            events = self.events(receiver, raw, fresh, left_out)
+            firing = any(a.status == "firing" for a in alerts)  # the fresh ones or those it took before
+            events = self.events(receiver, raw, fresh, left_out, firing)
             if left_out and events:
                 events[0].extra_keys.append(notice)
             out.extend(events)

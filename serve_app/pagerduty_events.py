@@ -164,13 +164,19 @@ def _rank(level: str) -> int:
 
 
 def group_events(
-    raw: dict[str, Any], alerts: list[Forwarded], source_labels: list[str], base: str, truncated: int = 0
+    raw: dict[str, Any],
+    alerts: list[Forwarded],
+    source_labels: list[str],
+    base: str,
+    truncated: int = 0,
+    still_firing: bool = False,
 ) -> list[tuple[dict[str, Any], list[Forwarded]]]:
-    """The events for one group's forwarded alerts, each with the alerts it carries (a resolve when none
-    fires: the group's incident resolves; trigger events of at most ``GROUP_MAX_ALERTS`` alerts each)."""
+    """The events for one group's forwarded alerts, each with the alerts it carries: a resolve when none
+    fires (nor, ``still_firing``, any the incident took before): the group's incident resolves; else
+    trigger events of at most ``GROUP_MAX_ALERTS`` alerts each (resolved ones listed as such)."""
     key = group_key(raw)
     firing = [a for a in alerts if a.status == "firing"]
-    if not firing and not truncated:
+    if not firing and not truncated and not still_firing:
         return [({"event_action": "resolve", "dedup_key": key}, alerts)]
     shared: dict[str, Any] = raw.get("commonLabels") if isinstance(raw.get("commonLabels"), dict) else {}  # type: ignore[assignment]
     source = next((_text(shared.get(k)) for k in source_labels if _text(shared.get(k))), "alertsieve")

@@ -212,3 +212,21 @@ def test_the_rate_limit_defaults_to_pagerdutys_120_a_minute() -> None:
     receiver = PagerDutyReceiver(name="pd", routing_key_env="K")
     assert receiver.rate == RateLimit(per_minute=120, burst=10) and receiver.mode == "group"
     assert WebhookReceiver(name="w", url="http://x").rate is None
+
+
+def test_a_group_incident_resolves_only_when_none_of_its_pages_fires(servers, monkeypatch) -> None:
+    pagerduty = servers(FakePagerDuty)
+    monkeypatch.setenv("TEST_PD_KEY", "k")
+    outbox = Outbox([PagerDutyReceiver(name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY")])
+    a, b = page(alert("A")), page(alert("B"))
+
+    def resolved(f: Forwarded) -> Forwarded:
+        return Forwarded({**f.item, "status": "resolved"}, f.alert, f.decision)
+
+    for alerts in ([a, b], [resolved(a), b], [resolved(a), resolved(b)]):
+        run(outbox.deliver(notification("team", alerts), alerts))
+    actions = [
+        (e["event_action"], len(e.get("payload", {}).get("custom_details", {}).get("alerts", [])))
+        for e in pagerduty.bodies
+    ]
+    assert actions == [("trigger", 2), ("trigger", 1), ("resolve", 0)]

@@ -38,6 +38,8 @@ def test_a_resolved_group_resolves_and_a_big_one_is_several_events_of_one_incide
     resolved = [Forwarded({**page(alert("A")).item, "status": "resolved"}, alert("A"))]
     raw = notification("team", resolved)
     assert group_events(raw, resolved, [], BASE) == [({"event_action": "resolve", "dedup_key": "{}:{}"}, resolved)]
+    ((update, _),) = group_events(raw, resolved, [], BASE, still_firing=True)
+    assert update["event_action"] == "trigger", "one alert resolved while the group's others fire: not resolved"
     many = [page(alert("Storm", pod=str(i))) for i in range(GROUP_MAX_ALERTS + 1)]
     events = group_events(notification("team", many), many, [], BASE)
     assert [len(chunk) for _, chunk in events] == [GROUP_MAX_ALERTS, 1]
