@@ -3,8 +3,9 @@ forwarded (PagerDuty's events: ``serve_app/pagerduty_events.py``), and the alert
 
 - webhook (and file): Alertmanager's payload with only the forwarded alerts, each alert's JSON as it came,
   plus, on an alert that has a decision, the annotations ``alertsieve_score``, ``alertsieve_threshold``,
-  ``alertsieve_reason``, ``alertsieve_reason_code``, ``alertsieve_model`` and ``alertsieve_why_url``; ``commonLabels`` and ``commonAnnotations`` are recomputed for the alerts sent
-  (what the whole group shared may not hold for the part forwarded).
+  ``alertsieve_reason``, ``alertsieve_reason_code``, ``alertsieve_model`` and ``alertsieve_why_url``;
+  ``commonLabels`` and ``commonAnnotations`` are recomputed for the alerts sent (what the whole group
+  shared may not hold for the part forwarded).
 - Slack: one message per forwarded group: status, count, alert names, then one line per alert, each with
   its "why" link.
 

@@ -178,7 +178,8 @@ def group_events(
     firing = [a for a in alerts if a.status == "firing"]
     if not firing and not truncated and not still_firing:
         return [({"event_action": "resolve", "dedup_key": key}, alerts)]
-    shared: dict[str, Any] = raw.get("commonLabels") if isinstance(raw.get("commonLabels"), dict) else {}  # type: ignore[assignment]
+    labels = raw.get("commonLabels")
+    shared: dict[str, Any] = labels if isinstance(labels, dict) else {}
     source = next((_text(shared.get(k)) for k in source_labels if _text(shared.get(k))), "alertsieve")
     chunks = [alerts[i : i + GROUP_MAX_ALERTS] for i in range(0, len(alerts), GROUP_MAX_ALERTS)] or [[]]
     events = []

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from serve_app.receivers import RateLimit
+from serve_app.delivery_policy import RateLimit
 
 Clock = Callable[[], float]
 

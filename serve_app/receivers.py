@@ -19,8 +19,8 @@ A URL that is not secret (a webhook in the cluster, PagerDuty's public endpoint)
 ``url``; a Slack URL is its own credential, so Slack takes only ``url_env``.
 
 Each receiver has a timeout, TLS (``verify``, ``ca_file``, an optional client certificate), a retry
-policy and an optional rate limit (``rate``: PagerDuty's default is its ~120 events a minute per
-integration key), applied by ``serve_app/delivery.py``.
+policy and an optional rate limit (``serve_app/delivery_policy.py``; ``rate``: PagerDuty's default is its
+~120 events a minute per integration key), applied by ``serve_app/posting.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from alertsieve.settings import get_settings
+from serve_app.delivery_policy import RateLimit as RateLimit  # re-exported: part of a receiver's config
+from serve_app.delivery_policy import RetryPolicy as RetryPolicy
 from serve_app.matchers import Matcher, parse_matchers
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -42,43 +44,6 @@ PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
 class MissingCredential(RuntimeError):
     """A receiver's config names an environment variable that is not set."""
-
-
-class RetryPolicy(BaseModel):
-    """Retries on 429, 5xx and connection errors: backoff ``backoff_s * 2**n`` (capped), or the
-    receiver's Retry-After when it gives one (capped the same)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    attempts: int = Field(default=3, ge=1, le=20, description="tries in all on 5xx and connection errors")
-    backoff_s: float = Field(default=0.5, ge=0.0, le=60.0, description="wait before the first retry")
-    max_backoff_s: float = Field(default=10.0, ge=0.0, le=300.0, description="cap on any wait, Retry-After too")
-    jitter: float = Field(default=0.2, ge=0.0, le=1.0, description="each computed wait varies by up to this share")
-
-    def backoff(self, retry: int, retry_after: float | None = None, draw: float = 0.5) -> float:
-        """Seconds to wait before retry number ``retry`` (0 for the first retry); ``draw`` in [0, 1) sets
-        the jitter (0.5: none). A Retry-After is taken as given (capped), without jitter."""
-        if retry_after is not None:
-            return max(0.0, min(retry_after, self.max_backoff_s))
-        wait = self.backoff_s * 2.0**retry * (1 + self.jitter * (2 * draw - 1))
-        return max(0.0, min(wait, self.max_backoff_s))
-
-
-class RateLimit(BaseModel):
-    """A token bucket per routing key (PagerDuty) or receiver: at most ``per_minute`` events in any 60 s,
-    ``burst`` of them at once. An event that would wait past the request's deadline goes to the retry
-    outbox (``serve_app/retry_outbox.py``), which sends it when the bucket allows."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    per_minute: float = Field(gt=0.0, le=100_000.0, description="events in any 60 s, at most")
-    burst: int = Field(default=10, ge=1, le=10_000, description="events sent at once before the rate applies")
-
-    @model_validator(mode="after")
-    def _fits(self) -> RateLimit:
-        if self.burst >= self.per_minute:
-            raise ValueError("rate: burst must be under per_minute")
-        return self
 
 
 class ReceiverBase(BaseModel):
