@@ -39,6 +39,7 @@ logger = logging.getLogger("ray.serve")
 Content = Callable[[], bytes | AsyncIterator[bytes]]  # a fresh body for each attempt
 JSON = "application/json"
 FINAL = frozenset({400, 413, 422})  # the event itself is bad: resending cannot help
+MAX_THROTTLED = 10  # 429s one event takes within a request before the outbox takes it over
 _file_lock = threading.Lock()
 
 
@@ -244,7 +245,7 @@ class Poster:
                 pause = receiver.retry.backoff(throttled - 1, reply.retry_after, self.clock.draw())
                 if reply.retry_after is not None:
                     pause = reply.retry_after  # PagerDuty asks for minutes: honoured, by the outbox if need be
-                if self.clock.monotonic() + pause > deadline:
+                if throttled > MAX_THROTTLED or self.clock.monotonic() + pause > deadline:
                     return self._deferred(event, reply.problem, reply.retry_after or pause)
             else:
                 failed += 1
