@@ -43,15 +43,28 @@ run: install
 	$(BIN)/alertsieve evaluate --alerts $(OUT)/later.jsonl --decisions $(OUT)/decisions.jsonl
 	$(MAKE) --no-print-directory serve
 
+# The demo's stand-in pager: serve_config.yaml ships with no receiver (alertsieve then answers 503 and is not
+# ready: it never drops a page silently), so `make serve` adds a file receiver that appends each page, as JSON
+# lines, to $(ALERTSIEVE_HOME)/pages.jsonl. SERVE_CONFIG=serve_config.yaml serves the config as it is.
+DEMO_CONFIG := $(ALERTSIEVE_HOME)/serve_config.demo.yaml
+SERVE_CONFIG ?= $(DEMO_CONFIG)
+
+$(DEMO_CONFIG): serve_config.yaml
+	@mkdir -p $(ALERTSIEVE_HOME)
+	$(PY) -c 'import sys; from train_app.deploy import set_app_args; \
+	  sys.stdout.write(set_app_args(open("serve_config.yaml").read(), "alertsieve", \
+	  {"receivers": [{"kind": "file", "name": "demo-pages"}]}))' > $@.tmp && mv $@.tmp $@
+
 # Serve the champion on 127.0.0.1:8000, or ALERTSIEVE_HOST:ALERTSIEVE_PORT (foreground; Ctrl-C stops it). Writes need the bearer token.
 # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0: single-node Ray on 127.0.0.1, so GCS, raylet, agents, workers and the
 # metrics endpoint listen on loopback only (Ray 2.60 otherwise binds them to every interface).
-serve: install
+serve: install $(if $(filter $(DEMO_CONFIG),$(SERVE_CONFIG)),$(DEMO_CONFIG))
 	@token=$${ALERTSIEVE_API_TOKEN:-$$(cat $(ALERTSIEVE_HOME)/api_token 2>/dev/null || \
 	  (mkdir -p $(ALERTSIEVE_HOME) && $(PY) -c 'import secrets; print(secrets.token_hex(16))' | tee $(ALERTSIEVE_HOME)/api_token))}; \
 	echo "serving on http://127.0.0.1:8000   API docs: http://127.0.0.1:8000/docs   UI: http://127.0.0.1:8000/ui"; \
+	echo "pages go to the receivers of $(SERVE_CONFIG)$(if $(filter $(DEMO_CONFIG),$(SERVE_CONFIG)), (the demo's: $(ALERTSIEVE_HOME)/pages.jsonl))"; \
 	echo "Ray dashboard: http://127.0.0.1:8265 (token in ~/.ray/auth_token)   write token: $$token (in $(ALERTSIEVE_HOME)/api_token)"; \
-	RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ALERTSIEVE_API_TOKEN=$$token $(PY) -m train_app serve --config serve_config.yaml
+	RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ALERTSIEVE_API_TOKEN=$$token $(PY) -m train_app serve --config $(SERVE_CONFIG)
 
 test: install system-deps
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=$${COV_MIN:-92} $(PYTEST_ARGS)

@@ -21,8 +21,10 @@ FAIL_OPEN = "alertsieve_fail_open"  # reason
 EMBED_CACHE_LOOKUPS = "alertsieve_embedding_cache_lookups"  # (none)
 EMBED_CACHE_HITS = "alertsieve_embedding_cache_hits"  # (none)
 FEEDBACK = "alertsieve_feedback"  # service, decision, actionable ("true"/"false"), arm, model_version
-FORWARDED = "alertsieve_forwarded"  # receiver (a name, "*" for unrouted), outcome ("ok"/"error"/"retry"/"unrouted")
-UNSCORED = "alertsieve_unscored"  # reason: alerts the webhook forwarded undecided (1 per unreadable body)
+FORWARDED = "alertsieve_forwarded"  # receiver (a name, "*" for unrouted), outcome: ok, error, retry, unrouted,
+# rejected (a 400: final), deferred (to the retry outbox), resent_skipped (a resend of what a receiver took)
+UNSCORED = "alertsieve_unscored"  # reason: alerts the webhook forwarded undecided (1 per unreadable body;
+# "truncated": the truncatedAlerts Alertmanager left out, paged to the group as a notice)
 CLOCK_SKEW = "alertsieve_clock_skew"  # service: alerts dated too far ahead, seen by the stream context as now
 # reason ("still_firing"/"should_have_paged"), via ("sweep"/"resend"/"feedback"), outcome ("ok"/"error"):
 # suppressed alerts paged late (delayed paging, or a person's "should have paged")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, NonNegativeFloat, ValidationInfo, field_v
 from alertsieve.contracts import Arm, RouterConfig, ServeArgs
 from alertsieve.live_safety import LiveSafetyParams
 from alertsieve.settings import get_settings
-from serve_app.receivers import ReceiverConfig, configured_receivers
+from serve_app.receivers import ReceiverConfig, configured_receivers, delivery_problem
 
 __all__ = [
     "AppArgs",
@@ -20,6 +20,7 @@ __all__ = [
     "ScorerConfig",
     "ShardConfig",
     "config_problem",
+    "readiness_problem",
 ]
 
 
@@ -63,6 +64,25 @@ class IngressConfig(BaseModel):
         default=60.0, gt=0, description="how often, at most, the stream context and decision memory are snapshotted"
     )
     forward_timeout_s: float = Field(default=5.0, gt=0)
+    delivery_deadline_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=60.0,
+        description="how long a webhook request may spend delivering (rate limit waits, 429 backoff); what does not "
+        "fit goes to the durable retry outbox and is sent later (keep it under Alertmanager's webhook timeout)",
+    )
+    resend_memory_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="how long a receiver's delivery of an alert is remembered, so a resend after a partial failure "
+        "sends only what failed (keep it under Alertmanager's repeat_interval, whose reminders are sent again)",
+    )
+    external_url: str = Field(
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://",
+        max_length=500,
+        description="alertsieve's URL as people reach it: the base of the 'why' link in every page",
+    )
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     max_alerts_per_request: int = Field(default=1000, ge=1)
     protect_scoring: bool = Field(default=False, description="require the bearer token on scoring routes too")
@@ -138,6 +158,13 @@ class AppArgs(IngressConfig, ServeArgs):
 
     def ingress_config(self) -> IngressConfig:
         return IngressConfig.model_validate(self.model_dump(include=set(IngressConfig.model_fields)))
+
+
+def readiness_problem(config: IngressConfig, token: str | None) -> str | None:
+    """Why the Ingress is not ready (/readyz answers 503 with it): its config cannot accept alerts, or no
+    receiver could deliver them (none configured, or a credential variable unset)."""
+    receivers = configured_receivers(config.receivers, config.downstream_url, config.forward_timeout_s)
+    return config_problem(config, token) or delivery_problem(receivers)
 
 
 def config_problem(config: IngressConfig, token: str | None) -> str | None:

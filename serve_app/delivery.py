@@ -1,116 +1,105 @@
-"""Delivering to the receivers (``serve_app/receivers.py``): routing, retries, and never a silent drop.
+"""Delivering a notification's alerts to the receivers (``serve_app/receivers.py``): routing, the events
+each receiver gets, resends that send only what failed, and never a silent drop.
 
-``Outbox`` holds the receivers in force, each with its HTTP client (receivers with their own TLS get a
-client of their own; the rest share one). ``deliver`` routes each forwarded alert to its receivers and
-posts to them concurrently; ``deliver_raw`` sends a notification that could not be read as it came.
+``Outbox`` holds the receivers in force. ``deliver`` routes each forwarded alert to its receivers, leaves
+out what a receiver already took (``serve_app/delivered.py``: Alertmanager resends the whole group after a
+5xx), builds their events (``serve_app/notifications.py``, ``serve_app/pagerduty_events.py``) and sends them
+concurrently through ``serve_app/posting.py`` within ``DeliveryOptions.deadline_s``; what the deadline
+cannot fit goes to the durable retry outbox (``serve_app/retry_outbox.py``), written before the webhook
+answers, and is sent later by its drain, which the first delivery starts. ``deliver_raw`` sends a
+notification that could not be read as it came. With no receiver at all both raise ``NoReceiver`` (the
+webhook answers 503, and /readyz says why): a 200 would tell Alertmanager that pages nobody got were
+delivered. Alerts Alertmanager left out (``truncatedAlerts``) page the group's receivers, routed by its
+``commonLabels``, as a notice.
 
-Every post is retried on 429, 5xx and connection errors (``RetryPolicy``: exponential backoff, or the
-receiver's Retry-After, capped). A delivery that still fails, or fails for good (another 4xx, a missing
-credential), raises ``ForwardError`` once every receiver has been tried: the webhook answers 502 and
-Alertmanager resends the whole notification. Delivery is therefore at least once: receivers that took it
-the first time get it again (PagerDuty deduplicates by ``dedup_key``). Each post is counted in
-``alertsieve_forwarded{receiver, outcome}`` (outcome ok, error or retry; ``unrouted`` counts alerts no
-routing matched, which go to every receiver).
+What fails (5xx after retries, another 4xx, a missing credential) raises one ``ForwardError`` once every
+event has been tried: the webhook answers 502 (503 for a missing credential) and Alertmanager resends.
+Each post is counted in ``alertsieve_forwarded{receiver, outcome}`` (outcome ok, retry, error, rejected,
+deferred, resent_skipped; ``unrouted`` counts alerts no routing matched, which go to every receiver).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import logging
-import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from serve_app.notifications import Forwarded, pagerduty_event, pagerduty_notice, slack_message, slack_notice
+from serve_app.delivered import DeliveredMemory, Key
+from serve_app.notifications import Forwarded, slack_message, slack_notice, truncated_text
 from serve_app.notifications import webhook_payload as webhook_body
-from serve_app.receivers import AnyReceiver, MissingCredential, PagerDutyReceiver, SlackReceiver, WebhookReceiver, route
-from serve_app.telemetry import telemetry
+from serve_app.pagerduty_events import group_events, pagerduty_event, pagerduty_notice, truncated_notice
+from serve_app.posting import (
+    Content,
+    DeliveryClock,
+    Event,
+    ForwardError,
+    NoReceiver,
+    Poster,
+    count,
+    log_delivery,
+    retry_after_s,
+)
+from serve_app.ratelimit import RateLimiter
+from serve_app.receivers import AnyReceiver, PagerDutyReceiver, SlackReceiver, WebhookReceiver, delivery_problem, route
+from serve_app.retry_outbox import Deferred, OutboxFull, RetryOutbox
 
 logger = logging.getLogger("ray.serve")
-Content = Callable[[], bytes | AsyncIterator[bytes]]  # a fresh body for each attempt
-JSON = "application/json"
+__all__ = ["Content", "DeliveryClock", "DeliveryOptions", "ForwardError", "NoReceiver", "Outbox", "retry_after_s"]
 
 
-class ForwardError(Exception):
-    """The downstream receiver could not be reached or did not accept the notification."""
+def truncated_of(raw: dict[str, Any] | None) -> int:
+    value = raw.get("truncatedAlerts") if raw else 0
+    return value if isinstance(value, int) and value > 0 else 0
 
 
-def retry_after_s(header: str | None) -> float | None:
-    """Retry-After in seconds (delta-seconds or an HTTP date), or None when absent or unreadable."""
-    if not header:
-        return None
-    header = header.strip()
-    if header.isdigit():
-        return float(header)
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _count(receiver: str, outcome: str, n: int = 1) -> None:
-    telemetry().forwarded.inc(n, tags={"receiver": receiver, "outcome": outcome})
+@dataclass(frozen=True)
+class DeliveryOptions:
+    external_url: str = "http://127.0.0.1:8000"  # where the "why" links point
+    deadline_s: float = 10.0  # from the start of a delivery: what is not sent by then goes to the outbox
+    resend_memory_s: float = 900.0
 
 
 class Outbox:
     """The receivers in force and their HTTP clients."""
 
     def __init__(
-        self, receivers: Sequence[AnyReceiver], http: httpx.AsyncClient | None = None, concurrency: int = 8
+        self,
+        receivers: Sequence[AnyReceiver],
+        http: httpx.AsyncClient | None = None,
+        concurrency: int = 8,
+        *,
+        options: DeliveryOptions | None = None,
+        clock: DeliveryClock | None = None,
+        retry: RetryOutbox | None = None,
+        memory: DeliveredMemory | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.receivers = list(receivers)
         self.concurrency = concurrency
-        shared = http if http is not None else httpx.AsyncClient()
-        self.clients = {r.name: shared if r.default_tls else httpx.AsyncClient(verify=r.tls()) for r in receivers}
+        self.options = options or DeliveryOptions()
+        self.clock = clock or DeliveryClock()
+        self.retry = retry  # None: no durable outbox (what the deadline cannot fit then fails: 502)
+        self.memory = memory or DeliveredMemory(self.options.resend_memory_s, self.clock.monotonic)
+        self.limiter = limiter or RateLimiter(self.clock.monotonic)
+        self.drainer: asyncio.Task[None] | None = None
+        self.poster = Poster(receivers, http, self.clock, self.limiter, retry)
+        self.clients = self.poster.clients
+        self.send_deferred = self.poster.send_deferred  # the retry outbox's sender
+        self.post = self.poster.post  # a body as it came
 
-    # ---- one post, retried ------------------------------------------------------------------------
-    async def post(
-        self, receiver: AnyReceiver, content: Content, content_type: str = JSON, length: str | None = None
-    ) -> None:
-        """Post to one receiver, retrying per its policy; raises ``ForwardError`` when it does not take it."""
-        try:
-            url = receiver.endpoint()
-            headers = {"content-type": content_type, **receiver.headers()}
-        except MissingCredential as exc:
-            _count(receiver.name, "error")
-            raise ForwardError(str(exc)) from exc
-        if length:
-            headers["content-length"] = length
-        client, policy = self.clients[receiver.name], receiver.retry
-        problem = ""
-        for attempt in range(policy.attempts):
-            retry_after = None
-            try:
-                reply = await client.post(url, content=content(), headers=headers, timeout=receiver.timeout_s)
-            except httpx.TransportError as exc:  # connection refused or reset, timeouts, TLS failures
-                problem = f"{type(exc).__name__}: {exc}"
-            except Exception as exc:  # noqa: BLE001 - an invalid URL and the like: retrying cannot help
-                _count(receiver.name, "error")
-                raise ForwardError(f"receiver {receiver.name!r}: {type(exc).__name__}: {exc}") from exc
-            else:
-                if reply.is_success:
-                    _count(receiver.name, "ok")
-                    return
-                problem = f"HTTP {reply.status_code}: {reply.text[:200]}"
-                if reply.status_code != 429 and reply.status_code < 500:
-                    break  # refused for good (a bad event, bad credentials): Alertmanager's resend may fix it
-                retry_after = retry_after_s(reply.headers.get("retry-after"))
-            if attempt + 1 < policy.attempts:
-                _count(receiver.name, "retry")
-                await asyncio.sleep(policy.backoff(attempt, retry_after))
-        _count(receiver.name, "error")
-        logger.warning("webhook: receiver %r did not take a delivery: %s", receiver.name, problem)
-        raise ForwardError(f"receiver {receiver.name!r} failed: {problem}")
+    def close(self) -> None:
+        if self.drainer is not None:
+            self.drainer.cancel()
 
-    async def post_json(self, receiver: AnyReceiver, body: dict[str, Any]) -> None:
-        data = json.dumps(body, ensure_ascii=True, default=str).encode()
-        await self.post(receiver, lambda: data)
+    def _start_drain(self) -> None:
+        """The retry outbox's sender, started on the serving loop with the first delivery."""
+        if self.retry is not None and (self.drainer is None or self.drainer.done()):
+            self.drainer = asyncio.get_running_loop().create_task(self.retry.run(self.send_deferred))
 
     # ---- a notification's alerts, routed ----------------------------------------------------------
     def routed(self, raw: dict[str, Any], alerts: list[Forwarded]) -> dict[int, list[Forwarded]]:
@@ -124,54 +113,119 @@ class Outbox:
             for i in indices:
                 groups[i].append(alert)
         if unrouted:
-            _count("*", "unrouted", unrouted)
+            count("*", "unrouted", unrouted)
             logger.warning("webhook: %d alert(s) matched no receiver's routing: sent to every receiver", unrouted)
+        if truncated_of(raw):  # the alerts left out page the group's receivers (routed by what they share)
+            shared = raw.get("commonLabels") if isinstance(raw.get("commonLabels"), dict) else {}
+            for i in route(self.receivers, str(name), shared)[0]:  # type: ignore[arg-type]
+                groups.setdefault(i, [])
         return dict(sorted(groups.items()))
+
+    def events(
+        self,
+        receiver: AnyReceiver,
+        raw: dict[str, Any],
+        alerts: list[Forwarded],
+        truncated: int,
+        still_firing: bool = False,
+    ) -> list[Event]:
+        """What ``receiver`` is sent for these alerts of a notification (and for ``truncated`` left out);
+        ``still_firing``: alerts of the group it took before still fire (its incident is not resolved)."""
+        base = self.options.external_url
+        if isinstance(receiver, PagerDutyReceiver) and receiver.mode == "group":
+            built = group_events(raw, alerts, receiver.source_labels, base, truncated, still_firing)
+            return [Event(receiver, b, chunk) for b, chunk in built]
+        if isinstance(receiver, PagerDutyReceiver):
+            out = [Event(receiver, pagerduty_event(a, receiver.source_labels, base), [a]) for a in alerts]
+            return out + ([Event(receiver, truncated_notice(raw, truncated), [])] if truncated else [])
+        if isinstance(receiver, SlackReceiver):
+            message = slack_message(raw, alerts, receiver.blocks, receiver.max_lines, base)
+            if truncated:
+                message["text"] = f"{truncated_text(raw, truncated)}\n{message['text']}"[:39_000]
+            return [Event(receiver, message, alerts)]
+        return [Event(receiver, webhook_body(raw, alerts, base), alerts)]
+
+    def _fresh(self, raw: dict[str, Any], groups: dict[int, list[Forwarded]]) -> list[Event]:
+        """The events of these groups, less what each receiver already took (a resend after a failure)."""
+        truncated, group = truncated_of(raw), str(raw.get("groupKey", ""))
+        out: list[Event] = []
+        for i, alerts in groups.items():
+            receiver = self.receivers[i]
+            fresh = [a for a in alerts if (receiver.name, *a.occurrence) not in self.memory]
+            if len(fresh) < len(alerts):
+                count(receiver.name, "resent_skipped", len(alerts) - len(fresh))
+            notice: Key = (receiver.name, f"truncated:{group}", "", "firing")
+            left_out = truncated if truncated and notice not in self.memory else 0
+            if not fresh and not left_out:
+                continue
+            firing = any(a.status == "firing" for a in alerts)  # the fresh ones or those it took before
+            events = self.events(receiver, raw, fresh, left_out, firing)
+            if left_out and events:
+                events[0].extra_keys.append(notice)
+            out.extend(events)
+        return out
 
     async def deliver(self, raw: dict[str, Any], alerts: list[Forwarded]) -> None:
         """Deliver the forwarded alerts of one notification to the receivers they are routed to."""
-        if not alerts:
-            return
         if not self.receivers:
-            logger.error("webhook: no receivers (nor downstream_url) configured, nothing is forwarded")
+            raise NoReceiver(delivery_problem(self.receivers) or "no receiver")
+        if not alerts and not truncated_of(raw):
             return
-        await self._all(self._to(self.receivers[i], raw, group) for i, group in self.routed(raw, alerts).items())
+        await self.run(self._fresh(raw, self.routed(raw, alerts)))
 
-    async def _to(self, receiver: AnyReceiver, raw: dict[str, Any], alerts: list[Forwarded]) -> None:
-        if isinstance(receiver, PagerDutyReceiver):
-            await self._pagerduty(receiver, alerts)
-        elif isinstance(receiver, SlackReceiver):
-            await self.post_json(receiver, slack_message(raw, alerts, receiver.blocks, receiver.max_lines))
-        else:
-            await self.post_json(receiver, webhook_body(raw, alerts))
-
-    async def _pagerduty(self, receiver: PagerDutyReceiver, alerts: list[Forwarded]) -> None:
-        try:
-            key = receiver.routing_key()
-        except MissingCredential as exc:
-            _count(receiver.name, "error")
-            raise ForwardError(str(exc)) from exc
+    async def run(self, events: list[Event]) -> None:
+        """Send the events concurrently by the deadline; hand what it cannot fit to the retry outbox;
+        remember what was handed over; then raise one ``ForwardError`` naming all that failed."""
+        self._start_drain()
+        deadline = self.clock.monotonic() + self.options.deadline_s
         gate = asyncio.Semaphore(self.concurrency)
+        later: list[tuple[Event, Deferred]] = []
 
-        async def one(alert: Forwarded) -> None:
+        async def one(event: Event) -> None:
             async with gate:
-                await self.post_json(receiver, pagerduty_event(key, alert, receiver.source_labels))
+                entry = await self.poster.send(event, deadline)
+            if entry is None:
+                self.memory.mark(event.keys)
+            else:
+                later.append((event, entry))
 
-        await self._all(one(a) for a in alerts)
+        jobs: list[Awaitable[None]] = [one(e) for e in events]
+        try:
+            await self._all(jobs)
+        finally:
+            await self._keep(later)
 
-    async def _all(self, deliveries: Any) -> None:
+    async def _keep(self, later: list[tuple[Event, Deferred]]) -> None:
+        if not later or self.retry is None:
+            return
+        try:
+            await self.retry.add([entry for _, entry in later])
+        except (OutboxFull, OSError) as exc:
+            raise ForwardError(f"the retry outbox could not keep {len(later)} event(s): {exc}") from exc
+        for event, entry in later:
+            self.memory.mark(event.keys)
+            count(event.receiver.name, "deferred")
+            log_delivery(
+                logging.WARNING,
+                f"delivery: sent later by the retry outbox: {entry.why}",
+                event.receiver.name,
+                event.alerts,
+            )
+
+    async def _all(self, deliveries: Sequence[Awaitable[None]]) -> None:
         """Run every delivery to the end; then raise one ``ForwardError`` naming all that failed."""
         results = await asyncio.gather(*deliveries, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         for failure in failures:
             if not isinstance(failure, Exception):
                 raise failure  # cancellation and the like are not delivery failures
+        status = max((f.status for f in failures if isinstance(f, ForwardError)), default=502)
         if len(failures) == 1:
-            raise ForwardError(str(failures[0])) from failures[0]
+            raise ForwardError(str(failures[0]), status) from failures[0]
         if failures:
             distinct = sorted({str(f) for f in failures})
             more = f" (and {len(distinct) - 3} more)" if len(distinct) > 3 else ""
-            raise ForwardError(f"{len(failures)} deliveries failed: {'; '.join(distinct[:3])}{more}")
+            raise ForwardError(f"{len(failures)} deliveries failed: {'; '.join(distinct[:3])}{more}", status)
 
     # ---- a notification that could not be read, as it came ----------------------------------------
     async def deliver_raw(
@@ -185,33 +239,26 @@ class Outbox:
         notice: tuple[str, str],
     ) -> None:
         """Webhook receivers get the body as it came: those its alerts route to when it could be read
-        (``raw``), else all of them. PagerDuty and Slack get the alerts converted when it could be read,
-        else a notice (``notice``: size and digest of the body) that a notification went unread."""
+        (``raw``), else all of them. PagerDuty, Slack and file receivers get the alerts converted when it
+        could be read, else a notice (``notice``: size and digest of the body) that a notification went
+        unread."""
         if not self.receivers:
-            logger.error("webhook: no receivers (nor downstream_url) configured, nothing is forwarded")
-            return
+            raise NoReceiver(delivery_problem(self.receivers) or "no receiver")
         everyone: dict[int, list[Forwarded]] = dict.fromkeys(range(len(self.receivers)), [])
         groups = self.routed(raw, alerts) if raw is not None else everyone
         if raw is not None and not alerts:  # nothing to page: webhooks get it as it came, pagers nothing
             groups = {i: [] for i, r in enumerate(self.receivers) if isinstance(r, WebhookReceiver)}
         size, digest = notice
+        events: list[Event] = []
         jobs: list[Awaitable[None]] = []
         for i, group in groups.items():
             receiver = self.receivers[i]
-            if isinstance(receiver, PagerDutyReceiver | SlackReceiver) and raw is not None:
-                jobs.append(self._to(receiver, raw, group))
-            elif isinstance(receiver, PagerDutyReceiver):
-                jobs.append(self._notice_pagerduty(receiver, reason, size, digest))
-            elif isinstance(receiver, SlackReceiver):
-                jobs.append(self.post_json(receiver, slack_notice(reason, size)))
-            else:
+            if isinstance(receiver, WebhookReceiver):
                 jobs.append(self.post(receiver, content, content_type, length))
-        await self._all(jobs)
-
-    async def _notice_pagerduty(self, receiver: PagerDutyReceiver, reason: str, size: str, digest: str) -> None:
-        try:
-            key = receiver.routing_key()
-        except MissingCredential as exc:
-            _count(receiver.name, "error")
-            raise ForwardError(str(exc)) from exc
-        await self.post_json(receiver, pagerduty_notice(key, reason, size, digest))
+            elif raw is not None:
+                events.extend(self.events(receiver, raw, group, truncated_of(raw)))
+            elif isinstance(receiver, PagerDutyReceiver):
+                events.append(Event(receiver, pagerduty_notice(reason, size, digest), []))
+            else:
+                events.append(Event(receiver, {**slack_notice(reason, size), "digest": digest}, []))
+        await self._all([self.run(events), *jobs])

@@ -41,7 +41,7 @@ from alertsieve.schema import Alert, Feedback, Reason, Verdict
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
 from serve_app.app_context import STATE_NAME, AppContext, BundleCache, RequestPolicy, require_token
-from serve_app.config import IngressConfig, config_problem
+from serve_app.config import IngressConfig, config_problem, readiness_problem
 from serve_app.deadline import DeadlineScorer
 from serve_app.downstream import Downstream
 from serve_app.feedback_lane import RETRY_AFTER_S, FeedbackLane, LaneFull
@@ -192,7 +192,7 @@ class Ingress:
         response_model=WebhookResponse,
         summary="Alertmanager webhook (version 4)",
         openapi_extra=WEBHOOK_BODY,
-        responses=documented(422, 502),
+        responses=documented(422, 502, 503),
     )
     async def alertmanager(self, request: Request, authorization: str | None = Header(default=None)) -> Any:
         """Score what can be scored; forward the pages and everything that cannot be scored, as it came."""
@@ -212,8 +212,8 @@ class Ingress:
             return await relay.relay(raw, score, self.router.resolutions)
         except NothingToScore as exc:
             return SafeJSONResponse(status_code=422, content={"message": str(exc), "detail": []})
-        except ForwardError as exc:
-            return SafeJSONResponse(status_code=502, content={"detail": str(exc)})
+        except ForwardError as exc:  # 502, or 503 when no receiver (or its credential) is configured
+            return SafeJSONResponse(status_code=exc.status, content={"detail": str(exc)})
 
     def _webhook_problem(self, authorization: str | None, body: Body) -> str | None:
         """Why this notification cannot be scored at all (it is then forwarded as it came), or None.
@@ -293,11 +293,14 @@ class Ingress:
         service: Annotated[str | None, Query(max_length=200)] = None,
         since: Annotated[datetime | None, Query(description="ISO datetime (UTC without offset); default: 24 h")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+        fingerprint: Annotated[str | None, Query(max_length=255, description="one alert's occurrences")] = None,
     ) -> DecisionsView:
         """Each alert occurrence once, with its latest applied decision and latest feedback; only the decision
         log's days since ``since`` are read, in a thread."""
         async with self.decisions_read:
-            return await asyncio.to_thread(read_decisions, self.context.store, decision, service, since, limit)
+            return await asyncio.to_thread(
+                read_decisions, self.context.store, decision, service, since, limit, None, fingerprint
+            )
 
     @api.get("/healthz", summary="Alive")
     async def healthz(self) -> dict[str, str]:
@@ -311,7 +314,7 @@ class Ingress:
         responses=documented(503),
     )
     async def readyz(self) -> Any:
-        problem = config_problem(self.args, self.context.token)
+        problem = readiness_problem(self.args, self.context.token)  # config, or no receiver to deliver to
         if problem:
             return JSONResponse(status_code=503, content={"status": "not ready", "detail": problem})
         try:

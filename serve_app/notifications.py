@@ -1,14 +1,17 @@
-"""What each kind of receiver is sent, built from the alerts of one notification that are forwarded.
+"""What webhook, file and Slack receivers are sent, built from the alerts of one notification that are
+forwarded (PagerDuty's events: ``serve_app/pagerduty_events.py``), and the alert's "why" link.
 
-- webhook: Alertmanager's payload with only the forwarded alerts, each alert's JSON as it came, plus, on an
-  alert that has a decision, the annotations ``alertsieve_score``, ``alertsieve_threshold``,
-  ``alertsieve_reason``, ``alertsieve_reason_code`` and ``alertsieve_model``.
-- PagerDuty Events API v2: one event per alert: ``trigger`` for firing, ``resolve`` for resolved,
-  ``dedup_key`` = the fingerprint (so a resend or a retry updates the same incident), a summary, source and
-  severity (critical|error|warning|info) from the labels and annotations, and ``custom_details`` with the
-  decision (score, threshold, decision, reason, reason_code, neighbours, model_version) or, for an alert
-  without one (a resolution, a malformed or unscored alert), what is known: labels, annotations, why.
-- Slack: one message per forwarded group: status, count, alert names, then one line per alert.
+- webhook (and file): Alertmanager's payload with only the forwarded alerts, each alert's JSON as it came,
+  plus, on an alert that has a decision, the annotations ``alertsieve_score``, ``alertsieve_threshold``,
+  ``alertsieve_reason``, ``alertsieve_reason_code``, ``alertsieve_model`` and ``alertsieve_why_url``;
+  ``commonLabels`` and ``commonAnnotations`` are recomputed for the alerts sent (what the whole group
+  shared may not hold for the part forwarded).
+- Slack: one message per forwarded group: status, count, alert names, then one line per alert, each with
+  its "why" link.
+
+The "why" link (``why_url``: on every alert that has a decision; an unscored one has none to show) opens
+the alert's decision on the decisions page: ``/ui/suppressed`` with the
+occurrence's ``fingerprint`` and ``startsAt``, under the configured ``external_url``.
 
 Pure functions, no I/O: ``serve_app/delivery.py`` posts them.
 """
@@ -19,42 +22,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from alertsieve.schema import Alert, Decision, fingerprint_of
-
-SEVERITIES = {
-    "critical": "critical",
-    "crit": "critical",
-    "page": "critical",
-    "fatal": "critical",
-    "emergency": "critical",
-    "alert": "critical",
-    "p1": "critical",
-    "sev1": "critical",
-    "error": "error",
-    "err": "error",
-    "high": "error",
-    "major": "error",
-    "p2": "error",
-    "sev2": "error",
-    "warning": "warning",
-    "warn": "warning",
-    "medium": "warning",
-    "minor": "warning",
-    "p3": "warning",
-    "sev3": "warning",
-    "info": "info",
-    "informational": "info",
-    "notice": "info",
-    "low": "info",
-    "none": "info",
-    "debug": "info",
-    "p4": "info",
-    "p5": "info",
-    "sev4": "info",
-}
-DEFAULT_SEVERITY = "error"  # Alertmanager's own default for PagerDuty
-SUMMARY_CHARS = 1024  # PagerDuty's limit on payload.summary
 
 
 @dataclass(frozen=True)
@@ -96,6 +66,19 @@ class Forwarded:
         return "unscored-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
     @property
+    def starts_at(self) -> str:
+        if self.alert is not None:
+            return self.alert.startsAt.isoformat()
+        value = self.item.get("startsAt") if isinstance(self.item, dict) else None
+        return value if isinstance(value, str) else ""
+
+    @property
+    def occurrence(self) -> tuple[str, str, str]:
+        """What identifies this alert's delivery: fingerprint, startsAt and status (a resend of the same
+        occurrence in the same state is the same delivery; its resolution is another)."""
+        return self.fingerprint, self.starts_at, self.status
+
+    @property
     def alertname(self) -> str:
         name = self.labels.get("alertname")
         return name if isinstance(name, str) and name else "(no alertname)"
@@ -112,115 +95,60 @@ def decision_annotations(decision: Decision) -> dict[str, str]:
     }
 
 
-def webhook_payload(raw: dict[str, Any], alerts: list[Forwarded]) -> dict[str, Any]:
-    """The notification with only these alerts (JSON untouched but for the decision annotations)."""
+def why_url(base: str, alert: Forwarded) -> str:
+    """The decisions page, opened at this alert's occurrence."""
+    query = {"fingerprint": alert.fingerprint, "startsAt": alert.starts_at}
+    if alert.decision is not None:
+        query["service"] = alert.decision.service
+    return f"{base.rstrip('/')}/ui/suppressed?{urlencode(query)}"
+
+
+def common(items: list[Any], field: str) -> dict[str, Any]:
+    """The ``field`` (labels or annotations) pairs every item shares: Alertmanager's commonLabels."""
+    maps = [i.get(field) if isinstance(i, dict) else None for i in items]
+    if not maps or not all(isinstance(m, dict) for m in maps):
+        return {}
+    first: dict[str, Any] = maps[0]  # type: ignore[assignment]
+    return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}  # type: ignore[union-attr]
+
+
+def webhook_payload(raw: dict[str, Any], alerts: list[Forwarded], base: str = "") -> dict[str, Any]:
+    """The notification with only these alerts (JSON untouched but for the alertsieve annotations), its
+    commonLabels and commonAnnotations recomputed for them."""
     items = []
     for a in alerts:
-        if a.decision is not None and isinstance(a.item, dict):
-            items.append({**a.item, "annotations": {**a.annotations, **decision_annotations(a.decision)}})
-        else:
+        if not isinstance(a.item, dict):
             items.append(a.item)
+            continue
+        extra = decision_annotations(a.decision) if a.decision is not None else {}
+        if base and a.decision is not None:
+            extra["alertsieve_why_url"] = why_url(base, a)
+        items.append({**a.item, "annotations": {**a.annotations, **extra}} if extra else a.item)
     status = "firing" if any(a.status == "firing" for a in alerts) else "resolved"
-    return {**raw, "alerts": items, "status": status}
+    originals = [a.item for a in alerts]
+    shared = {"commonLabels": common(originals, "labels"), "commonAnnotations": common(originals, "annotations")}
+    return {**raw, "alerts": items, "status": status, **shared}
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def severity(labels: dict[str, Any]) -> str:
-    return SEVERITIES.get(_text(labels.get("severity")).strip().lower(), DEFAULT_SEVERITY)
-
-
-def pagerduty_details(alert: Forwarded) -> dict[str, Any]:
-    details: dict[str, Any] = {"labels": alert.labels, "annotations": alert.annotations, "status": alert.status}
-    decision = alert.decision
-    if decision is not None:
-        details |= {
-            "score": decision.score,
-            "threshold": decision.threshold,
-            "decision": decision.decision,
-            "reason": decision.reason,
-            "reason_code": str(decision.reason_code),
-            "model_version": decision.model_version,
-            "arm": decision.arm,
-            "service": decision.service,
-            "neighbours": [n.model_dump(mode="json") for n in decision.neighbours],
-        }
-    elif alert.unscored:
-        details |= {"decision": "page", "reason": f"not scored: {alert.unscored}, forwarded as it came"}
-    else:
-        details |= {"reason": "not scored" if alert.status == "firing" else "resolved"}
-    return details
-
-
-def pagerduty_event(routing_key: str, alert: Forwarded, source_labels: list[str]) -> dict[str, Any]:
-    """A trigger event for a firing alert, a resolve event for a resolved one."""
-    if alert.status == "resolved":
-        return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": alert.fingerprint}
-    labels, annotations = alert.labels, alert.annotations
-    summary = _text(annotations.get("summary")) or _text(annotations.get("description"))
-    named = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname" and isinstance(v, str))
-    summary = f"{alert.alertname}: {summary}" if summary else f"{alert.alertname} {named}".strip()
-    source = next((_text(labels.get(k)) for k in source_labels if _text(labels.get(k))), "alertsieve")
-    payload: dict[str, Any] = {
-        "summary": summary[:SUMMARY_CHARS],
-        "source": source[:255],
-        "severity": severity(labels),
-        "custom_details": pagerduty_details(alert),
-    }
-    if alert.alert is not None:
-        payload["timestamp"] = alert.alert.startsAt.isoformat()
-    if alert.decision is not None:
-        payload["component"] = alert.decision.service
-    if _text(labels.get("alertname")):
-        payload["class"] = labels["alertname"]
-    event: dict[str, Any] = {
-        "routing_key": routing_key,
-        "event_action": "trigger",
-        "dedup_key": alert.fingerprint,
-        "payload": payload,
-        "client": "alertsieve",
-    }
-    url = _text(alert.item.get("generatorURL")) if isinstance(alert.item, dict) else ""
-    if url:
-        event["client_url"] = url
-        event["links"] = [{"href": url, "text": "source"}]
-    return event
-
-
-def pagerduty_notice(routing_key: str, reason: str, size: str, digest: str) -> dict[str, Any]:
-    """A page saying a notification could not be read (it went as it came to no webhook receiver)."""
-    summary = (
-        f"alertsieve could not read an Alertmanager notification ({reason}, {size} bytes): "
-        "its alerts are not listed here; check Alertmanager"
-    )
-    return {
-        "routing_key": routing_key,
-        "event_action": "trigger",
-        "dedup_key": f"alertsieve-unreadable-{digest}",
-        "client": "alertsieve",
-        "payload": {
-            "summary": summary,
-            "source": "alertsieve",
-            "severity": "critical",
-            "custom_details": {"reason": reason, "bytes": size},
-        },
-    }
-
-
-def _slack_line(alert: Forwarded) -> str:
+def _slack_line(alert: Forwarded, base: str) -> str:
     where = alert.decision.service if alert.decision else _text(alert.labels.get("service"))
     head = f"{alert.alertname}{f' ({where})' if where else ''}"
+    why = f" <{why_url(base, alert)}|why>" if base and alert.decision is not None else ""
     if alert.status == "resolved":
-        return f"• {head}: resolved"
+        return f"• {head}: resolved{why}"
     if alert.decision is not None:
         d = alert.decision
-        return f"• {head}: score {d.score:.2f} (threshold {d.threshold:.2f}), {d.reason} [{d.model_version}]"
-    return f"• {head}: not scored ({alert.unscored or 'no decision'})"
+        return f"• {head}: score {d.score:.2f} (threshold {d.threshold:.2f}), {d.reason} [{d.model_version}]{why}"
+    return f"• {head}: not scored ({alert.unscored or 'no decision'}){why}"
 
 
-def slack_message(raw: dict[str, Any], alerts: list[Forwarded], blocks: bool, max_lines: int) -> dict[str, Any]:
+def slack_message(
+    raw: dict[str, Any], alerts: list[Forwarded], blocks: bool, max_lines: int, base: str = ""
+) -> dict[str, Any]:
     firing = sum(a.status == "firing" for a in alerts)
     status = f"FIRING:{firing}" if firing else f"RESOLVED:{len(alerts)}"
     names = sorted({a.alertname for a in alerts})
@@ -228,7 +156,7 @@ def slack_message(raw: dict[str, Any], alerts: list[Forwarded], blocks: bool, ma
     header = f"[{status}] {', '.join(names[:10])}{' …' if len(names) > 10 else ''}" + (
         f" ({receiver})" if receiver else ""
     )
-    lines = [_slack_line(a) for a in alerts[:max_lines]]
+    lines = [_slack_line(a, base) for a in alerts[:max_lines]]
     if len(alerts) > max_lines:
         lines.append(f"… and {len(alerts) - max_lines} more")
     message: dict[str, Any] = {"text": "\n".join([header, *lines])[:39_000]}
@@ -239,6 +167,15 @@ def slack_message(raw: dict[str, Any], alerts: list[Forwarded], blocks: bool, ma
             {"type": "section", "text": {"type": "mrkdwn", "text": body or "(none)"}},
         ]
     return message
+
+
+def truncated_text(raw: dict[str, Any], count: int) -> str:
+    """The notice that Alertmanager left ``count`` alerts of a group out (its ``max_alerts``)."""
+    group = _text(raw.get("groupKey")) or "(no groupKey)"
+    return (
+        f"Alertmanager left {count} alert(s) of group {group} out of its notification (truncatedAlerts): "
+        "alertsieve could not score them and pages this group for them; see them in Alertmanager"
+    )
 
 
 def slack_notice(reason: str, size: str) -> dict[str, Any]:

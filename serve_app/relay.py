@@ -6,7 +6,12 @@ the limit, one that is not an Alertmanager payload, a malformed alert, an auth o
 forwarded downstream as it came, counted in ``alertsieve_unscored`` by reason and logged. A body over the
 limit is streamed through to the receiver, never held whole in memory (it is spooled to a temporary file,
 so that it can be retried and sent to more than one receiver). When forwarding fails the relay raises
-``ForwardError`` and the Ingress answers 502, so Alertmanager retries.
+``ForwardError`` and the Ingress answers 502 (503 when no receiver is configured, or a credential is
+missing: ``NoReceiver``), so Alertmanager retries.
+
+A notification whose ``truncatedAlerts`` is over 0 (Alertmanager's ``max_alerts``) names alerts nobody here
+can see: they are counted (``alertsieve_unscored{reason="truncated"}``), logged, and paged as a notice to the
+group's receivers (routed by its ``commonLabels``), whatever was decided for the alerts that came: fail open.
 
 Downstream are the receivers of ``serve_app/receivers.py`` (PagerDuty, webhooks, Slack; ``downstream_url``
 is one catch-all webhook), delivered to by ``serve_app/delivery.py``. Pages carry their decision (webhook
@@ -34,7 +39,7 @@ import httpx
 from pydantic import ValidationError
 
 from alertsieve.schema import Alert, Decision, Reason, clean_text
-from serve_app.delivery import Content, ForwardError, Outbox
+from serve_app.delivery import Content, ForwardError, Outbox, truncated_of
 from serve_app.notifications import Forwarded
 from serve_app.receivers import configured_receivers
 from serve_app.telemetry import telemetry
@@ -205,11 +210,12 @@ class Relay:
         forwarded = [
             Forwarded(a.model_dump(mode="json", exclude_none=True), a, d) for a, d in zip(alerts, known, strict=False)
         ]
+        digest = hashlib.sha256(",".join(sorted(f.fingerprint for f in forwarded)).encode()).hexdigest()[:16]
         payload = {
             "version": "4",
             "status": "firing",
             "receiver": "alertsieve-late-page",
-            "groupKey": "alertsieve-late-page",
+            "groupKey": f"alertsieve-late-page-{digest}",  # a group of its own (PagerDuty's group mode: an incident)
             "groupLabels": {},
             "commonLabels": {},
             "commonAnnotations": {},
@@ -221,6 +227,9 @@ class Relay:
 
     async def relay(self, raw: dict[str, Any], score: Score, resolve: Resolve) -> WebhookResponse:
         items: list[Any] = raw["alerts"]
+        truncated = truncated_of(raw)
+        if truncated:
+            _unscored("truncated", truncated, [])
         valid, malformed = await asyncio.to_thread(split_alerts, items)
         firing = [(i, a) for i, a in valid if a.status == "firing"]
         resolved = [(i, a) for i, a in valid if a.status == "resolved"]
@@ -248,6 +257,8 @@ class Relay:
         ]
         await self.outbox.deliver(raw, forwarded)
         unscored = {"malformed": len(malformed)} if malformed else {}
+        if truncated:
+            unscored["truncated"] = truncated
         return WebhookResponse(
             decisions=[decided[i] for i, _ in firing],
             forwarded=len(keep) if self.outbox.receivers else 0,

@@ -116,14 +116,19 @@ def read_decisions(
     since: datetime | None = None,
     limit: int = 100,
     now: datetime | None = None,
+    fingerprint: str | None = None,
 ) -> DecisionsView:
-    """The occurrences decided since ``since`` (default: a day before ``now``), newest first."""
+    """The occurrences decided since ``since`` (default: a day before ``now``), newest first; with
+    ``fingerprint``, that alert's only (a page's "why" link opens its decision so)."""
     start = since if since is not None else (now or datetime.now(UTC)) - DEFAULT_WINDOW
     start = start if start.tzinfo else start.replace(tzinfo=UTC)
     latest: dict[Occurrence, tuple[LoggedDecision, int]] = {}
     service_needle = _needle("service", service) if service is not None else None
-    for logged in _records(store.lines("decisions", since=start), [service_needle]):
+    print_needle = _needle("fingerprint", fingerprint) if fingerprint is not None else None
+    for logged in _records(store.lines("decisions", since=start), [service_needle, print_needle]):
         if logged.logged_at < start or (service is not None and logged.decision.service != service):
+            continue
+        if fingerprint is not None and logged.alert.fingerprint != fingerprint:
             continue
         key = logged.alert.occurrence
         latest[key] = (logged, latest[key][1] + 1 if key in latest else 1)

@@ -1,7 +1,8 @@
 // alertsieve Suppressed page: what was suppressed, and people's answers to it. Vanilla JS, no external resources.
 "use strict";
 
-const state = { entries: [], seq: 0 };
+// ?fingerprint=…&startsAt=… (a page's "why" link): that alert's decision, paged or suppressed
+const state = { entries: [], seq: 0, fingerprint: "", startsAt: "" };
 
 
 
@@ -18,10 +19,18 @@ async function load() {
   const q = new URLSearchParams({ decision: "suppress", since, limit: "1000" });
   const service = $("service").value.trim();
   if (service) q.set("service", service);
-  history.replaceState(null, "", "?" + new URLSearchParams({ service, window: String(hours) }));
+  const shown = new URLSearchParams({ service, window: String(hours) });
+  if (state.fingerprint) {  // one alert: any decision, since it started
+    q.delete("decision");
+    q.set("fingerprint", state.fingerprint);
+    if (state.startsAt && !Number.isNaN(Date.parse(state.startsAt))) q.set("since", new Date(state.startsAt).toISOString());
+    shown.set("fingerprint", state.fingerprint);
+    if (state.startsAt) shown.set("startsAt", state.startsAt);
+  }
+  history.replaceState(null, "", "?" + shown);
   const view = await api("/v1/decisions?" + q);
   if (seq !== state.seq) return;  // a newer load is on its way
-  state.entries = view.decisions;
+  state.entries = view.decisions.filter((e) => !state.startsAt || Date.parse(e.startsAt) === Date.parse(state.startsAt));
   render();
 }
 
@@ -52,8 +61,10 @@ function render() {
     }
     body.appendChild(tr);
   }
-  $("summary").textContent = state.entries.length + " suppressed alert" + (state.entries.length === 1 ? "" : "s") +
-    " in the window";
+  $("summary").textContent = state.fingerprint
+    ? "the decision on alert " + state.fingerprint + ": " + (state.entries.map((e) => e.decision + " (" + e.reason + ")")
+      .join("; ") || "not in the decision log")
+    : state.entries.length + " suppressed alert" + (state.entries.length === 1 ? "" : "s") + " in the window";
 }
 
 async function answer(entry, actionable, button) {
@@ -88,6 +99,8 @@ async function main() {
   const params = new URLSearchParams(location.search);
   if (params.get("service")) $("service").value = params.get("service");
   if (params.get("window")) $("window").value = params.get("window");
+  state.fingerprint = params.get("fingerprint") || "";
+  state.startsAt = params.get("startsAt") || "";
   $("filters").addEventListener("submit", (event) => { event.preventDefault(); load().catch(failed); });
   $("window").addEventListener("change", () => load().catch(failed));
   try {

@@ -17,6 +17,7 @@ import pytest
 
 from alertsieve.decider import fail_open
 from alertsieve.schema import Alert, fingerprint_of
+from serve_app.delivery import DeliveryClock
 from serve_app.notifications import Forwarded
 from serve_app.receivers import RetryPolicy
 from tests.conftest import request_body
@@ -41,7 +42,7 @@ class LocalReceiver:
                 owner.requests.append(
                     {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "data": data}
                 )
-                status, headers = owner.replies.pop(0) if owner.replies else (owner.status, {})
+                status, headers = owner.respond(data)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -59,6 +60,10 @@ class LocalReceiver:
         self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def respond(self, data: bytes) -> tuple[int, dict[str, str]]:
+        """The status and headers for a request: the next scripted reply, else ``status``."""
+        return self.replies.pop(0) if self.replies else (self.status, {})
+
     @property
     def bodies(self) -> list[Any]:
         return [json.loads(r["data"]) for r in self.requests]
@@ -72,6 +77,53 @@ class FakePagerDuty(LocalReceiver):
     """Stands in for PagerDuty's Events API v2 (the vendor cannot run here): answers 202 as it does."""
 
     status, answer = 202, b'{"status":"success","message":"Event processed"}'
+
+
+class FakeClock:
+    """Simulated time for the delivery's rate limit, backoff and retry outbox (``DeliveryClock``): a
+    sleep moves it on at once, so a minute of pacing takes no wall time."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+        self.lock = threading.Lock()
+
+    def time(self) -> float:
+        with self.lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.now += max(0.0, seconds)
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+        await asyncio.sleep(0)
+
+    def delivery(self) -> DeliveryClock:
+        return DeliveryClock(monotonic=self.time, wall=self.time, sleep=self.sleep, draw=lambda: 0.5)
+
+
+class RateLimitedPagerDuty(FakePagerDuty):
+    """Stands in for PagerDuty's Events API v2 and its rate limit (the vendor cannot run here): at most
+    ``per_minute`` events accepted (202) in any 60 s of ``clock``'s time; past that, 429 with Retry-After.
+    ``accepted`` holds the events it took, ``throttled`` counts the 429s."""
+
+    def __init__(self, clock: FakeClock, per_minute: int = 120) -> None:
+        self.clock, self.per_minute = clock, per_minute
+        self.accepted: list[tuple[float, dict[str, Any]]] = []
+        self.throttled = 0
+        self.guard = threading.Lock()
+        super().__init__()
+
+    def respond(self, data: bytes) -> tuple[int, dict[str, str]]:
+        now = self.clock.time()
+        with self.guard:
+            recent = [t for t, _ in self.accepted if now - t < 60.0]
+            if len(recent) >= self.per_minute:
+                self.throttled += 1
+                return 429, {"Retry-After": "60"}
+            self.accepted.append((now, json.loads(data)))
+        return self.status, {}
 
 
 class FakeSlack(LocalReceiver):

@@ -214,6 +214,31 @@ def test_an_app_that_cannot_accept_alerts_is_not_ready(serve_url, receiver, monk
         serve.delete("notoken")
 
 
+def test_an_app_with_no_receiver_answers_503_and_is_not_ready(serve_url) -> None:
+    """The shipped default (no downstream_url, no receivers) scored, forwarded nothing and answered 200, so
+    Alertmanager counted every page delivered. A second real app with that config says not ready, naming
+    what is missing, and answers the webhook 503 (Alertmanager retries a 5xx) with a JSON body saying why."""
+    from ray import serve
+
+    from serve_app.app import build_app
+
+    serve.run(build_app(AppArgs()), name="noreceiver", route_prefix="/noreceiver")
+    try:
+        url = f"{serve_url}/noreceiver"
+        ready = httpx.get(f"{url}/readyz", timeout=60)
+        assert ready.status_code == 503 and "no receiver configured" in ready.json()["detail"]
+        alert = {
+            "labels": {"alertname": "NobodyToPage", "service": "checkout"},
+            "startsAt": "2026-01-05T09:00:00Z",
+            "fingerprint": "00000000000000ab",
+        }
+        reply = httpx.post(f"{url}/v1/alertmanager", json={"version": "4", "alerts": [alert]}, timeout=60)
+        assert reply.status_code == 503 and reply.headers["content-type"].startswith("application/json")
+        assert "no receiver configured" in reply.json()["detail"]
+    finally:
+        serve.delete("noreceiver")
+
+
 def _loopback(address: str) -> bool:
     ip = ipaddress.ip_address(address.rsplit(":", 1)[0].strip("[]"))
     mapped = getattr(ip, "ipv4_mapped", None)

@@ -273,6 +273,11 @@ def test_decisions_are_read_from_the_days_asked_for_newest_first(tmp_path) -> No
     # issue 23: the first year is a bound like any other ("1-01-01" sorted after every day and read nothing)
     for first in (datetime(1, 1, 1), datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))):
         assert "old" in {e.fingerprint for e in read_decisions(store, since=first, now=now).decisions}
+    # a page's "why" link opens one alert's decision, whatever it was
+    assert [(e.fingerprint, e.decision) for e in read_decisions(store, fingerprint="c", now=now).decisions] == [
+        ("c", "page")
+    ]
+    assert read_decisions(store, fingerprint="nowhere", now=now).decisions == []
 
 
 def test_s3_lines_since_list_from_that_day_on(moto_s3, monkeypatch) -> None:

@@ -38,7 +38,7 @@ def test_pagerduty_triggers_pages_with_their_decision_and_resolves_by_fingerprin
     fingerprint, carrying score, threshold, reason, neighbours and model version; their resolutions resolve."""
     pagerduty = servers(FakePagerDuty)
     monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
-    receiver = PagerDutyReceiver(name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", retry=FAST)
+    receiver = PagerDutyReceiver(mode="alert", name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", retry=FAST)
     scorer = Scorer(small_bundle, EmbeddingCache(HashingEncoder()))
 
     async def score(alerts: list[Alert]) -> tuple[list[Decision], bool]:
@@ -75,7 +75,7 @@ def test_pagerduty_triggers_pages_with_their_decision_and_resolves_by_fingerprin
 def test_pagerduty_429_with_retry_after_then_202(servers, monkeypatch):
     pagerduty = servers(FakePagerDuty, replies=[(429, {"Retry-After": "1"})])
     monkeypatch.setenv("TEST_PD_KEY", "k")
-    receiver = PagerDutyReceiver(name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", retry=FAST)
+    receiver = PagerDutyReceiver(mode="alert", name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", retry=FAST)
     started = time.monotonic()
     run(Outbox([receiver]).deliver(notification("x", [page(alert("A"))]), [page(alert("A"))]))
     assert len(pagerduty.requests) == 2, "retried once, after the 429"
@@ -111,6 +111,8 @@ def test_webhook_gets_annotated_pages_with_a_bearer_token_from_the_environment(s
         "alertsieve_reason": "score 0.9 >= 0.3",
         "alertsieve_reason_code": "fail_open",
         "alertsieve_model": "7",
+        "alertsieve_why_url": f"http://127.0.0.1:8000/ui/suppressed?fingerprint={paged.fingerprint}"
+        f"&startsAt=2026-01-05T09%3A00%3A00%2B00%3A00&service=checkout",
     }
     assert untouched == malformed.item, "an alert without a decision goes exactly as it came"
 
@@ -143,9 +145,9 @@ def test_a_delivery_that_keeps_failing_raises_after_every_receiver_was_tried(ser
         run(Outbox(receivers).deliver(notification("x", [page(alert("A"))]), [page(alert("A"))]))
     assert len(broken.requests) == FAST.attempts and len(healthy.requests) == 1
 
-    refused = servers(FakeWebhook)  # a 4xx other than 429 is not retried
-    refused.status = 400
-    with pytest.raises(ForwardError, match="HTTP 400"):
+    refused = servers(FakeWebhook)  # a 4xx other than 429 is not retried; 403 (credentials) may be fixed: 502
+    refused.status = 403
+    with pytest.raises(ForwardError, match="HTTP 403"):
         run(
             Outbox([WebhookReceiver(name="r", url=refused.url, retry=FAST)]).deliver(
                 notification("x", []), [page(alert("A"))]
@@ -162,7 +164,7 @@ def test_a_delivery_that_keeps_failing_raises_after_every_receiver_was_tried(ser
             )
         )
 
-    pd = PagerDutyReceiver(name="pd", url=healthy.url, routing_key_env="TEST_UNSET_KEY")
+    pd = PagerDutyReceiver(mode="alert", name="pd", url=healthy.url, routing_key_env="TEST_UNSET_KEY")
     monkeypatch.delenv("TEST_UNSET_KEY", raising=False)
     with pytest.raises(ForwardError, match="TEST_UNSET_KEY is not set"):
         run(Outbox([pd]).deliver(notification("x", []), [page(alert("A"))]))
@@ -191,7 +193,7 @@ def test_routing_by_receiver_name_and_labels_with_a_catch_all(servers, monkeypat
     monkeypatch.setenv("TEST_SLACK_URL", slack.url)
     receivers: list[AnyReceiver] = [
         PagerDutyReceiver(
-            name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", matchers={"severity": "critical"}
+            mode="alert", name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", matchers={"severity": "critical"}
         ),
         SlackReceiver(name="slack", url_env="TEST_SLACK_URL", receivers=["team-a"]),
         WebhookReceiver(name="default", url=hook.url),
@@ -203,7 +205,8 @@ def test_routing_by_receiver_name_and_labels_with_a_catch_all(servers, monkeypat
     assert "Crit" in slack.bodies[0]["text"] and "Warn" in slack.bodies[0]["text"]
     assert hook.requests == [], "everything was routed: the catch-all gets nothing"
     run(outbox.deliver(notification("team-b", [critical, warning]), [critical, warning]))
-    assert [e["payload"]["class"] for e in pagerduty.bodies] == ["Crit", "Crit"] and len(slack.bodies) == 1
+    # pd took Crit already: that occurrence is not sent to it again (a resend sends only what failed)
+    assert [e["payload"]["class"] for e in pagerduty.bodies] == ["Crit"] and len(slack.bodies) == 1
     assert [a["labels"]["alertname"] for a in hook.bodies[0]["alerts"]] == ["Warn"]
 
 
@@ -222,7 +225,7 @@ def test_late_pages_carry_their_reason(servers, monkeypatch):
     monkeypatch.setenv("TEST_PD_KEY", "k")
     receivers: list[AnyReceiver] = [
         PagerDutyReceiver(
-            name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", matchers={"service": "checkout"}
+            mode="alert", name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", matchers={"service": "checkout"}
         ),
         WebhookReceiver(name="hook", url=hook.url),
     ]

@@ -45,7 +45,9 @@ def test_an_unreadable_body_goes_as_it_came_to_webhooks_and_as_a_notice_to_pager
     monkeypatch.setenv("TEST_PD_KEY", "k")
     monkeypatch.setenv("TEST_SLACK_URL", slack.url)
     receivers: list[AnyReceiver] = [
-        PagerDutyReceiver(name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", matchers={"a": "b"}),
+        PagerDutyReceiver(
+            mode="alert", name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY", matchers={"a": "b"}
+        ),
         SlackReceiver(name="slack", url_env="TEST_SLACK_URL"),
         WebhookReceiver(name="one", url=first.url, retry=FAST),
         WebhookReceiver(name="two", url=second.url, receivers=["x"]),
@@ -70,7 +72,7 @@ def test_a_readable_body_refused_for_auth_reaches_pagerduty_as_unscored_alerts(s
     pagerduty, hook = servers(FakePagerDuty), servers(FakeWebhook)
     monkeypatch.setenv("TEST_PD_KEY", "k")
     receivers: list[AnyReceiver] = [
-        PagerDutyReceiver(name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY"),
+        PagerDutyReceiver(mode="alert", name="pd", url=pagerduty.url, routing_key_env="TEST_PD_KEY"),
         WebhookReceiver(name="hook", url=hook.url),
     ]
     raw = notification("team", [page(alert("A"))])
@@ -167,8 +169,9 @@ def test_receivers_config_as_serve_passes_it_and_the_commented_example():
             break
         block.append(line[indent + 2 :])
     example = yaml.safe_load("\n".join(block))["receivers"]
-    assert {r["kind"] for r in example} == {"pagerduty", "webhook", "slack"}
-    assert len(IngressConfig.model_validate({"receivers": example}).receivers) == 3
+    assert {r["kind"] for r in example} == {"pagerduty", "webhook", "slack", "file"}
+    receivers = IngressConfig.model_validate({"receivers": example}).receivers
+    assert len(receivers) == 4 and receivers[0].routes("", {"severity": "page", "env": "prod"})
 
 
 # ---- Alertmanager's http_config authenticating to the webhook ----------------------------------------------

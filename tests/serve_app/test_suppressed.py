@@ -170,6 +170,15 @@ def test_should_have_paged_in_chromium_reaches_the_receiver_and_the_feedback_sto
     assert not delivered(receiver, fine["fingerprint"])
     assert feedback(serve_url, missed, True).json()["decision"] == "page", "paged late once, and remembered so"
 
+    # the late page's "why" link opens that alert's decision (now a page) on this page
+    why = late["annotations"]["alertsieve_why_url"]
+    assert why.startswith("http://127.0.0.1:8000/ui/suppressed?fingerprint=")  # external_url's default
+    browser.get(serve_url + why.removeprefix("http://127.0.0.1:8000"))
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, row)))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "summary"), "page (marked actionable by selenium: paged late)"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#suppressed tbody tr")) == 1, "that alert only"
+
 
 def test_a_late_page_that_fails_is_reported_and_retried(serve_url, receiver, small_history) -> None:
     [a] = suppressed_alerts(serve_url, small_history, "retry", 1)
