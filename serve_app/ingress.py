@@ -318,10 +318,10 @@ class Ingress:
         if problem:
             return JSONResponse(status_code=503, content={"status": "not ready", "detail": problem})
         try:
-            described = await asyncio.wait_for(self.router.describe(), 30)
+            await asyncio.wait_for(self.router.describe(), 30)  # every deployment answers
         except Exception as exc:  # noqa: BLE001 - not ready, whatever the reason
             return JSONResponse(status_code=503, content={"status": "not ready", "detail": type(exc).__name__})
-        return ReadyView(status="ready", models=described)
+        return ReadyView(status="ready")
 
     @api.get(
         "/v1/models",

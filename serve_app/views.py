@@ -44,7 +44,7 @@ class ModelsView(BaseModel):
 
 
 class ReadyView(BaseModel):
-    """Every deployment can score: the models they serve."""
+    """Every deployment can score. Only that: the models, their thresholds and services are GET /v1/models,
+    which ``protect_reads`` guards (probes carry no token, so /readyz is open and says nothing more)."""
 
     status: Literal["ready"]
-    models: ModelsView
