@@ -16,7 +16,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -30,8 +29,13 @@ EXIT_DATA, EXIT_USAGE, EXIT_GATE = 1, 2, 3
 
 
 def wants_json() -> bool:
-    """Whether the running command was given ``--json`` (a parameter named ``as_json``, on it or a parent)."""
-    ctx = click.get_current_context(silent=True)
+    """Whether the running command was given ``--json`` (a parameter named ``as_json``, on it or a parent).
+
+    Typer carries its own copy of Click (``typer._click``): the context stack of the running command is
+    that copy's, not the ``click`` package's."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
     while ctx is not None:
         if ctx.params.get("as_json"):
             return True
