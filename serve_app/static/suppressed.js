@@ -19,7 +19,7 @@ async function load() {
   const service = $("service").value.trim();
   if (service) q.set("service", service);
   history.replaceState(null, "", "?" + new URLSearchParams({ service, window: String(hours) }));
-  const view = await api("/v1/decisions?" + q);
+  const view = await api("v1/decisions?" + q);
   if (seq !== state.seq) return;  // a newer load is on its way
   state.entries = view.decisions;
   render();
@@ -64,7 +64,7 @@ async function answer(entry, actionable, button) {
   const what = entry.alertname + " (" + entry.service + ")";
   button.disabled = true;
   try {
-    const reply = await api("/v1/feedback", {
+    const reply = await api("v1/feedback", {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: "Bearer " + $("token").value },
       body: JSON.stringify({ fingerprint: entry.fingerprint, startsAt: entry.startsAt, actionable,
