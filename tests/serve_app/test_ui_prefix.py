@@ -91,6 +91,7 @@ def prefixed_url(tmp_path: Path, small_bundle: ModelBundle) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@pytest.mark.slow
 def test_the_pages_load_their_data_behind_a_path_prefix(prefixed_url: str, browser: Any) -> None:  # noqa: F811
     import httpx
     from selenium.webdriver.common.by import By
