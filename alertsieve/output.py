@@ -15,17 +15,20 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
 from alertsieve.records import RecordError
 
 console = Console(stderr=True)
 out = Console(width=None if sys.stdout.isatty() else 120)
 EXIT_DATA, EXIT_USAGE, EXIT_GATE = 1, 2, 3
+_JSON_ARGV = "alertsieve.json_argv"  # the key in the context tree's shared ``meta``
 
 
 def wants_json() -> bool:
@@ -44,12 +47,17 @@ def wants_json() -> bool:
 
 
 def error_json(error: str | Exception, code: int) -> dict[str, object]:
-    """An error as JSON: its message and exit code, and the file, line and field where the error knows them."""
+    """An error as JSON: its message and exit code, and the file, line and field (a record's field, or the
+    option a bad value was given to) where the error knows them."""
     found: dict[str, object] = {"error": str(error), "exit_code": code}
     if isinstance(error, RecordError):
         found |= {"file": error.path, "line": error.line, "field": error.field}
     elif isinstance(error, ValidationError) and error.errors():
         found["field"] = ".".join(str(part) for part in error.errors()[0]["loc"]) or None
+    elif isinstance(error, typer.BadParameter):
+        found["error"] = error.format_message()
+        if error.param is not None:
+            found["field"] = (error.param.opts or [error.param.human_readable_name])[0]
     return found
 
 
@@ -62,6 +70,25 @@ def fail(error: str | Exception, code: int = EXIT_DATA, details: dict[str, objec
     else:
         console.print(f"[bold red]error:[/] {error}")
     return typer.Exit(code)
+
+
+class JsonErrorsGroup(TyperGroup):
+    """The root command group. Click checks option values (a choice, a number's range, a missing option) before
+    the command runs, so ``fail`` never sees those errors: this group notes whether ``--json`` is on the command
+    line and then prints them as JSON too, with Click's exit code (2)."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        ctx.meta[_JSON_ARGV] = "--json" in args
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except typer.BadParameter as exc:
+            if not ctx.meta.get(_JSON_ARGV):
+                raise
+            print_json(error_json(exc, exc.exit_code))
+            raise typer.Exit(exc.exit_code) from None
 
 
 def usage(message: str) -> typer.Exit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,15 @@ def test_a_bad_choice_is_a_usage_error_listing_the_choices(
 def test_the_help_shows_the_choices() -> None:
     result = CliRunner().invoke(cli_app(), ["train", "--help"])
     assert result.exit_code == 0 and "ray|local" in result.output
+
+
+def test_under_json_a_bad_choice_or_a_missing_option_is_a_json_error(tmp_path: Path) -> None:
+    """Click rejects these before the command runs: the root group still answers in JSON under --json."""
+    history = tmp_path / "history.jsonl"
+    history.write_text("")
+    bad = CliRunner().invoke(cli_app(), ["train", "--history", str(history), "--backend", "nope", "--json"])
+    assert bad.exit_code == 2
+    error = json.loads(bad.stdout)
+    assert error["field"] == "--backend" and error["exit_code"] == 2 and "'ray', 'local'" in error["error"]
+    missing = CliRunner().invoke(cli_app(), ["thresholds", "report", "--json", "--alerts", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and json.loads(missing.stdout)["field"] == "--alerts"
