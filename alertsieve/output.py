@@ -57,7 +57,7 @@ def error_json(error: str | Exception, code: int) -> dict[str, object]:
     elif isinstance(error, typer.BadParameter):
         found["error"] = error.format_message()
         if error.param is not None:
-            found["field"] = (error.param.opts or [error.param.human_readable_name])[0]
+            found["field"] = error.param.opts[0] if error.param.opts else error.param.name
     return found
 
 

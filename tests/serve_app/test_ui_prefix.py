@@ -101,7 +101,7 @@ def test_the_pages_load_their_data_behind_a_path_prefix(prefixed_url: str, brows
     wait = WebDriverWait(browser, 30)
 
     def ready(driver: Any) -> bool:
-        return driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true"
+        return bool(driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
 
     browser.get(f"{prefixed_url}{PREFIX}/ui")
     wait.until(ready, "the thresholds page did not load its data")
