@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from alertsieve.evaluation import Counts, Evaluation, evaluate
-from alertsieve.output import fail, out, print_json, quiet_libraries, steps, usage
+from alertsieve.output import JsonErrorsGroup, fail, out, print_json, quiet_libraries, steps, usage
 from alertsieve.records import RecordError, iter_jsonl, paired, read_jsonl, write_jsonl
 from alertsieve.schema import Alert, Decision, LabelledAlert
 from alertsieve.settings import get_settings
@@ -27,7 +27,11 @@ from alertsieve.simulate import Profile
 if TYPE_CHECKING:
     from alertsieve.bundle import ModelBundle
 
-app = typer.Typer(help="alertsieve: page or suppress every alert under a false-negative budget.", no_args_is_help=True)
+app = typer.Typer(
+    cls=JsonErrorsGroup,
+    help="alertsieve: page or suppress every alert under a false-negative budget.",
+    no_args_is_help=True,
+)
 NO_MODEL = 'no model: run "alertsieve train --history <file>" first'
 
 
