@@ -1,55 +1,52 @@
-"""The core commands of `alertsieve`: simulate, score, evaluate, and the output layer every command shares.
+"""The core commands of `alertsieve`: simulate, score, evaluate, and the tables they share with the outer rooms.
 
-This module is the output layer: it parses options, shows progress, prints tables (or JSON with
-``--json``) and turns errors into messages with a non-zero exit. Exit codes: 0 done; 1 bad data or state
-(a malformed file, no model, nothing to compare); 2 usage (Click's convention: options that do not fit);
-3 a training gate failed (the model is registered but not made champion). The `alertsieve` command
-itself is assembled in ``cli.main``, which imports these and the commands of the outer rooms (training,
-thresholds, dashboards) explicitly: the core never imports them.
+Options in, tables (or JSON with ``--json``) out; errors, consoles, progress and exit codes are the output
+layer's (``alertsieve.output``). The `alertsieve` command itself is assembled in ``cli.main``, which
+imports these and the commands of the outer rooms (training, thresholds, dashboards) explicitly: the core
+never imports them.
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from alertsieve.evaluation import Counts, Evaluation, evaluate
+from alertsieve.output import JsonErrorsGroup, fail, out, print_json, quiet_libraries, steps, usage
 from alertsieve.records import RecordError, iter_jsonl, paired, read_jsonl, write_jsonl
 from alertsieve.schema import Alert, Decision, LabelledAlert
 from alertsieve.settings import get_settings
+from alertsieve.simulate import Profile
 
-app = typer.Typer(help="alertsieve: page or suppress every alert under a false-negative budget.", no_args_is_help=True)
-console = Console(stderr=True)
-out = Console(width=None if sys.stdout.isatty() else 120)
+if TYPE_CHECKING:
+    from alertsieve.bundle import ModelBundle
 
-
-EXIT_DATA, EXIT_USAGE, EXIT_GATE = 1, 2, 3
-
-
-def fail(message: str, code: int = EXIT_DATA) -> typer.Exit:
-    """An error message and the exit to raise: bad data or state unless ``code`` says otherwise."""
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
+app = typer.Typer(
+    cls=JsonErrorsGroup,
+    help="alertsieve: page or suppress every alert under a false-negative budget.",
+    no_args_is_help=True,
+)
+NO_MODEL = 'no model: run "alertsieve train --history <file>" first'
 
 
-def usage(message: str) -> typer.Exit:
-    """Options that do not fit together: Click's usage exit."""
-    return fail(message, EXIT_USAGE)
+def load_model(model: str | None) -> ModelBundle:
+    """The bundle ``--model`` names (the champion by default); ``NO_MODEL`` when nothing is registered yet."""
+    from alertsieve import registry
 
-
-def print_json(value: object) -> None:
-    """One JSON document on standard output, for scripts (``--json``)."""
-    out.print_json(json.dumps(value, default=str))
+    settings = get_settings()
+    try:
+        return registry.load_registered(settings, model)
+    except RuntimeError as exc:  # RegistryError, BundleError: no such model, or not a readable one
+        champion = model in (None, registry.CHAMPION) and isinstance(exc, registry.RegistryError)
+        if champion and registry.alias_version(settings, registry.CHAMPION) is None:
+            raise fail(NO_MODEL) from None
+        raise fail(exc) from None
 
 
 def _version(show: bool) -> None:
@@ -65,22 +62,7 @@ def main_options(
     ] = False,
 ) -> None:
     """alertsieve: page or suppress every alert under a false-negative budget."""
-
-
-@contextmanager
-def steps(title: str) -> Iterator[Progress]:
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-        disable=not console.is_terminal,
-    ) as bar:
-        console.print(f"[bold]{title}[/]")
-        yield bar
+    quiet_libraries()
 
 
 def counts_table(title: str, evaluation: Evaluation) -> Table:
@@ -137,35 +119,36 @@ def simulate(
     holdout_days: Annotated[int, typer.Option(min=0, help="write the last N days to --holdout-out")] = 0,
     holdout_out: Annotated[Path | None, typer.Option(help="JSONL for the held-out last days")] = None,
     profile: Annotated[
-        str,
+        Profile,
         typer.Option(
-            metavar="default|sparse|shift",
             help="default: a busy fleet, ~16% actionable over weeks (1-30% in a day or two, by its incidents); "
             "sparse: shaped like real streams, 1-2% actionable over weeks (under 1% in a few days); "
             "shift: the default, its last --holdout-days (14 when 0) with twice the incidents and a failure "
             "mode unseen before them",
         ),
     ] = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="print what was written as JSON")] = False,
 ) -> None:
     """Write simulated labelled alert history (see alertsieve/simulate.py for what it models)."""
     from datetime import timedelta
 
-    from alertsieve.simulate import DEFAULT_START, PROFILES, simulate_history
+    from alertsieve.simulate import DEFAULT_START, simulate_history
 
     if holdout_days and (holdout_out is None or holdout_days >= days):
         raise usage("--holdout-days needs --holdout-out and must be fewer than --days")
-    if profile not in PROFILES:
-        raise usage(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     with steps("simulating"):
         history = simulate_history(days=days, seed=seed, profile=profile, holdout_days=holdout_days)
     cut = DEFAULT_START + timedelta(days=days - holdout_days)
     parts = [(out_path, [a for a in history if a.startsAt < cut])]
     if holdout_days and holdout_out is not None:
         parts.append((holdout_out, [a for a in history if a.startsAt >= cut]))
-    for path, alerts in parts:
-        count = write_jsonl(path, alerts)
-        share = sum(a.actionable for a in alerts) / max(count, 1)
-        out.print(f"wrote {count} alerts ({share:.1%} actionable) to {path}")
+    written = [(path, write_jsonl(path, alerts), sum(a.actionable for a in alerts)) for path, alerts in parts]
+    if as_json:
+        files = [{"out": str(path), "alerts": count, "actionable": actionable} for path, count, actionable in written]
+        print_json({"profile": profile, "seed": seed, "days": days, "files": files})
+        return
+    for path, count, actionable in written:
+        out.print(f"wrote {count} alerts ({actionable / max(count, 1):.1%} actionable) to {path}")
 
 
 @app.command()
@@ -176,16 +159,15 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Decide page or suppress for every alert, with the champion unless --model says otherwise."""
-    from alertsieve import registry
     from alertsieve.context import time_order
     from alertsieve.embedding import EmbeddingCache, load_encoder
     from alertsieve.scoring import Scorer
 
     try:
         alerts = list(iter_jsonl(alerts_path, Alert))
-        bundle = registry.load_registered(get_settings(), model)
-    except (RecordError, registry.RegistryError, RuntimeError) as exc:
-        raise fail(str(exc)) from None
+    except RecordError as exc:
+        raise fail(exc) from None
+    bundle = load_model(model)
     scorer = Scorer(bundle, EmbeddingCache(load_encoder(bundle.meta.features.encoder)))
     order = time_order(alerts)
     decisions: list[Decision | None] = [None] * len(alerts)
@@ -224,11 +206,11 @@ def evaluate_command(
         labelled = read_jsonl(alerts_path, LabelledAlert)
         decisions = read_jsonl(decisions_path, Decision)
     except RecordError as exc:
-        raise fail(str(exc)) from None
+        raise fail(exc) from None
     try:
         paired(labelled, decisions, str(decisions_path))
     except ValueError as exc:
-        raise fail(str(exc)) from None
+        raise fail(exc) from None
     result = evaluate(
         [a.actionable for a in labelled],
         [d.decision for d in decisions],

@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from alertsieve import cli as core
+from alertsieve.output import JsonErrorsGroup
 from dashboards.cli import dashboards_app
 from thresholds.cli import thresholds_app
 from train_app import cli as loop
@@ -39,7 +40,7 @@ GROUPS = {"dashboards": dashboards_app, "thresholds": thresholds_app}
 
 def cli_app() -> typer.Typer:
     """A fresh `alertsieve` app with every command and group."""
-    app = typer.Typer(help=core.app.info.help, no_args_is_help=True)
+    app = typer.Typer(cls=JsonErrorsGroup, help=core.app.info.help, no_args_is_help=True)
     app.callback()(core.main_options)
     for name, command in COMMANDS.items():
         app.command(name)(command)

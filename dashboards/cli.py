@@ -1,5 +1,8 @@
 """``alertsieve dashboards``: regenerate the SLO rules and dashboards, push dashboards to Grafana.
 
+``generate`` writes under ``./dashboards-out`` unless ``--out`` says where: the repository regenerates its
+committed copy with ``alertsieve dashboards generate --out dashboards`` from its root.
+
 The main CLI mounts ``dashboards_app`` (``app.add_typer(dashboards_app, name="dashboards")``).
 """
 
@@ -19,12 +22,24 @@ dashboards_app = typer.Typer(
 )
 
 
+DEFAULT_OUT = Path("dashboards-out")  # relative: under the directory the command runs in
+
+
 @dashboards_app.command("generate")
 def generate_command(
-    root: Annotated[Path, typer.Option("--root", help="Where generated/ and provisioning/ are written.")] = PACKAGE_DIR,
+    root: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "--root",
+            help="Where generated/ and provisioning/ are written (relative to the current directory). "
+            "The repository's own copy: --out dashboards, from the repository root.",
+        ),
+    ] = DEFAULT_OUT,
     slos: Annotated[Path, typer.Option("--slos", help="The SLO file.")] = SLOS_FILE,
 ) -> None:
-    """Regenerate Prometheus rules, Grafana alert rules, dashboards and provisioning files."""
+    """Regenerate Prometheus rules, Grafana alert rules, dashboards and provisioning files (never into the
+    installed package unless --out names it)."""
     for path in generate(root, load_slos(slos)):
         typer.echo(f"wrote {path}")
 

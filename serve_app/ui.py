@@ -1,4 +1,4 @@
-"""The threshold UI at /ui and its API under /v1/thresholds, mounted on the Ingress's FastAPI app.
+"""The threshold UI at /ui/ (``/ui`` redirects there) and its API under /v1/thresholds, mounted on the Ingress's FastAPI app.
 
 GET /v1/thresholds lists every service with its threshold in force (optimised, pooled or overridden);
 /preview replays the champion's validation slice under a candidate threshold (thresholds.preview);
@@ -16,6 +16,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import RedirectResponse
 
 from alertsieve.bundle import ModelBundle
 from alertsieve.override_scope import ANY_SERVICE
@@ -76,7 +77,14 @@ async def _bundle(context: AppContext, ref: str) -> ModelBundle:
     return await asyncio.to_thread(context.bundles.load, ref)
 
 
-add_page(router, ["/ui", "/ui/"], "index.html", "/ui/static", STATIC_TYPES)
+add_page(router, ["/ui/"], "index.html", "/ui/static", STATIC_TYPES)
+
+
+@router.get("/ui", include_in_schema=False)
+async def ui_folder() -> RedirectResponse:
+    """``/ui`` is ``ui/``: the pages' links and fetches are relative to the ``/ui/`` folder, so they work under
+    any path prefix a proxy adds; the redirect is relative too, so it keeps the prefix."""
+    return RedirectResponse("ui/", status_code=307)
 
 
 @router.get(

@@ -15,7 +15,8 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from alertsieve.cli import fail, out, print_json, steps, usage
+from alertsieve.cli import load_model
+from alertsieve.output import fail, out, print_json, steps, usage
 from alertsieve.records import RecordError, read_jsonl, write_jsonl
 from alertsieve.schema import Decision, LabelledAlert
 from alertsieve.settings import get_settings
@@ -88,7 +89,7 @@ def report(
             rows = production_trends(store, fleet)
             title = f"weekly trends from the decision log and feedback in {store.location}"
     except (RecordError, ValidationError, ValueError) as exc:
-        raise fail(str(exc)) from None
+        raise fail(exc) from None
     if service is not None:
         rows = [r for r in rows if r.service == service]
     if as_json:
@@ -131,15 +132,17 @@ def tune_command(
         if rows_path is not None:
             rows = read_jsonl(rows_path, ScoredRow)
         else:
-            from alertsieve import registry
-
             assert alerts is not None
             labelled = read_jsonl(alerts, LabelledAlert)
-            bundle = registry.load_registered(get_settings(), model)
+    except RecordError as exc:
+        raise fail(exc) from None
+    if rows_path is None:
+        bundle = load_model(model)
+        try:
             with steps(f"scoring {len(labelled)} alerts with version {bundle.version}"):
                 rows = rows_of(labelled, decide_alerts(bundle, labelled))
-    except (RecordError, RuntimeError) as exc:
-        raise fail(str(exc)) from None
+        except RuntimeError as exc:
+            raise fail(exc) from None
     if rows_out is not None:
         write_jsonl(rows_out, rows)
     settings = TuneSettings(eval_days=eval_days, folds=folds, base=ThresholdParams(budget=get_settings().fnr_budget))
@@ -147,7 +150,7 @@ def tune_command(
         with steps(f"tuning on {len(rows)} scored rows ({samples} samples)"):
             outcome = run_tune(rows, settings, num_samples=samples, seed=seed)
     except (ValueError, RuntimeError) as exc:
-        raise fail(str(exc)) from None
+        raise fail(exc) from None
     table = Table(title=f"trials, best first (FNR budget {settings.base.budget:.2%})")
     for column in (
         "validation days",

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from alertsieve.cli import fail, out, usage
+from alertsieve.output import fail, out, usage
 from alertsieve.override_scope import ThresholdOverride
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
@@ -130,7 +130,7 @@ def revert(
 
 
 def page_everything(
-    switch: Annotated[str, typer.Argument(help="on or off")],
+    switch: Annotated[Literal["on", "off"], typer.Argument(help="on: page everything; off: back to the model")],
     by: Annotated[str, typer.Option(help="who makes the change")],
     reason: Annotated[str, typer.Option(help="why (an incident, a rollout)")],
     service: Annotated[str, typer.Option(help="only this service's alerts")] = "*",
@@ -140,8 +140,6 @@ def page_everything(
 ) -> None:
     """Page every alert (or a service's, or those the matchers take) whatever its score, until turned off
     or for --for-minutes; "off" gives the alerts back to the model."""
-    if switch not in ("on", "off"):
-        raise usage("say on or off")
     on = switch == "on"
     matchers, expires_at = (_matchers(match), _expiry(for_minutes)) if on else ({}, None)
     try:

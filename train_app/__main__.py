@@ -9,9 +9,13 @@ import typer
 
 
 def build() -> typer.Typer:
+    from alertsieve.output import JsonErrorsGroup, quiet_libraries
     from train_app import cli, manifests, rollout_cli
 
-    app = typer.Typer(help="alertsieve retraining loop (Ray Job entrypoint).", no_args_is_help=True)
+    app = typer.Typer(
+        cls=JsonErrorsGroup, help="alertsieve retraining loop (Ray Job entrypoint).", no_args_is_help=True
+    )
+    app.callback()(quiet_libraries)
     commands: list[Callable[..., None]] = [cli.retrain, cli.schedule, rollout_cli.promote, rollout_cli.rollback]
     commands += [cli.compare]
     commands += [manifests.serve, manifests.serve_config, manifests.rayservice]

@@ -11,12 +11,12 @@ import functools
 import inspect
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from pydantic import BaseModel, ValidationError
 
-from alertsieve.cli import console, fail, out, print_json, usage
+from alertsieve.output import console, fail, out, print_json, usage
 from alertsieve.settings import get_settings
 
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ Epochs = Annotated[int, typer.Option(min=1, help="training epochs")]
 Encoder = Annotated[str | None, typer.Option(help="all-MiniLM-L6-v2 or hashing-64; the champion's by default")]
 Workers = Annotated[int, typer.Option(min=1, help="Ray Train workers")]
 Gpu = Annotated[bool, typer.Option("--gpu", help="train (and embed) on GPU workers: the same code")]
-Backend = Annotated[str, typer.Option(help="'ray' (Ray Train workers) or 'local' (this process)")]
+BackendName = Literal["ray", "local"]  # the fit backends of `alertsieve.trainers` the commands offer
+Backend = Annotated[BackendName, typer.Option(help="ray (Ray Train workers) or local (this process)")]
 SkipBadLines = Annotated[bool, typer.Option("--skip-bad-lines", help="skip malformed lines (counted), do not fail")]
 
 
@@ -47,7 +48,7 @@ class RetrainOptions(BaseModel):
     encoder: str | None = None
     workers: int = 1
     gpu: bool = False
-    backend: str = "ray"
+    backend: BackendName = "ray"
     skip_bad_lines: bool = False
 
 
@@ -116,7 +117,7 @@ def _retrain_config(options: RetrainOptions) -> RetrainConfig:
             skip_bad_lines=o.skip_bad_lines,
         )
     except (ValidationError, ValueError) as exc:
-        raise fail(str(exc)) from None
+        raise fail(exc) from None
 
 
 def _run_retrain(config: RetrainConfig) -> None:
@@ -151,7 +152,7 @@ def retrain(options: RetrainOptions) -> None:
     try:
         _run_retrain(config)
     except (ValueError, RuntimeError) as exc:
-        raise fail(str(exc)) from None
+        raise fail(exc) from None
 
 
 @with_options("options", [o for o in RETRAIN_OPTIONS if o.name != "until"], RetrainOptions)
@@ -195,7 +196,7 @@ def compare(
         typer.Option("--variant", help="[name:]encoder=minilm|hashing,neighbours=on|off,embedding=on|off (repeat)"),
     ] = None,
     epochs: Epochs = 25,
-    backend: Annotated[str, typer.Option(help="variants train with: local or ray")] = "local",
+    backend: Annotated[BackendName, typer.Option(help="variants train with: local or ray")] = "local",
     latency_sample: Annotated[int, typer.Option(min=1, help="alerts timed one by one")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
 ) -> None:
@@ -233,7 +234,7 @@ def compare(
             progress,
         )
     except (ValidationError, ValueError, RuntimeError) as exc:
-        raise fail(str(exc)) from None
+        raise fail(exc) from None
     if as_json:
         print_json([r.model_dump(mode="json") for r in rows])
         return

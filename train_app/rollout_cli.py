@@ -10,23 +10,24 @@ is the output layer.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from alertsieve.cli import console, fail, out, usage
+from alertsieve.output import console, fail, out, print_json
 from alertsieve.settings import get_settings
 from train_app.cli import State, option, with_options
 from train_app.deploy import Deployer, DeployError, RayServiceDeployer, ServeConfigDeployer, ServeRunDeployer
 
 ServeConfig = Annotated[Path, typer.Option(help="the Serve config whose app args a rollout updates")]
 AppName = Annotated[str, typer.Option("--app", help="the application's name in the Serve config")]
+DeployerName = Literal["serve-deploy", "serve-run", "rayservice"]
 DeployWith = Annotated[
-    str,
+    DeployerName,
     typer.Option(
         "--deployer",
-        help="'serve-deploy' (the config + `serve deploy`), "
-        "'serve-run' (serve.run on the connected Ray cluster) or 'rayservice' "
+        help="serve-deploy (the config + `serve deploy`), "
+        "serve-run (serve.run on the connected Ray cluster) or rayservice "
         "(kubectl patch of the RayService's serveConfigV2)",
     ),
 ]
@@ -45,7 +46,7 @@ TARGET_OPTIONS = (
 
 
 def _deployer(
-    kind: str,
+    kind: DeployerName,
     serve_config: Path,
     app_name: str,
     address: str | None,
@@ -56,21 +57,24 @@ def _deployer(
         return ServeConfigDeployer(serve_config, app_name, address)
     if kind == "rayservice":
         return RayServiceDeployer(rayservice, app_name, namespace)
-    if kind == "serve-run":
-        from train_app.ray_runtime import ensure_ray
+    from train_app.ray_runtime import ensure_ray  # serve-run
 
-        ensure_ray(address="auto")  # the running cluster (RAY_ADDRESS or a local `ray start`), never a new one
-        return ServeRunDeployer.from_config(serve_config, app_name)
-    raise usage(f"unknown deployer {kind!r}: serve-deploy, serve-run or rayservice")
+    ensure_ray(address="auto")  # the running cluster (RAY_ADDRESS or a local `ray start`), never a new one
+    return ServeRunDeployer.from_config(serve_config, app_name)
 
 
 def _target(
-    serve_config: Path, app_name: str, deployer: str, address: str | None, rayservice: str, namespace: str | None
+    serve_config: Path,
+    app_name: str,
+    deployer: DeployerName,
+    address: str | None,
+    rayservice: str,
+    namespace: str | None,
 ) -> Deployer:
     try:
         return _deployer(deployer, serve_config, app_name, address, rayservice, namespace)
     except DeployError as exc:
-        raise fail(str(exc)) from None
+        raise fail(exc) from None
 
 
 deploying = with_options("target", TARGET_OPTIONS, _target)
@@ -86,6 +90,9 @@ def promote(
     max_stage_hours: Annotated[float, typer.Option(help="roll back a stage inconclusive for longer")] = 168.0,
     watch: Annotated[bool, typer.Option("--watch", help="keep stepping until promoted or rolled back")] = False,
     interval: Annotated[float, typer.Option(min=1.0, help="seconds between steps with --watch")] = 3600.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print each step's outcome as JSON (one object per step with --watch)")
+    ] = False,
 ) -> None:
     """Start or advance the challenger's rollout: shadow, 10%, 50%, 100% (champion), or roll it back."""
     import time
@@ -106,13 +113,16 @@ def promote(
         try:
             outcome = promote_step(settings, target, gates, state)
         except (RolloutError, DeployError) as exc:
-            raise fail(str(exc)) from None
-        if outcome.assessment is not None:
-            source = "offline (held-out days)" if outcome.offline else "online (decisions joined with feedback)"
-            out.print(assessment_table(outcome.assessment, f"challenger vs champion, {source}"))
-        for note in outcome.notes:
-            console.print(f"[yellow]note:[/] {note}")
-        out.print(outcome.message)
+            raise fail(exc) from None
+        if as_json:
+            print_json(outcome.model_dump(mode="json"))
+        else:
+            if outcome.assessment is not None:
+                source = "offline (held-out days)" if outcome.offline else "online (decisions joined with feedback)"
+                out.print(assessment_table(outcome.assessment, f"challenger vs champion, {source}"))
+            for note in outcome.notes:
+                console.print(f"[yellow]note:[/] {note}")
+            out.print(outcome.message)
         stage = outcome.state.stage if outcome.state else None
         if stage is Stage.ROLLED_BACK or (outcome.state is None and outcome.assessment is not None):
             raise typer.Exit(1)
@@ -134,5 +144,5 @@ def rollback(
     try:
         outcome = do_rollback(get_settings(), target, state, reason)
     except (RolloutError, DeployError) as exc:
-        raise fail(str(exc)) from None
+        raise fail(exc) from None
     out.print(outcome.message)

@@ -1,7 +1,8 @@
 """`alertsieve train`: the output layer of ``train_app.pipeline.run`` for one labelled history.
 
-Options in, progress and tables out; bad data exits 1 naming the file, line and field, and a model that
-fails its first-model gate is registered but not made champion (exit 3).
+Options in, progress and tables (or, with ``--json``, the report as one JSON object) out; bad data exits 1
+naming the file, line and field, and a model that fails its first-model gate is registered but not made
+champion (exit 3; under ``--json`` the report with the ``error``).
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from typing import Annotated
 
 import typer
 
-from alertsieve.cli import EXIT_GATE, counts_table, fail, notes_table, out, steps
+from alertsieve.cli import counts_table, evaluation_json, notes_table
 from alertsieve.featurize import FeatureConfig
+from alertsieve.output import EXIT_GATE, fail, out, print_json, steps
 from alertsieve.settings import get_settings
+from train_app.cli import Backend
 
 
 def train(
     history: Annotated[Path, typer.Option(help="JSONL of labelled alerts", exists=True, dir_okay=False)],
-    backend: Annotated[str, typer.Option(help="'ray' (Ray Train workers) or 'local' (this process)")] = "ray",
+    backend: Backend = "ray",
     workers: Annotated[int, typer.Option(min=1, help="Ray Train workers")] = 1,
     gpu: Annotated[bool, typer.Option("--gpu", help="train on GPU workers (same code)")] = False,
     encoder: Annotated[str, typer.Option(help="text encoder: all-MiniLM-L6-v2 or hashing-64")] = "all-MiniLM-L6-v2",
@@ -28,6 +31,7 @@ def train(
     skip_bad_lines: Annotated[
         bool, typer.Option("--skip-bad-lines", help="skip malformed lines (counted) instead of stopping")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the training report as JSON")] = False,
 ) -> None:
     """Train a model on labelled history, choose thresholds on its later part, register it."""
     from alertsieve.records import RecordError
@@ -51,16 +55,38 @@ def train(
         try:
             result = run(request, settings, progress)
         except (RecordError, ValueError) as exc:
-            raise fail(str(exc)) from None
+            raise fail(exc) from None
         bar.update(task, description="done", completed=7)
     report = result.report
+    passed = result.assessment.verdict == "advance"
+    if save:
+        result.bundle.save(save)
+    gate = (
+        None
+        if passed
+        else f"validation FNR {report.validation.overall.fnr:.2%} is above the {settings.fnr_budget:.2%} budget: "
+        "not made champion"
+    )
+    if as_json:
+        summary = {
+            "version": result.version,
+            "champion": result.champion,
+            "gate": result.assessment.model_dump(mode="json"),
+            "validation": evaluation_json(report.validation),
+            **report.model_dump(mode="json", exclude={"validation"}),
+            "skipped_lines": result.skipped_lines,
+            "saved": str(save) if save else None,
+        }
+        if gate is not None:
+            raise fail(gate, EXIT_GATE, details=summary)
+        print_json(summary)
+        return
     out.print(counts_table("validation (later history, unseen in training)", report.validation))
     out.print(notes_table(report.notes))
     if report.environment_labels:
         out.print(f"environment labels (features, not identity): {', '.join(report.environment_labels)}")
     if result.skipped_lines:
         out.print(f"skipped {result.skipped_lines} malformed lines of {history}")
-    passed = result.assessment.verdict == "advance"
     cal = report.calibration
     penalty = (
         f"L2 penalty {report.penalty.weight_decay:g} (held-out log-loss)" if report.penalty else "L2 penalty as given"
@@ -72,13 +98,8 @@ def train(
         f"gate {'passed' if passed else 'FAILED'}"
     )
     if save:
-        result.bundle.save(save)
         out.print(f"saved bundle to {save}")
     if result.version is not None:
         out.print(f"registered {settings.model_name} version {result.version}" + (" as champion" if passed else ""))
-    if not passed:
-        raise fail(
-            f"validation FNR {report.validation.overall.fnr:.2%} is above the {settings.fnr_budget:.2%} "
-            "budget: not made champion",
-            EXIT_GATE,
-        )
+    if gate is not None:
+        raise fail(gate, EXIT_GATE)

@@ -8,7 +8,7 @@ const SVG = "http://www.w3.org/2000/svg";
 
 // ---- services ------------------------------------------------------------------------------------
 async function loadServices() {
-  state.view = await api("/v1/thresholds");
+  state.view = await api("v1/thresholds");
   $("model").textContent = "model version " + state.view.model_version + " · FNR budget " + pct(state.view.budget, 2) +
     " · pooled threshold " + num(state.view.pooled);
   renderServices();
@@ -68,7 +68,7 @@ async function loadPreview() {
   const seq = ++state.seq;
   const q = new URLSearchParams({ service: state.selected, threshold: String(threshold) });
   try {
-    const p = await api("/v1/thresholds/preview?" + q);
+    const p = await api("v1/thresholds/preview?" + q);
     if (seq !== state.seq) return;  // a newer request is on its way
     state.preview = p;
     renderPreview(p);
@@ -109,7 +109,7 @@ function renderPreview(p) {
 
 // ---- trends --------------------------------------------------------------------------------------
 async function loadTrends(service) {
-  const data = await api("/v1/thresholds/trends?" + new URLSearchParams({ service }));
+  const data = await api("v1/thresholds/trends?" + new URLSearchParams({ service }));
   const rows = data.rows.filter((r) => r.service === service);
   const weeks = rows.map((r) => r.week);
   barChart($("chart-volume"), weeks, rows.map((r) => r.alerts), rows.map((r) => r.suppressed));
@@ -214,7 +214,7 @@ async function save(event) {
   const threshold = Number($("candidate").value);
   const service = state.selected;
   try {
-    const change = await api("/v1/thresholds/" + encodeURIComponent(service), {
+    const change = await api("v1/thresholds/" + encodeURIComponent(service), {
       method: "PUT", headers: authHeaders(),
       body: JSON.stringify({ threshold, by: $("by").value, reason: $("reason").value, ...scopeFields() }),
     });
@@ -229,7 +229,7 @@ async function save(event) {
 async function revert() {
   const service = state.selected;
   try {
-    await api("/v1/thresholds/" + encodeURIComponent(service), {
+    await api("v1/thresholds/" + encodeURIComponent(service), {
       method: "DELETE", headers: authHeaders(),
       body: JSON.stringify({ by: $("by").value || "ui", reason: $("reason").value || "reverted to the optimised threshold" }),
     });
@@ -241,7 +241,7 @@ async function revert() {
 }
 
 async function loadAudit() {
-  const changes = await api("/v1/thresholds/audit?limit=50");
+  const changes = await api("v1/thresholds/audit?limit=50");
   const body = $("audit").querySelector("tbody");
   body.replaceChildren();
   for (const c of changes) {

@@ -1,5 +1,5 @@
 // Shared by the threshold page (app.js) and the Suppressed page (suppressed.js): element lookup, number and
-// message display, JSON requests (with the typed token; an error status throws), table cells, and the
+// message display, JSON requests (relative to API_ROOT, with the typed token; an error status throws), table cells, and the
 // live-safety banner (services that stopped suppressing, each with a resume button).
 "use strict";
 
@@ -16,6 +16,10 @@ function message(text, kind) {
   el.className = "message " + (kind || "");
 }
 
+// The API's root: the folder above the pages' ui/ folder (both pages are in it), under whatever path prefix
+// a proxy serves alertsieve; API paths are relative to it ("v1/thresholds"), never absolute.
+const API_ROOT = new URL("../", document.baseURI);
+
 async function api(path, options) {
   // reads carry the token too once one is typed: the server may protect them (protect_reads)
   const token = $("token") ? $("token").value : "";
@@ -23,7 +27,7 @@ async function api(path, options) {
   if (token && !(opts.headers && opts.headers.Authorization)) {
     opts.headers = Object.assign({ Authorization: "Bearer " + token }, opts.headers || {});
   }
-  const response = await fetch(path, opts);
+  const response = await fetch(new URL(path, API_ROOT), opts);
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const detail = typeof body.detail === "string" ? body.detail : body.message || response.statusText;
@@ -45,7 +49,7 @@ async function loadLiveSafety() {
   const banner = $("live-safety-banner");
   let view;
   try {
-    view = await api("/v1/live-safety");
+    view = await api("v1/live-safety");
   } catch (err) {  // the pages work without it; the banner says it cannot tell
     banner.hidden = false;
     banner.textContent = "live safety: cannot tell which services stopped suppressing (" + err.message + ")";
@@ -87,7 +91,7 @@ async function resumeService(service, button) {
   }
   button.disabled = true;
   try {
-    await api("/v1/live-safety/" + encodeURIComponent(service) + "/resume", {
+    await api("v1/live-safety/" + encodeURIComponent(service) + "/resume", {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: "Bearer " + token },
       body: JSON.stringify({ by, reason: "resumed from the " + document.title + " page" }),

@@ -35,7 +35,7 @@ function timeLeft(seconds) {
 }
 
 async function loadOverrides() {
-  const overrides = await api("/v1/thresholds/overrides");
+  const overrides = await api("v1/thresholds/overrides");
   const body = $("overrides").querySelector("tbody");
   body.replaceChildren();
   for (const o of overrides) {
@@ -60,7 +60,7 @@ async function loadOverrides() {
 
 async function revertScoped(o) {
   try {
-    await api("/v1/thresholds/" + encodeURIComponent(o.service), {
+    await api("v1/thresholds/" + encodeURIComponent(o.service), {
       method: "DELETE", headers: authHeaders(),
       body: JSON.stringify({ matchers: o.matchers, by: $("by").value || "ui", reason: $("reason").value || "reverted" }),
     });
@@ -72,7 +72,7 @@ async function revertScoped(o) {
 }
 
 async function loadSwitch() {
-  const state = await api("/v1/page-everything");
+  const state = await api("v1/page-everything");
   const banner = $("page-everything-banner");
   document.body.classList.toggle("paging-everything", state.on);
   banner.hidden = !state.on;
@@ -96,7 +96,7 @@ async function toggleSwitch(event) {
   const minutes = $("switch-minutes").value.trim();
   if (on && minutes) body.for_minutes = Number(minutes);
   try {
-    await api("/v1/page-everything", {
+    await api("v1/page-everything", {
       method: "PUT",
       headers: { "Content-Type": "application/json", Authorization: "Bearer " + $("switch-token").value },
       body: JSON.stringify(body),

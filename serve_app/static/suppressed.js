@@ -28,7 +28,7 @@ async function load() {
     if (state.startsAt) shown.set("startsAt", state.startsAt);
   }
   history.replaceState(null, "", "?" + shown);
-  const view = await api("/v1/decisions?" + q);
+  const view = await api("v1/decisions?" + q);
   if (seq !== state.seq) return;  // a newer load is on its way
   state.entries = view.decisions.filter((e) => !state.startsAt || Date.parse(e.startsAt) === Date.parse(state.startsAt));
   render();
@@ -75,7 +75,7 @@ async function answer(entry, actionable, button) {
   const what = entry.alertname + " (" + entry.service + ")";
   button.disabled = true;
   try {
-    const reply = await api("/v1/feedback", {
+    const reply = await api("v1/feedback", {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: "Bearer " + $("token").value },
       body: JSON.stringify({ fingerprint: entry.fingerprint, startsAt: entry.startsAt, actionable,

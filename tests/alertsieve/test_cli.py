@@ -138,7 +138,7 @@ def test_score_without_any_model_fails_clearly(home: Path) -> None:
     alerts.write_text(json.dumps({"labels": {"alertname": "A"}, "startsAt": "2026-01-05T00:00:00Z"}) + "\n")
     code, out = invoke("score", "--alerts", str(alerts), "--out", str(home / "d.jsonl"))
     assert code == 1
-    assert "no model version 'champion'" in out
+    assert 'no model: run "alertsieve train --history <file>" first' in out
     assert not (home / "d.jsonl").exists()
 
 

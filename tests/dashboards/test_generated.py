@@ -10,6 +10,7 @@ from dashboards.cli import dashboards_app
 from dashboards.generate import PACKAGE_DIR, render_files
 
 GENERATED_DIRS = ("generated", "provisioning")
+REGENERATE = "alertsieve dashboards generate --out dashboards"  # from the repository root
 
 
 def _on_disk(root: Path) -> dict[str, str]:
@@ -22,14 +23,14 @@ def _on_disk(root: Path) -> dict[str, str]:
 
 
 def test_generate_into_a_tmp_dir_matches_the_committed_files(tmp_path: Path) -> None:
-    result = CliRunner().invoke(dashboards_app, ["generate", "--root", str(tmp_path)])
+    result = CliRunner().invoke(dashboards_app, ["generate", "--out", str(tmp_path)])
 
     assert result.exit_code == 0, result.output
     fresh = _on_disk(tmp_path)
     committed = _on_disk(PACKAGE_DIR)
-    assert sorted(fresh) == sorted(committed), "stale or missing files: run `alertsieve dashboards generate`"
+    assert sorted(fresh) == sorted(committed), f"stale or missing files: run `{REGENERATE}`"
     outdated = [name for name in fresh if fresh[name] != committed[name]]
-    assert outdated == [], f"out of date, run `alertsieve dashboards generate`: {outdated}"
+    assert outdated == [], f"out of date, run `{REGENERATE}`: {outdated}"
 
 
 def test_rendering_is_deterministic() -> None:
@@ -41,7 +42,7 @@ def test_generated_files_follow_the_slo_file(tmp_path: Path) -> None:
     (tmp_path / "slos.yaml").write_text(slos)
 
     result = CliRunner().invoke(
-        dashboards_app, ["generate", "--root", str(tmp_path / "out"), "--slos", str(tmp_path / "slos.yaml")]
+        dashboards_app, ["generate", "--out", str(tmp_path / "out"), "--slos", str(tmp_path / "slos.yaml")]
     )
 
     assert result.exit_code == 0, result.output

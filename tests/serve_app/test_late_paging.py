@@ -314,7 +314,7 @@ def test_the_suppressed_page_and_its_script_are_self_contained() -> None:
     with TestClient(app) as client:
         page = client.get("/ui/suppressed")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-        assert '<script src="/ui/suppressed/static/suppressed.js">' in page.text
+        assert '<script src="suppressed/static/suppressed.js">' in page.text
         script = client.get("/ui/suppressed/static/suppressed.js")
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
         for text in (page.text, script.text):

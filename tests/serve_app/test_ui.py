@@ -93,7 +93,7 @@ def test_page_and_static_files_are_self_contained(client):
     page = client.get("/ui")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert client.get("/ui/").text == page.text
-    assert '<script src="/ui/static/app.js">' in page.text
+    assert '<script src="static/app.js">' in page.text
     for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
         response = client.get(f"/ui/static/{name}")
         assert response.status_code == 200 and kind in response.headers["content-type"]
