@@ -154,8 +154,8 @@ def test_a_sigint_right_after_30_suppressions_keeps_them_across_a_restart(
         "page_after_minutes": 0,  # no delayed paging: the history's alerts have been firing for months
     }
     config.write_text(set_app_args((REPO / "serve_config.yaml").read_text(), "alertsieve", args))
-    # started as a script starts a job with `&` (SIGINT ignored, and inherited unless handled), as the issue's
-    # probe did: the harder case, since an inherited SIG_IGN would make `serve run` deaf to the stop
+    # started as a script starts a job with `&` (SIGINT ignored, and inherited unless handled): the harder case,
+    # since a SIG_IGN inherited by `serve run` would make it deaf to the stop (a terminal's Ctrl-C: the unit test)
     serve = shlex.join([sys.executable, "-m", "train_app", "serve", "--config", str(config)])
     command = ["sh", "-c", f"trap '' INT; exec {serve}"]
     env, url = serve_env(home, ray_tmp, port), f"http://127.0.0.1:{port}"
@@ -165,7 +165,7 @@ def test_a_sigint_right_after_30_suppressions_keeps_them_across_a_restart(
             assert open_store(str(home / "state")).get_blob(SNAPSHOT_BLOB) is None  # nothing written yet
             running = names(ray_processes(ray_tmp))  # the marker finds Ray's daemons and its workers
             assert {"gcs_server", "raylet", "ray::ServeReplica:alertsieve:Ingress"} <= running, running
-            os.killpg(first.pid, signal.SIGINT)  # Ctrl-C
+            os.killpg(first.pid, signal.SIGINT)  # as Ctrl-C does: to the process group
             assert first.wait(timeout=STOP_S) == 0, (tmp_path / "first.log").read_text(errors="replace")[-3000:]
         assert {key(a) for a in noise} <= suppressions_in_snapshot(home)
         left = ray_processes(ray_tmp)
