@@ -17,6 +17,8 @@ from alertsieve.schema import LabelledAlert
 from tests.factories import synthetic_history
 
 if TYPE_CHECKING:
+    import subprocess
+
     from alertsieve.training import TrainReport
 
 # The test machine has two shared cores: torch's default thread pool makes tiny batches many times slower.
@@ -310,9 +312,9 @@ def running_server(
     timeout_s: float = 30.0,
     env: dict[str, str] | None = None,
     log: Path | None = None,
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """A real server (Prometheus, Alertmanager, `mlflow models serve`) on 127.0.0.1 for as long as the block
-    runs. It runs in its own process group, and the whole group is stopped at the end: a server that starts
+    runs (the block gets its process). It runs in its own process group, and the whole group is stopped at the end: a server that starts
     workers of its own (mlflow's uvicorn) leaves none behind. ``env`` replaces the environment; ``log``
     receives its output, whose end a start that fails reports."""
     import os
@@ -337,7 +339,7 @@ def running_server(
                 tail = log.read_text(errors="replace")[-3000:] if log else ""
                 raise RuntimeError(f"{command[0]} did not become ready at {ready_url}\n{tail}")
             time.sleep(0.2)
-        yield
+        yield process
     finally:
         for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
             try:

@@ -17,23 +17,26 @@ import pytest
 from train_app.foreground import run_foreground
 
 CHILD = """
-import os, signal, subprocess, sys, time
-out = sys.argv[1]
-grandchild = subprocess.Popen(["sleep", "300"])  # like Ray's agents: started by the child, in its session
-def stop(signum, frame):
-    if sys.argv[2] == "ignore":
-        return
+import signal, subprocess, sys, time
+out, mode = sys.argv[1], sys.argv[2]
+grouped = subprocess.Popen(["sleep", "300"])  # like Ray's raylet and agents: in the child's process group
+apart = subprocess.Popen(["sleep", "300"], process_group=0)  # like Ray's workers: a group of their own
+if mode == "ignore":
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+open(out + ".pids", "w").write(f"{grouped.pid} {apart.pid}")
+try:
+    while True:
+        time.sleep(0.1)
+except KeyboardInterrupt:  # Python's own SIGINT handler, as serve run has it
     time.sleep(1.0)  # longer than subprocess.call's 0.25 s
     open(out + ".flushed", "w").write("snapshot")
     sys.exit(0)
-signal.signal(signal.SIGINT, stop)
-open(out + ".pids", "w").write(str(grandchild.pid))
-while True:
-    time.sleep(0.1)
 """
 
 PARENT = (
-    "import sys; from train_app.foreground import run_foreground; "
+    "import signal, sys; from train_app.foreground import run_foreground; "
+    # "ignored": started as a script's shell starts a job with `&`, SIGINT ignored (and inherited, unless handled)
+    "sys.argv[5] == 'ignored' and signal.signal(signal.SIGINT, signal.SIG_IGN); "
     "sys.exit(run_foreground([sys.executable, '-c', sys.argv[1], sys.argv[2], sys.argv[3]], grace_s=float(sys.argv[4])))"
 )
 
@@ -53,37 +56,47 @@ def wait_for(path: Path, timeout_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def start(tmp_path: Path, mode: str, grace_s: float) -> tuple[subprocess.Popen[bytes], Path, int]:
+def start(
+    tmp_path: Path, mode: str, grace_s: float, sigint: str = "default"
+) -> tuple[subprocess.Popen[bytes], Path, list[int]]:
     out = tmp_path / "child"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, CHILD, str(out), mode, str(grace_s)], env=env, start_new_session=True
+        [sys.executable, "-c", PARENT, CHILD, str(out), mode, str(grace_s), sigint], env=env, start_new_session=True
     )
     wait_for(out.with_suffix(".pids"))
-    return parent, out, int(out.with_suffix(".pids").read_text())
+    return parent, out, [int(pid) for pid in out.with_suffix(".pids").read_text().split()]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_stop_gives_the_child_time_to_flush_and_leaves_nothing_running(tmp_path: Path, sig: signal.Signals) -> None:
-    parent, out, grandchild = start(tmp_path, "flush", grace_s=30)
+def wait_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 10
+    while not all(gone(pid) for pid in pids):
+        assert time.monotonic() < deadline, (
+            f"the child's leftovers outlived the stop: {[p for p in pids if not gone(p)]}"
+        )
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    ("sig", "sigint"), [(signal.SIGINT, "default"), (signal.SIGTERM, "default"), (signal.SIGINT, "ignored")]
+)
+def test_a_stop_gives_the_child_time_to_flush_and_leaves_nothing_running(
+    tmp_path: Path, sig: signal.Signals, sigint: str
+) -> None:
+    """Also when the command started with SIGINT ignored: the child still hears the SIGINT passed on."""
+    parent, out, leftovers = start(tmp_path, "flush", grace_s=30, sigint=sigint)
     os.killpg(parent.pid, sig)  # Ctrl-C (or a pod's SIGTERM) to the command's process group
     assert parent.wait(timeout=60) == 0
     assert out.with_suffix(".flushed").read_text() == "snapshot"
-    deadline = time.monotonic() + 10
-    while not gone(grandchild):
-        assert time.monotonic() < deadline, "the child's leftover outlived the stop"
-        time.sleep(0.1)
+    wait_gone(leftovers)
 
 
 def test_a_child_that_will_not_stop_is_killed_when_the_grace_runs_out(tmp_path: Path) -> None:
-    parent, out, grandchild = start(tmp_path, "ignore", grace_s=1)
+    parent, out, leftovers = start(tmp_path, "ignore", grace_s=1)
     os.killpg(parent.pid, signal.SIGINT)
     assert parent.wait(timeout=60) == 128 + signal.SIGKILL
     assert not out.with_suffix(".flushed").exists()
-    deadline = time.monotonic() + 10
-    while not gone(grandchild):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_gone(leftovers)
 
 
 def test_the_exit_status_is_the_childs() -> None:
