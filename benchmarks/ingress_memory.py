@@ -1,7 +1,7 @@
 """Memory of the Ingress's router under a stream of unique alerts: each bounded structure reaches its cap, and
 resident memory levels off there.
 
-    python benchmarks/ingress_memory.py [--alerts 300000] [--every 25000] [--small 5000] [--defaults]
+    python benchmarks/ingress_memory.py [--alerts 300000] [--every 25000] [--small 5000] [--no-defaults]
 
 In process, no Serve: the router the Ingress holds (``serve_app/router.py``: stream context, decision memory,
 incident guard, live-safety watch, decision log writes to a temporary state store, snapshots on their timer)
@@ -14,10 +14,14 @@ hashing encoder.
 
 Each configuration runs in its own process, so resident memory (RSS, /proc/self/statm) is not shared: ``--small``
 sets every cap this can set to one size (decision memory, remembered context rows, the incident guard's hosts,
-ALERTSIEVE_STREAM_MEMORY: at least 1,000), ``--defaults`` runs with the Ingress's own. Its first line, 0 alerts,
+the live-safety watch's counted occurrences, ALERTSIEVE_STREAM_MEMORY: at least 1,000), and a second run has the
+Ingress's own caps (unless ``--no-defaults``; the stream's 500,000 needs ``--alerts`` past it). Its first line, 0 alerts,
 is the process with the model loaded and nothing fed: the baseline that "+MB" counts from. Per checkpoint:
 RSS, growth over the baseline, KB per alert overall and over the last step (near 0 once the caps are reached),
-and each structure's size (its cap in the header line).
+and each structure's size (its cap in the "cap" line): "waiting" the suppressions held for delayed paging,
+"rows" the context rows kept for resends, "occurrences" and "fingerprints" the stream state's, "windows" the
+alerts of its last hour, "tracked" its occurrences and firing histories, "hosts" the incident guard's,
+"counted" the live-safety watch's.
 """
 
 from __future__ import annotations
