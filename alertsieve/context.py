@@ -110,13 +110,13 @@ class StreamState:
         """Apply the resolutions that happened up to ``now`` and forget what is older than a week (or
         than the oldest of the last ``capacity`` occurrences, on a stream busier than that)."""
         self.now = max(self.now, now)
-        self.windows.advance(self.now)
         while self.ends and self.ends[0][0] <= self.now:
             end, fp, start = heapq.heappop(self.ends)
             self._resolved(fp, start, end)
         while len(self.recent) > self.capacity:
             self.floor = self.recent[1].t
             self._forget_oldest()
+        self.windows.advance(self.now, self.floor)  # bounded by the memory too, not only by the hour
         horizon = self.horizon
         while self.recent and self.recent[0].t < horizon:
             self._forget_oldest()

@@ -197,6 +197,7 @@ class LiveSafety:
         self.windows: dict[str, deque[tuple[str, float, bool, bool]]] = {}
         self.seen: OrderedDict[tuple[str, float], None] = OrderedDict()  # occurrences counted in a window
         self.marked: OrderedDict[tuple[str, float], None] = OrderedDict()  # "should have paged" counted
+        self.capacity = SEEN_CAPACITY  # occurrences each of ``seen`` and ``marked`` holds, the oldest forgotten
 
     # ---- what a restart keeps -----------------------------------------------------------------------
     def state(self) -> LiveSafetyState:
@@ -235,7 +236,7 @@ class LiveSafety:
         if key in seen:
             return True
         seen[key] = None
-        if len(seen) > SEEN_CAPACITY:
+        if len(seen) > self.capacity:
             seen.popitem(last=False)
         return False
 

@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from alertsieve.contracts import Arm, Occurrence
 
@@ -42,6 +42,23 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _not_a_number(value: object) -> object:
+    """A datetime is RFC 3339 text, as Alertmanager sends it (or a ``datetime`` from Python): a number, or
+    text that reads as one, is refused rather than taken for a Unix timestamp (pydantic's lax default)."""
+    if isinstance(value, int | float):
+        raise ValueError("a datetime is ISO 8601 text (RFC 3339), not a number")
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("a datetime is ISO 8601 text (RFC 3339), not a number")
+    return value
+
+
+# every datetime that comes in (alerts, feedback, queries, overrides): ISO 8601 text, never a Unix timestamp
+IsoDatetime = Annotated[datetime, BeforeValidator(_not_a_number)]
+
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -63,8 +80,8 @@ class Alert(BaseModel):
     status: Literal["firing", "resolved"] = "firing"
     labels: dict[str, str] = Field(min_length=1)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
+    startsAt: IsoDatetime
+    endsAt: IsoDatetime | None = None  # Alertmanager's "0001-01-01T00:00:00Z" (ZERO_TIME) is None: not ended
     generatorURL: str = ""
     fingerprint: str = ""
 
@@ -183,7 +200,7 @@ class Feedback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fingerprint: str = Field(min_length=1, max_length=64)
-    startsAt: datetime
+    startsAt: IsoDatetime
     actionable: bool
     by: str = Field(min_length=1, max_length=200)
     comment: str = Field(default="", max_length=2000)

@@ -52,6 +52,11 @@ class StreamContext:
                 self._seen.popitem(last=False)
         return rows
 
+    @property
+    def remembered(self) -> int:
+        """How many occurrences' rows are remembered (at most ``remember``)."""
+        return len(self._seen)
+
     def remembered_rows(self, limit: int) -> list[tuple[tuple[str, float], np.ndarray]]:
         """The rows of the ``limit`` occurrences seen last, oldest first (to carry them over a restart)."""
         if limit <= 0:

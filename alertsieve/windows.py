@@ -5,13 +5,15 @@ since a moment by bisection. ``Windows`` keeps the last 5, 15 and 30 minutes of 
 counts of distinct fingerprints, names and services (overall, per service, per host, per alert name),
 and the last hour of first sightings per environment, so that an alert's company is read off counters
 rather than by rescanning the window: at 50 new alerts a second a 30-minute scan is 90,000 entries.
-Both count exactly what a scan of the stream in time order would. An alert older than the stream's latest
+Both count exactly what a scan of the stream in time order would (of what the stream state remembers: on a
+stream busier than its memory, nothing older than its floor, so the windows are bounded by it too). An alert older than the stream's latest
 time (out of order: a late notification) is counted as of its own time, as training's replay in time order
 would have: by a scan of the alerts kept for that (the last hour and ``LATE_S`` more), skipping later ones.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict, deque
 from typing import NamedTuple
@@ -159,20 +161,22 @@ class Windows:
                     counts = self.env_novel_counts[span]
                     counts[environment] = counts.get(environment, 0) + 1
 
-    def advance(self, now: float) -> None:
-        """Move the windows' clock to ``now`` (never back) and let go of what fell out of them."""
+    def advance(self, now: float, floor: float = -math.inf) -> None:
+        """Move the windows' clock to ``now`` (never back) and let go of what fell out of them, and of what
+        is older than ``floor`` (the stream state's, on a stream busier than its memory: the windows then
+        hold no more alerts than it does, however many an hour brings)."""
         self.clock = max(self.clock, now)
-        while self.log and self.log[0][0].t < self.clock - HOUR - LATE_S:
+        while self.log and self.log[0][0].t < max(self.clock - HOUR - LATE_S, floor):
             self.log.popleft()
-        while self.w5 and self.w5[0].t < self.clock - 5 * MINUTE:
+        while self.w5 and self.w5[0].t < max(self.clock - 5 * MINUTE, floor):
             self._count5(self.w5.popleft(), -1)
-        while self.w15 and self.w15[0].t < self.clock - 15 * MINUTE:
+        while self.w15 and self.w15[0].t < max(self.clock - 15 * MINUTE, floor):
             self.services15.remove(self.w15.popleft().service)
-        while self.w30 and self.w30[0].t < self.clock - 30 * MINUTE:
+        while self.w30 and self.w30[0].t < max(self.clock - 30 * MINUTE, floor):
             self._count30(self.w30.popleft(), -1)
         for span, queue in self.env_novel.items():
             counts = self.env_novel_counts[span]
-            while queue and queue[0][0] < self.clock - span:
+            while queue and queue[0][0] < max(self.clock - span, floor):
                 environment = queue.popleft()[1]
                 counts[environment] -= 1
                 if not counts[environment]:

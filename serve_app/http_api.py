@@ -1,6 +1,6 @@
 """The FastAPI application the Ingress serves: the app object with its routers (threshold UI and overrides,
 decisions and the Suppressed page, live safety), error handlers that always answer a 4xx with a body that renders,
-request counting, and the middlewares, declared here once: from the outside in, the guards (arrival time,
+a 405 whose ``Allow`` the routes compute (``serve_app/allowed_methods.py``), request counting, and the middlewares, declared here once: from the outside in, the guards (arrival time,
 Host header, token on reads: ``serve_app/guards.py``), the webhook mark and sweep start
 (``serve_app/late_paging.py``) and the body limit (``serve_app/webhook.py``). What they enforce is read
 per request from the ``AppContext`` the Ingress put on the app's state (``serve_app/app_context.py``), so
@@ -10,12 +10,15 @@ fastapi-offline ships (not a CDN), so air-gapped networks get their docs too."""
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alertsieve import __version__
 from serve_app import live_safety_api, overrides_api, suppressed, ui
+from serve_app.allowed_methods import allow_header
 from serve_app.app_context import on_request, request_policy
 from serve_app.guards import WEBHOOK, RequestGuards
 from serve_app.late_paging import MarkWebhook
@@ -42,6 +45,16 @@ api.include_router(live_safety_api.router)
 @api.exception_handler(RequestValidationError)
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
     return SafeJSONResponse(status_code=422, content=validation_problems(exc.errors()))
+
+
+@api.exception_handler(StarletteHTTPException)
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI's answer, but a 405's ``Allow`` lists the methods of the path's resource (``serve_app/allowed_methods.py``)."""
+    if exc.status_code == 405:
+        allow = allow_header(request.app.routes, request.scope)
+        if allow is not None:
+            exc.headers = {**(exc.headers or {}), "Allow": allow}
+    return await http_exception_handler(request, exc)
 
 
 @api.exception_handler(AuthError)

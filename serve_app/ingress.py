@@ -27,7 +27,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
@@ -37,7 +36,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from alertsieve.bundle import ModelBundle
-from alertsieve.schema import Alert, Feedback, Reason, Verdict
+from alertsieve.schema import Alert, Feedback, IsoDatetime, Reason, Verdict
 from alertsieve.settings import get_settings
 from alertsieve.store import open_store
 from serve_app.app_context import STATE_NAME, AppContext, BundleCache, RequestPolicy, require_token
@@ -291,7 +290,10 @@ class Ingress:
         self,
         decision: Annotated[Verdict | None, Query(description="only occurrences last decided so")] = None,
         service: Annotated[str | None, Query(max_length=200)] = None,
-        since: Annotated[datetime | None, Query(description="ISO datetime (UTC without offset); default: 24 h")] = None,
+        since: Annotated[
+            IsoDatetime | None,
+            Query(description="ISO 8601 datetime (UTC without offset), not a Unix time; default: 24 h"),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
         fingerprint: Annotated[str | None, Query(max_length=255, description="one alert's occurrences")] = None,
     ) -> DecisionsView:

@@ -56,9 +56,10 @@ Log = Annotated[OverrideLog, Depends(override_log)]
 
 
 def writable(service: ServiceName) -> None:
-    """FastAPI dependency: the names of the read-only routes cannot be written as services (405)."""
+    """FastAPI dependency: the names of the read-only routes cannot be written as services (405; the app's
+    handler writes ``Allow`` from the routes: ``serve_app/allowed_methods.py``)."""
     if service in READ_ONLY:
-        raise HTTPException(status_code=405, detail=f"/v1/thresholds/{service} is read-only", headers={"Allow": "GET"})
+        raise HTTPException(status_code=405, detail=f"/v1/thresholds/{service} is read-only")
 
 
 WRITE = [Depends(writable), Depends(require_token)]  # in this order: a read-only name is a 405 before any 401

@@ -29,6 +29,7 @@ from alertsieve.override_scope import (
     PageEverything,
     ThresholdOverride,
 )
+from alertsieve.schema import IsoDatetime
 from alertsieve.settings import get_settings
 from alertsieve.store import RecordStore, open_store
 
@@ -98,7 +99,7 @@ class ScopeInput(BaseModel):
         allow_inf_nan=False,
         description="expire this many minutes from now",
     )
-    expires_at: datetime | None = Field(default=None, description="expire at this time (UTC unless given)")
+    expires_at: IsoDatetime | None = Field(default=None, description="expire at this time (UTC unless given)")
 
     @model_validator(mode="after")
     def _one_expiry_ahead(self) -> ScopeInput:

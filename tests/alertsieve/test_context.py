@@ -294,3 +294,15 @@ def test_a_stream_busier_than_the_memory_forgets_its_oldest_occurrences():
     assert f(context_vector(state, again), "all_alerts_5m") == f(
         context_vector(roomy, again), "all_alerts_5m"
     )  # windows exact
+
+
+def test_the_windows_hold_no_more_alerts_than_the_memory_on_a_busy_stream():
+    """An hour of windows at any rate was memory beyond ALERTSIEVE_STREAM_MEMORY: now the floor trims them."""
+    state, roomy = StreamState(capacity=1000), StreamState()
+    for s in (state, roomy):
+        for i in range(5000):  # 5,000 occurrences in 50 minutes, 100 a minute: 1,000 are 10 minutes
+            s.observe(alert(name="Busy", service="search", at=i / 100, instance=f"h{i}"))
+    windows = state.windows
+    assert max(len(windows.log), len(windows.w15), len(windows.w30), len(windows.all30)) <= 1001
+    assert len(roomy.windows.log) == 5000 and len(roomy.windows.w30) == 3001  # bounded by the hour only
+    assert len(windows.w5) == len(roomy.windows.w5) == 501  # 5 minutes fit the memory: exact

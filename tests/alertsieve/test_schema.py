@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 
 import pytest
 from pydantic import ValidationError
 
-from alertsieve.schema import Alert, Decision, LabelledAlert, fingerprint_of
+from alertsieve.schema import Alert, Decision, Feedback, LabelledAlert, fingerprint_of
 from tests.factories import T0, alert, from_labels, labelled
 
 
@@ -63,6 +64,26 @@ def test_zero_ends_at_means_not_ended():
     assert a.endsAt is None
     resolved = alert(ends_after=5)
     assert resolved.endsAt == datetime(2026, 1, 5, 9, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("field", ["startsAt", "endsAt"])
+@pytest.mark.parametrize("value", [0, 0.5, 1767603600, "0.5", "1767603600", True])
+def test_a_number_is_not_a_datetime(field, value):
+    """Alertmanager sends RFC 3339 text; pydantic would take a number (or numeric text) for a Unix time."""
+    body = {"labels": {"alertname": "A"}, "startsAt": "2026-01-05T09:00:00Z", field: value}
+    with pytest.raises(ValidationError, match="not a number"):
+        Alert.model_validate(body)
+    with pytest.raises(ValidationError, match="not a number"):
+        Alert.model_validate_json(json.dumps(body))
+    feedback = {"fingerprint": "f", "startsAt": value, "actionable": True, "by": "ana"}
+    with pytest.raises(ValidationError, match="not a number"):
+        Feedback.model_validate(feedback)
+
+
+def test_rfc3339_text_and_datetimes_are_datetimes():
+    text = Alert.model_validate_json('{"labels": {"a": "b"}, "startsAt": "2026-01-05T09:00:00.5Z", "endsAt": null}')
+    assert text.startsAt == datetime(2026, 1, 5, 9, 0, 0, 500000, tzinfo=UTC) and text.endsAt is None
+    assert Alert(labels={"a": "b"}, startsAt=T0, endsAt=T0 + timedelta(minutes=1)).endsAt == T0 + timedelta(minutes=1)
 
 
 def test_naive_datetimes_are_utc():

@@ -190,18 +190,24 @@ def test_malformed_alerts_are_forwarded_as_they_came(serve_url, receiver, ray_cl
             "fingerprint": "bad0000000000003",
         },
         "not an alert at all",
+        {  # a number is not a datetime: malformed, forwarded as it came
+            "labels": {"alertname": "NumericEnd", "case": "mixed"},
+            "startsAt": "2026-01-05T09:00:00Z",
+            "endsAt": 0,
+            "fingerprint": "bad0000000000004",
+        },
     ]
     body = {
         "version": "4",
         "groupKey": '{}:{case="mixed"}',
         "status": "firing",
         "receiver": "alertsieve",
-        "alerts": [good[0], bad[0], good[1], bad[1], bad[2], good[2], bad[3]],
+        "alerts": [good[0], bad[0], good[1], bad[1], bad[2], good[2], bad[3], bad[4]],
     }
     receiver.bodies.clear()
     reply = httpx.post(f"{serve_url}/v1/alertmanager", json=body, timeout=60)
     assert reply.status_code == 200, reply.text
-    assert reply.json()["unscored"] == {"malformed": 4}
+    assert reply.json()["unscored"] == {"malformed": 5}
     sent = [a for b in receiver.bodies for a in b["alerts"]]
     for item in bad:
         assert item in sent, "a malformed alert is forwarded exactly as it came"
@@ -223,10 +229,10 @@ def test_malformed_alerts_are_forwarded_as_they_came(serve_url, receiver, ray_cl
     reply = httpx.post(f"{serve_url}/v1/alertmanager", content=chunks(), timeout=60)
     assert reply.status_code == 200 and reply.json()["unscored"] == {"too_large": 1}
     assert len(delivered_fingerprints(receiver, "chunked")) == 900
-    deadline = time.monotonic() + 30  # counted by reason: 4 malformed alerts, 1 odd body, 1 too large
-    while time.monotonic() < deadline and exported(ray_cluster, unscored) < counted_before + 6:
+    deadline = time.monotonic() + 30  # counted by reason: 5 malformed alerts, 1 odd body, 1 too large
+    while time.monotonic() < deadline and exported(ray_cluster, unscored) < counted_before + 7:
         time.sleep(0.5)
-    assert exported(ray_cluster, unscored) - counted_before == 6
+    assert exported(ray_cluster, unscored) - counted_before == 7
 
 
 def test_resolution_of_a_paged_alert_is_forwarded_after_a_suppressed_resend(serve_url, receiver, small_history):

@@ -242,7 +242,7 @@ root, writer = Path(sys.argv[1]), int(sys.argv[2])
 store = LocalStore(root)
 for b in range(20):
     store.append("feedback", [
-        Feedback(fingerprint=f"{writer:04x}{b:04x}{i:08x}", startsAt=1.0e9, actionable=True, by="x" * 150)
+        Feedback(fingerprint=f"{writer:04x}{b:04x}{i:08x}", startsAt="2001-09-09T01:46:40Z", actionable=True, by="x" * 150)
         for i in range(300)
     ])
 """
