@@ -79,6 +79,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh ALERTSIEVE_HOME for one test (the CLI tests'), under ``tmp_path``; yields ``tmp_path``."""
+    from alertsieve.settings import get_settings
+
+    monkeypatch.setenv("ALERTSIEVE_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def alertsieve_home(tmp_path_factory: pytest.TempPathFactory):  # -> Path
     """A private $ALERTSIEVE_HOME (MLflow sqlite, state) and write token for the whole session.

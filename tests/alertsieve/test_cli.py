@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,19 +10,10 @@ from typer.testing import CliRunner
 
 from alertsieve.records import read_jsonl
 from alertsieve.schema import Decision, LabelledAlert
-from alertsieve.settings import get_settings
 from cli.main import cli_app
 from tests.factories import quick_train_args
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("ALERTSIEVE_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def invoke(*args: str) -> tuple[int, str]:

@@ -7,31 +7,21 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from alertsieve.cli import NO_MODEL
 from alertsieve.records import read_jsonl
 from alertsieve.schema import LabelledAlert
-from alertsieve.settings import get_settings
 from cli.main import cli_app
 
 REPO = Path(__file__).resolve().parents[2]
 ALERT = {"labels": {"alertname": "A", "service": "s"}, "startsAt": "2026-01-05T00:00:00Z"}
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("ALERTSIEVE_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def run_json(*args: str) -> tuple[int, dict[str, object]]:
+def run_json(*args: str) -> tuple[int, dict[str, Any]]:
     """Exit code and the JSON object on standard output (the whole of it: nothing else is printed there)."""
     result = CliRunner().invoke(cli_app(), [*args, "--json"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output

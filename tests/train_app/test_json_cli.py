@@ -3,43 +3,25 @@ standard output, and their errors (a failed gate, a deploy target that cannot be
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from alertsieve.bundle import ModelBundle
 from alertsieve.records import write_jsonl
-from alertsieve.settings import Settings, get_settings
+from alertsieve.settings import Settings
 from alertsieve.simulate import simulate_history
-from cli.main import cli_app
+from tests.alertsieve.test_json_cli import run_json
 from tests.train_app.test_rollout import RecordingDeployer, two_versions
 from train_app import rollout_cli
 from train_app.deploy import DeployError
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("ALERTSIEVE_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def invoke_json(*args: str) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(cli_app(), [*args, "--json"])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, json.loads(result.stdout)
 
 
 def test_train_json_is_the_report_and_a_failed_gate_is_its_error(home: Path) -> None:
     history = home / "history.jsonl"
     write_jsonl(history, simulate_history(days=7, seed=3))
     train = ("train", "--history", str(history), "--backend", "local", "--encoder", "hashing-64")
-    code, report = invoke_json(*train, "--save", str(home / "bundle"))
+    code, report = run_json(*train, "--save", str(home / "bundle"))
     assert code == 0, report
     assert report["version"] == "1" and report["champion"] is True and report["saved"] == str(home / "bundle")
     assert isinstance(report["gate"], dict) and report["gate"]["verdict"] == "advance"
@@ -53,7 +35,7 @@ def test_train_json_is_the_report_and_a_failed_gate_is_its_error(home: Path) -> 
 
     with pytest.MonkeyPatch.context() as patch:  # validation then misses every actionable alert
         patch.setattr(training, "decide", lambda *a, **k: Ruling("suppress", 1.0, Reason.BELOW_THRESHOLD, "test"))
-        code, failed = invoke_json(*train)
+        code, failed = run_json(*train)
     assert code == 3
     assert failed["exit_code"] == 3 and "not made champion" in str(failed["error"])
     assert failed["version"] == "2" and failed["champion"] is False and failed["gate"]["verdict"] != "advance"
@@ -65,7 +47,7 @@ def test_promote_json_is_the_step_outcome(
     deployer = RecordingDeployer()
     monkeypatch.setattr(rollout_cli, "_deployer", lambda *args: deployer)
     _, challenger = two_versions(small_bundle, isolated_model)
-    code, outcome = invoke_json("promote", "--state", str(tmp_path))
+    code, outcome = run_json("promote", "--state", str(tmp_path))
     assert code == 0, outcome
     state = outcome["state"]
     assert isinstance(state, dict) and (state["stage"], state["challenger"]) == ("shadow", challenger)
@@ -79,5 +61,5 @@ def test_promote_json_error_when_the_target_fails(monkeypatch: pytest.MonkeyPatc
         raise DeployError("kubectl not found")
 
     monkeypatch.setattr(rollout_cli, "_deployer", unreachable)
-    code, error = invoke_json("promote", "--deployer", "rayservice", "--state", str(tmp_path))
+    code, error = run_json("promote", "--deployer", "rayservice", "--state", str(tmp_path))
     assert (code, error) == (1, {"error": "kubectl not found", "exit_code": 1})
