@@ -65,7 +65,8 @@ class RetryOutbox:
     ) -> None:
         self.store, self.wall, self.draw, self.capacity = store, wall, draw, capacity
         self.waiting: dict[str, Deferred] | None = None  # None: not read back from the store yet
-        self.lock = asyncio.Lock()
+        self.lock = asyncio.Lock()  # the waiting events and their blob
+        self.draining = asyncio.Lock()  # one drain at a time
 
     def __len__(self) -> int:
         return len(self.waiting or {})
@@ -98,13 +99,15 @@ class RetryOutbox:
             await self._save(waiting)
 
     async def drain(self, send: Send) -> int:
-        """Try every due event once; returns how many left the outbox (accepted or refused for good)."""
-        async with self.lock:
-            waiting = await self._loaded()
-            now = self.wall()
-            due = sorted((d for d in waiting.values() if d.due <= now), key=lambda d: (d.due, d.since))
+        """Try every due event once; returns how many left the outbox (accepted or refused for good). The
+        sends run outside ``lock``: a webhook handing events over (``add``) never waits behind them."""
+        async with self.draining:
+            async with self.lock:
+                waiting = await self._loaded()
+                now = self.wall()
+                due = sorted((d for d in waiting.values() if d.due <= now), key=lambda d: (d.due, d.since))
             throttled: set[str] = set()
-            done = 0
+            finished: list[str] = []
             for event in due:
                 if event.receiver in throttled:  # its receiver said 429 this round: it waits too
                     event.due = self.wall() + self.wait_s(event.tries + 1, None)
@@ -115,16 +118,18 @@ class RetryOutbox:
                     logger.exception("delivery: retry outbox could not send an event")
                     verdict, retry_after = "failed", None
                 if verdict in ("ok", "rejected"):
-                    del waiting[event.id]
-                    done += 1
+                    finished.append(event.id)
                     continue
                 event.tries += 1
                 event.due = self.wall() + self.wait_s(event.tries, retry_after)
                 if verdict == "throttled":
                     throttled.add(event.receiver)
             if due:
-                await self._save(waiting)
-            return done
+                async with self.lock:
+                    for key in finished:
+                        waiting.pop(key, None)
+                    await self._save(waiting)
+            return len(finished)
 
     async def run(self, send: Send, every_s: float = 5.0) -> None:
         """Forever: drain the due events every ``every_s`` (the Ingress starts it with its first delivery)."""

@@ -39,3 +39,30 @@ def test_a_full_outbox_refuses_rather_than_drops(tmp_path) -> None:
     asyncio.run(outbox.add([Deferred(receiver="pd", body={}, due=0.0)]))
     with pytest.raises(OutboxFull):
         asyncio.run(outbox.add([Deferred(receiver="pd", body={}, due=0.0)]))
+
+
+def test_handing_events_over_never_waits_behind_a_drains_sends(tmp_path) -> None:
+    """A webhook adds to the outbox before it answers: a drain stuck on a slow receiver must not hold it up,
+    and what was added meanwhile is kept when the drain saves."""
+    store = LocalStore(tmp_path)
+    outbox = RetryOutbox(store, lambda: 1000.0, lambda: 0.5)
+
+    async def scenario() -> None:
+        await outbox.add([Deferred(receiver="pd", body={"n": 1}, due=0.0)])
+        stuck = asyncio.Event()
+
+        async def slow(entry: Deferred) -> tuple[Verdict, float | None]:
+            await stuck.wait()
+            return "ok", None
+
+        drain = asyncio.create_task(outbox.drain(slow))
+        await asyncio.sleep(0)  # the drain is inside its send now
+        await asyncio.wait_for(outbox.add([Deferred(receiver="pd", body={"n": 2}, due=2000.0)]), 5)
+        stuck.set()
+        assert await drain == 1
+
+    asyncio.run(scenario())
+    assert len(outbox) == 1
+    reread = RetryOutbox(store)
+    asyncio.run(reread.drain(lambda entry: asyncio.sleep(0, ("failed", None))))
+    assert [d.body for d in (reread.waiting or {}).values()] == [{"n": 2}]
